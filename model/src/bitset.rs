@@ -1,0 +1,120 @@
+//! A fixed-size bitset over endpoint indices: peers, selections and matrix rows.
+
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct EndpointSet {
+    len: usize,
+    words: Vec<u64>,
+}
+
+impl EndpointSet {
+    pub fn empty(len: usize) -> Self {
+        EndpointSet {
+            len,
+            words: vec![0; len.div_ceil(64)],
+        }
+    }
+
+    pub fn full(len: usize) -> Self {
+        let mut s = EndpointSet {
+            len,
+            words: vec![u64::MAX; len.div_ceil(64)],
+        };
+        s.clear_tail();
+        s
+    }
+
+    fn clear_tail(&mut self) {
+        let r = self.len % 64;
+        if r != 0 {
+            if let Some(last) = self.words.last_mut() {
+                *last &= (1u64 << r) - 1;
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn words(&self) -> &[u64] {
+        &self.words
+    }
+
+    pub fn words_mut(&mut self) -> &mut [u64] {
+        &mut self.words
+    }
+
+    pub fn insert(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    pub fn remove(&mut self, i: usize) {
+        self.words[i / 64] &= !(1 << (i % 64));
+    }
+
+    pub fn contains(&self, i: usize) -> bool {
+        self.words[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+
+    pub fn count(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn union_with(&mut self, other: &EndpointSet) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a |= b;
+        }
+    }
+
+    pub fn intersect_with(&mut self, other: &EndpointSet) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= b;
+        }
+    }
+
+    pub fn subtract(&mut self, other: &EndpointSet) {
+        for (a, b) in self.words.iter_mut().zip(&other.words) {
+            *a &= !b;
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(wi, &w)| {
+            let mut w = w;
+            std::iter::from_fn(move || {
+                if w == 0 {
+                    return None;
+                }
+                let b = w.trailing_zeros() as usize;
+                w &= w - 1;
+                Some(wi * 64 + b)
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_operations() {
+        let mut a = EndpointSet::empty(130);
+        a.insert(0);
+        a.insert(64);
+        a.insert(129);
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![0, 64, 129]);
+        let full = EndpointSet::full(130);
+        assert_eq!(full.count(), 130);
+        let mut c = full.clone();
+        c.subtract(&a);
+        assert_eq!(c.count(), 127);
+        assert!(!c.contains(64) && c.contains(63));
+        c.intersect_with(&a);
+        assert!(c.is_empty());
+    }
+}

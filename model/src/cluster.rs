@@ -1,0 +1,326 @@
+//! The cluster as the model sees it: namespaces, endpoints (pods, and workload templates
+//! standing in for pods not yet created), services and policies, with stable ids.
+
+use crate::error::Source;
+use crate::objects::{ContainerPort, Namespace, Object, Policy, Service, Workload, WorkloadKind};
+use crate::ports::Protocol;
+use crate::selector::Labels;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::IpAddr;
+
+macro_rules! id_type {
+    ($name:ident) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+        pub struct $name(pub u32);
+        impl $name {
+            pub fn index(self) -> usize {
+                self.0 as usize
+            }
+        }
+    };
+}
+id_type!(NamespaceId);
+id_type!(EndpointId);
+id_type!(PolicyId);
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum EndpointKind {
+    Pod,
+    /// A workload's pod template, standing for pods that are not in the input.
+    Workload(WorkloadKind),
+}
+
+/// Something that sends and receives traffic: a pod, or a workload's pod template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: EndpointId,
+    pub namespace: NamespaceId,
+    pub name: String,
+    pub kind: EndpointKind,
+    pub labels: Labels,
+    pub ports: Vec<ContainerPort>,
+    /// Pod addresses; empty when unknown (templates, pending pods).
+    pub addrs: Vec<IpAddr>,
+    pub node: Option<String>,
+    pub host_addrs: Vec<IpAddr>,
+    /// hostNetwork pods are never isolated and, as peers, are their node.
+    pub host_network: bool,
+    pub source: Source,
+    /// The workload owning this endpoint (index into `Cluster::workloads`).
+    pub workload: Option<usize>,
+}
+
+impl Endpoint {
+    /// The container port of that name and protocol, as a named policy port resolves.
+    pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
+        self.ports
+            .iter()
+            .find(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
+            .map(|p| p.port)
+    }
+
+    /// Every container port of that name, whatever its protocol.
+    pub fn named_ports<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a ContainerPort> {
+        self.ports
+            .iter()
+            .filter(move |p| p.name.as_deref() == Some(name))
+    }
+}
+
+/// A namespaced object's display key.
+pub fn endpoint_key(ns: &str, name: &str, kind: EndpointKind) -> String {
+    match kind {
+        EndpointKind::Pod => format!("{ns}/{name}"),
+        EndpointKind::Workload(k) => format!("{ns}/{}/{name}", k.short()),
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Cluster {
+    pub namespaces: Vec<Namespace>,
+    pub endpoints: Vec<Endpoint>,
+    pub services: Vec<Service>,
+    pub policies: Vec<Policy>,
+    /// Namespace of each policy, by policy id.
+    pub policy_namespace: Vec<NamespaceId>,
+    pub workloads: Vec<Workload>,
+    /// Things worth telling the user that are not errors (duplicates replaced, ...).
+    pub warnings: Vec<String>,
+    ns_by_name: HashMap<String, NamespaceId>,
+    endpoint_by_key: HashMap<String, EndpointId>,
+}
+
+impl Cluster {
+    /// Builds the cluster from objects. A later object with the same kind, namespace and
+    /// name replaces an earlier one (as `kubectl apply` of both would).
+    pub fn build(objects: Vec<Object>) -> Cluster {
+        let mut warnings = Vec::new();
+        let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
+        let mut pods = BTreeMap::new();
+        let mut workloads = BTreeMap::new();
+        let mut services = BTreeMap::new();
+        let mut policies = BTreeMap::new();
+        let mut referenced = Vec::new();
+        for obj in objects {
+            let desc = obj.describe();
+            let replaced = match obj {
+                Object::Namespace(n) => namespaces.insert(n.name.clone(), n).is_some(),
+                Object::Pod(p) => {
+                    referenced.push(p.meta.namespace.clone());
+                    let k = (p.meta.namespace.clone(), p.meta.name.clone());
+                    pods.insert(k, p).is_some()
+                }
+                Object::Workload(w) => {
+                    referenced.push(w.meta.namespace.clone());
+                    let k = (w.meta.namespace.clone(), w.kind, w.meta.name.clone());
+                    workloads.insert(k, w).is_some()
+                }
+                Object::Service(s) => {
+                    referenced.push(s.meta.namespace.clone());
+                    let k = (s.meta.namespace.clone(), s.meta.name.clone());
+                    services.insert(k, s).is_some()
+                }
+                Object::Policy(p) => {
+                    referenced.push(p.meta.namespace.clone());
+                    let k = (p.meta.namespace.clone(), p.meta.name.clone());
+                    policies.insert(k, p).is_some()
+                }
+            };
+            if replaced {
+                warnings.push(format!("{desc} is defined more than once; the last one is used"));
+            }
+        }
+        for ns in referenced {
+            namespaces.entry(ns.clone()).or_insert_with(|| {
+                let mut labels = Labels::new();
+                labels.insert("kubernetes.io/metadata.name".into(), ns.clone());
+                Namespace {
+                    name: ns,
+                    labels,
+                    annotations: BTreeMap::new(),
+                    source: Source::new("<implicit>", 0),
+                }
+            });
+        }
+
+        let mut cluster = Cluster {
+            warnings,
+            ..Cluster::default()
+        };
+        for (i, (name, ns)) in namespaces.into_iter().enumerate() {
+            cluster.ns_by_name.insert(name, NamespaceId(i as u32));
+            cluster.namespaces.push(ns);
+        }
+        cluster.workloads = workloads.into_values().collect();
+        cluster.services = services.into_values().collect();
+        for p in policies.into_values() {
+            let ns = cluster.ns_by_name[&p.meta.namespace];
+            cluster.policy_namespace.push(ns);
+            cluster.policies.push(p);
+        }
+
+        // Endpoints: pods first, then templates of workloads that own none of the pods.
+        let mut owned = vec![false; cluster.workloads.len()];
+        let mut endpoints = Vec::new();
+        for p in pods.into_values().filter(|p| !p.terminated) {
+            let workload = cluster.owner_of(&p.meta.namespace, &p.meta.labels);
+            if let Some(w) = workload {
+                owned[w] = true;
+            }
+            endpoints.push(Endpoint {
+                id: EndpointId(0),
+                namespace: cluster.ns_by_name[&p.meta.namespace],
+                name: p.meta.name,
+                kind: EndpointKind::Pod,
+                labels: p.meta.labels,
+                ports: p.ports,
+                addrs: p.addrs,
+                node: p.node,
+                host_addrs: p.host_addrs,
+                host_network: p.host_network,
+                source: p.meta.source,
+                workload,
+            });
+        }
+        for (i, w) in cluster.workloads.iter().enumerate() {
+            // CronJobs stand in for their Jobs' pods, so a Job template owned by a
+            // CronJob would be counted twice; each workload is its own stand-in here.
+            if owned[i] {
+                continue;
+            }
+            endpoints.push(Endpoint {
+                id: EndpointId(0),
+                namespace: cluster.ns_by_name[&w.meta.namespace],
+                name: w.meta.name.clone(),
+                kind: EndpointKind::Workload(w.kind),
+                labels: w.template_labels.clone(),
+                ports: w.ports.clone(),
+                addrs: Vec::new(),
+                node: None,
+                host_addrs: Vec::new(),
+                host_network: w.host_network,
+                source: w.meta.source.clone(),
+                workload: Some(i),
+            });
+        }
+        endpoints.sort_by_cached_key(|e| (e.namespace, e.name.clone(), e.kind != EndpointKind::Pod));
+        for (i, e) in endpoints.iter_mut().enumerate() {
+            e.id = EndpointId(i as u32);
+        }
+        for e in &endpoints {
+            let key = endpoint_key(&cluster.namespaces[e.namespace.index()].name, &e.name, e.kind);
+            cluster.endpoint_by_key.insert(key, e.id);
+        }
+        cluster.endpoints = endpoints;
+        cluster
+    }
+
+    /// The workload that owns pods with these labels in this namespace: the top-level
+    /// controller is preferred (a Deployment over its ReplicaSet).
+    fn owner_of(&self, ns: &str, labels: &Labels) -> Option<usize> {
+        let rank = |k: WorkloadKind| match k {
+            WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => 0,
+            WorkloadKind::CronJob | WorkloadKind::ReplicationController => 1,
+            WorkloadKind::Job => 2,
+            WorkloadKind::ReplicaSet => 3,
+        };
+        self.workloads
+            .iter()
+            .enumerate()
+            .filter(|(_, w)| {
+                w.meta.namespace == ns && !w.selector.is_empty() && w.selector.matches(labels)
+            })
+            .min_by_key(|(_, w)| rank(w.kind))
+            .map(|(i, _)| i)
+    }
+
+    pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {
+        self.ns_by_name.get(name).copied()
+    }
+
+    pub fn namespace(&self, id: NamespaceId) -> &Namespace {
+        &self.namespaces[id.index()]
+    }
+
+    pub fn endpoint(&self, id: EndpointId) -> &Endpoint {
+        &self.endpoints[id.index()]
+    }
+
+    pub fn policy(&self, id: PolicyId) -> &Policy {
+        &self.policies[id.index()]
+    }
+
+    /// `ns/name` for pods, `ns/kind/name` for workload templates.
+    pub fn endpoint_name(&self, id: EndpointId) -> String {
+        let e = self.endpoint(id);
+        endpoint_key(&self.namespace(e.namespace).name, &e.name, e.kind)
+    }
+
+    pub fn endpoint_by_key(&self, key: &str) -> Option<EndpointId> {
+        self.endpoint_by_key.get(key).copied()
+    }
+
+    /// The endpoint that has this address (pods only; hostNetwork pods share their
+    /// node's address and are not returned).
+    pub fn endpoint_by_addr(&self, addr: &IpAddr) -> Option<EndpointId> {
+        self.endpoints
+            .iter()
+            .find(|e| !e.host_network && e.addrs.contains(addr))
+            .map(|e| e.id)
+    }
+
+    /// Pods (or stand-in templates) of a workload.
+    pub fn workload_endpoints(&self, workload: usize) -> Vec<EndpointId> {
+        self.endpoints
+            .iter()
+            .filter(|e| e.workload == Some(workload))
+            .map(|e| e.id)
+            .collect()
+    }
+
+    pub fn workload_key(&self, workload: usize) -> String {
+        let w = &self.workloads[workload];
+        format!("{}/{}/{}", w.meta.namespace, w.kind.short(), w.meta.name)
+    }
+
+    pub fn find_workload(&self, ns: &str, kind: WorkloadKind, name: &str) -> Option<usize> {
+        self.workloads
+            .iter()
+            .position(|w| w.kind == kind && w.meta.namespace == ns && w.meta.name == name)
+    }
+
+    pub fn find_service(&self, ns: &str, name: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.meta.namespace == ns && s.meta.name == name)
+    }
+
+    /// Backends of a Service: endpoints of its namespace matching its selector.
+    pub fn service_backends(&self, svc: &Service) -> Vec<EndpointId> {
+        let Some(sel) = &svc.selector else {
+            return Vec::new();
+        };
+        let Some(ns) = self.namespace_id(&svc.meta.namespace) else {
+            return Vec::new();
+        };
+        self.endpoints
+            .iter()
+            .filter(|e| e.namespace == ns && sel.iter().all(|(k, v)| e.labels.get(k) == Some(v)))
+            .map(|e| e.id)
+            .collect()
+    }
+
+    pub fn policy_id(&self, ns: &str, name: &str) -> Option<PolicyId> {
+        self.policies
+            .iter()
+            .position(|p| p.meta.namespace == ns && p.meta.name == name)
+            .map(|i| PolicyId(i as u32))
+    }
+}
+
+impl fmt::Display for EndpointId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}

@@ -1,0 +1,27 @@
+//! The netfence model: Kubernetes objects in, compiled per-endpoint policy unions out.
+//!
+//! Pure data in, data out: no I/O, no async, no global state. Files, stdin and the API
+//! server are read elsewhere (`netfence-loader`); the analyzer and the nftables renderer
+//! both consume [`Model`], so a semantic rule lives in exactly one place.
+
+pub mod addr;
+pub mod bitset;
+pub mod cluster;
+pub mod compile;
+pub mod error;
+pub mod intervals;
+pub mod manifest;
+pub mod objects;
+pub mod ports;
+pub mod raw;
+pub mod selector;
+
+pub use addr::{AddrSet, Family, IpBlock};
+pub use bitset::EndpointSet;
+pub use cluster::{Cluster, Endpoint, EndpointId, EndpointKind, NamespaceId, PolicyId};
+pub use compile::{Allow, Model, PeerId, PeerMatch, PeerRef, PolicyUnion, UnionId};
+pub use error::{ManifestError, Source};
+pub use manifest::{parse_manifest, ParsedManifest};
+pub use objects::{Object, Peer, Policy, PortSpec, Rule, Workload, WorkloadKind};
+pub use ports::{PortRange, PortSet, Protocol};
+pub use selector::{LabelSelector, Labels};

@@ -1,0 +1,759 @@
+//! Validated model objects, and their construction from the raw serde mirrors with the
+//! same checks the API server applies (so what we accept is what a cluster would accept).
+
+use crate::addr::IpBlock;
+use crate::error::Source;
+use crate::ports::{validate_port_name, PortRef, Protocol};
+use crate::raw;
+use crate::selector::{LabelSelector, Labels, Requirement};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// Why a field was rejected: its path in the object, the message, and a piece of text to
+/// look for in the document to point at the right line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+    pub needle: Option<String>,
+}
+
+impl FieldError {
+    fn new(path: impl Into<String>, message: impl Into<String>, needle: Option<String>) -> Self {
+        FieldError {
+            path: path.into(),
+            message: message.into(),
+            needle,
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+impl Direction {
+    pub const BOTH: [Direction; 2] = [Direction::Ingress, Direction::Egress];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Ingress => "ingress",
+            Direction::Egress => "egress",
+        }
+    }
+}
+
+impl fmt::Display for Direction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Name, namespace, labels and origin of a namespaced object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Meta {
+    pub name: String,
+    pub namespace: String,
+    pub labels: Labels,
+    pub annotations: BTreeMap<String, String>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Namespace {
+    pub name: String,
+    pub labels: Labels,
+    pub annotations: BTreeMap<String, String>,
+    pub source: Source,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Pod {
+    pub meta: Meta,
+    pub ports: Vec<ContainerPort>,
+    pub host_network: bool,
+    pub node: Option<String>,
+    pub addrs: Vec<IpAddr>,
+    pub host_addrs: Vec<IpAddr>,
+    /// Succeeded or Failed pods hold no address and are not endpoints.
+    pub terminated: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum WorkloadKind {
+    Deployment,
+    ReplicaSet,
+    StatefulSet,
+    DaemonSet,
+    Job,
+    CronJob,
+    ReplicationController,
+}
+
+impl WorkloadKind {
+    pub fn from_kind(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "Deployment" => Self::Deployment,
+            "ReplicaSet" => Self::ReplicaSet,
+            "StatefulSet" => Self::StatefulSet,
+            "DaemonSet" => Self::DaemonSet,
+            "Job" => Self::Job,
+            "CronJob" => Self::CronJob,
+            "ReplicationController" => Self::ReplicationController,
+            _ => return None,
+        })
+    }
+
+    /// Parses the short and long names kubectl accepts (`deploy`, `deployment`, ...).
+    pub fn from_alias(s: &str) -> Option<Self> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "deploy" | "deployment" | "deployments" => Self::Deployment,
+            "rs" | "replicaset" | "replicasets" => Self::ReplicaSet,
+            "sts" | "statefulset" | "statefulsets" => Self::StatefulSet,
+            "ds" | "daemonset" | "daemonsets" => Self::DaemonSet,
+            "job" | "jobs" => Self::Job,
+            "cj" | "cronjob" | "cronjobs" => Self::CronJob,
+            "rc" | "replicationcontroller" | "replicationcontrollers" => {
+                Self::ReplicationController
+            }
+            _ => return None,
+        })
+    }
+
+    pub fn kind(self) -> &'static str {
+        match self {
+            Self::Deployment => "Deployment",
+            Self::ReplicaSet => "ReplicaSet",
+            Self::StatefulSet => "StatefulSet",
+            Self::DaemonSet => "DaemonSet",
+            Self::Job => "Job",
+            Self::CronJob => "CronJob",
+            Self::ReplicationController => "ReplicationController",
+        }
+    }
+
+    /// The short name used in endpoint names (`ns/deploy/name`).
+    pub fn short(self) -> &'static str {
+        match self {
+            Self::Deployment => "deploy",
+            Self::ReplicaSet => "rs",
+            Self::StatefulSet => "sts",
+            Self::DaemonSet => "ds",
+            Self::Job => "job",
+            Self::CronJob => "cronjob",
+            Self::ReplicationController => "rc",
+        }
+    }
+}
+
+/// A workload: the pod template stands for the pods it will create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    pub kind: WorkloadKind,
+    pub meta: Meta,
+    /// Which pods the workload owns; defaults to the template's labels.
+    pub selector: LabelSelector,
+    pub template_labels: Labels,
+    pub ports: Vec<ContainerPort>,
+    pub host_network: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub target: PortRef,
+    pub protocol: Protocol,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub meta: Meta,
+    /// None: a Service without selector (its endpoints are managed by hand).
+    pub selector: Option<Labels>,
+    pub ports: Vec<ServicePort>,
+}
+
+/// A port entry of a policy rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PortSpec {
+    /// A protocol without a port: every port of it.
+    AllOf(Protocol),
+    Range {
+        protocol: Protocol,
+        start: u16,
+        end: u16,
+    },
+    /// A container port name, resolved on the destination pod.
+    Named { protocol: Protocol, name: String },
+}
+
+impl PortSpec {
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            PortSpec::AllOf(p) => *p,
+            PortSpec::Range { protocol, .. } | PortSpec::Named { protocol, .. } => *protocol,
+        }
+    }
+}
+
+impl fmt::Display for PortSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PortSpec::AllOf(p) => write!(f, "all {p} ports"),
+            PortSpec::Range {
+                protocol,
+                start,
+                end,
+            } if start == end => write!(f, "{start}/{protocol}"),
+            PortSpec::Range {
+                protocol,
+                start,
+                end,
+            } => write!(f, "{start}-{end}/{protocol}"),
+            PortSpec::Named { protocol, name } => write!(f, "{name}/{protocol}"),
+        }
+    }
+}
+
+/// A peer of a rule.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Peer {
+    /// Pods chosen by label. `namespace: None` means the policy's own namespace;
+    /// `pod: None` means every pod of the chosen namespaces. Both set: AND.
+    Selectors {
+        namespace: Option<LabelSelector>,
+        pod: Option<LabelSelector>,
+    },
+    Block(IpBlock),
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Peer::Selectors { namespace, pod } => {
+                let mut parts = Vec::new();
+                if let Some(ns) = namespace {
+                    parts.push(format!("namespaceSelector {ns}"));
+                }
+                if let Some(p) = pod {
+                    parts.push(format!("podSelector {p}"));
+                }
+                f.write_str(&parts.join(" AND "))
+            }
+            Peer::Block(b) => write!(f, "ipBlock {b}"),
+        }
+    }
+}
+
+/// A rule: `peers` empty means every peer (absent or empty from/to); `ports` empty means
+/// every port of every protocol.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Rule {
+    pub peers: Vec<Peer>,
+    pub ports: Vec<PortSpec>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub meta: Meta,
+    pub pod_selector: LabelSelector,
+    /// `policyTypes` as written (None when absent or empty, so defaulting applied).
+    pub declared_types: Option<Vec<Direction>>,
+    /// Effective policy types after defaulting.
+    pub affects_ingress: bool,
+    pub affects_egress: bool,
+    /// The rules as written; those of a direction not affected are ignored by enforcement.
+    pub ingress_rules: Vec<Rule>,
+    pub egress_rules: Vec<Rule>,
+}
+
+impl Policy {
+    pub fn affects(&self, d: Direction) -> bool {
+        match d {
+            Direction::Ingress => self.affects_ingress,
+            Direction::Egress => self.affects_egress,
+        }
+    }
+
+    /// The rules that take effect in direction `d` (none when `d` is not a policy type).
+    pub fn rules(&self, d: Direction) -> &[Rule] {
+        match d {
+            Direction::Ingress if self.affects_ingress => &self.ingress_rules,
+            Direction::Egress if self.affects_egress => &self.egress_rules,
+            _ => &[],
+        }
+    }
+
+    pub fn key(&self) -> String {
+        format!("{}/{}", self.meta.namespace, self.meta.name)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Object {
+    Namespace(Namespace),
+    Pod(Pod),
+    Workload(Workload),
+    Service(Service),
+    Policy(Policy),
+}
+
+impl Object {
+    pub fn describe(&self) -> String {
+        match self {
+            Object::Namespace(n) => format!("Namespace {}", n.name),
+            Object::Pod(p) => format!("Pod {}/{}", p.meta.namespace, p.meta.name),
+            Object::Workload(w) => {
+                format!("{} {}/{}", w.kind.kind(), w.meta.namespace, w.meta.name)
+            }
+            Object::Service(s) => format!("Service {}/{}", s.meta.namespace, s.meta.name),
+            Object::Policy(p) => format!("NetworkPolicy {}/{}", p.meta.namespace, p.meta.name),
+        }
+    }
+}
+
+// ---- conversion from the raw mirrors ----
+
+pub(crate) fn meta(m: raw::Meta, default_ns: &str, source: Source) -> Result<Meta, FieldError> {
+    let name = m
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| FieldError::new("metadata.name", "is required", None))?;
+    Ok(Meta {
+        name,
+        namespace: m
+            .namespace
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| default_ns.to_string()),
+        labels: m.labels.unwrap_or_default(),
+        annotations: m.annotations.unwrap_or_default(),
+        source,
+    })
+}
+
+pub(crate) fn namespace(m: raw::Meta, source: Source) -> Result<Namespace, FieldError> {
+    let name = m
+        .name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| FieldError::new("metadata.name", "is required", None))?;
+    let mut labels = m.labels.unwrap_or_default();
+    // The API server sets this label on every namespace; selectors rely on it.
+    labels.insert("kubernetes.io/metadata.name".into(), name.clone());
+    Ok(Namespace {
+        name,
+        labels,
+        annotations: m.annotations.unwrap_or_default(),
+        source,
+    })
+}
+
+fn protocol(p: Option<&str>, path: &str) -> Result<Protocol, FieldError> {
+    match p {
+        None => Ok(Protocol::Tcp),
+        Some(s) => s
+            .parse()
+            .map_err(|e: String| FieldError::new(path, e, Some(s.to_string()))),
+    }
+}
+
+fn port_number(n: i64, path: &str) -> Result<u16, FieldError> {
+    if (1..=65535).contains(&n) {
+        Ok(n as u16)
+    } else {
+        Err(FieldError::new(
+            path,
+            format!("port {n} is out of range 1-65535"),
+            Some(n.to_string()),
+        ))
+    }
+}
+
+pub(crate) fn selector(s: &raw::Selector, path: &str) -> Result<LabelSelector, FieldError> {
+    let mut reqs = Vec::new();
+    for (i, r) in s.match_expressions.iter().flatten().enumerate() {
+        let values = r.values.clone().unwrap_or_default();
+        let req = Requirement::parse(&r.key, &r.operator, &values).map_err(|e| {
+            FieldError::new(
+                format!("{path}.matchExpressions[{i}]"),
+                e,
+                Some(if r.operator.is_empty() {
+                    r.key.clone()
+                } else {
+                    r.operator.clone()
+                }),
+            )
+        })?;
+        reqs.push(req);
+    }
+    Ok(LabelSelector {
+        match_labels: s.match_labels.clone().unwrap_or_default(),
+        match_expressions: reqs,
+    })
+}
+
+fn container_ports(spec: &raw::PodSpec, path: &str) -> Result<Vec<ContainerPort>, FieldError> {
+    let mut out = Vec::new();
+    for (ci, c) in spec.containers.iter().flatten().enumerate() {
+        for (pi, p) in c.ports.iter().flatten().enumerate() {
+            let ppath = format!("{path}.containers[{ci}].ports[{pi}]");
+            let n = p.container_port.ok_or_else(|| {
+                FieldError::new(format!("{ppath}.containerPort"), "is required", None)
+            })?;
+            let port = port_number(n, &format!("{ppath}.containerPort"))?;
+            let protocol = protocol(p.protocol.as_deref(), &format!("{ppath}.protocol"))?;
+            if let Some(name) = &p.name {
+                validate_port_name(name).map_err(|e| {
+                    FieldError::new(format!("{ppath}.name"), e, Some(name.clone()))
+                })?;
+            }
+            out.push(ContainerPort {
+                name: p.name.clone(),
+                port,
+                protocol,
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn addrs(
+    single: Option<&String>,
+    list: Option<&Vec<raw::PodIp>>,
+    path: &str,
+) -> Result<Vec<IpAddr>, FieldError> {
+    let mut texts: Vec<&str> = list
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p.ip.as_deref())
+        .collect();
+    if texts.is_empty() {
+        texts.extend(single.map(String::as_str));
+    }
+    let mut out = Vec::new();
+    for t in texts.into_iter().filter(|t| !t.is_empty()) {
+        let a: IpAddr = t.parse().map_err(|_| {
+            FieldError::new(path, format!("invalid IP address {t:?}"), Some(t.into()))
+        })?;
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    Ok(out)
+}
+
+pub(crate) fn pod(doc: raw::PodDoc, default_ns: &str, source: Source) -> Result<Pod, FieldError> {
+    let meta = meta(doc.metadata, default_ns, source)?;
+    let spec = doc.spec.unwrap_or_default();
+    let status = doc.status.unwrap_or_default();
+    let ports = container_ports(&spec, "spec")?;
+    let host_network = spec.host_network.unwrap_or(false);
+    let mut pod_addrs = addrs(status.pod_ip.as_ref(), status.pod_ips.as_ref(), "status.podIPs")?;
+    let host_addrs = addrs(
+        status.host_ip.as_ref(),
+        status.host_ips.as_ref(),
+        "status.hostIPs",
+    )?;
+    if host_network && pod_addrs.is_empty() {
+        // A hostNetwork pod's address is its node's.
+        pod_addrs = host_addrs.clone();
+    }
+    let terminated = matches!(status.phase.as_deref(), Some("Succeeded" | "Failed"));
+    Ok(Pod {
+        meta,
+        ports,
+        host_network,
+        node: spec.node_name.filter(|n| !n.is_empty()),
+        addrs: pod_addrs,
+        host_addrs,
+        terminated,
+    })
+}
+
+pub(crate) fn workload(
+    kind: WorkloadKind,
+    meta_raw: raw::Meta,
+    spec: Option<raw::WorkloadSpec>,
+    spec_path: &str,
+    default_ns: &str,
+    source: Source,
+) -> Result<Workload, FieldError> {
+    let meta = meta(meta_raw, default_ns, source)?;
+    let spec = spec.unwrap_or_default();
+    let template = spec.template.unwrap_or_default();
+    let template_labels = template.metadata.labels.unwrap_or_default();
+    let pod_spec = template.spec.unwrap_or_default();
+    let ports = container_ports(&pod_spec, &format!("{spec_path}.template.spec"))?;
+    let selector = match spec.selector {
+        None | Some(serde_yaml::Value::Null) => LabelSelector {
+            match_labels: template_labels.clone(),
+            match_expressions: vec![],
+        },
+        Some(v) => {
+            let path = format!("{spec_path}.selector");
+            if kind == WorkloadKind::ReplicationController {
+                let map: Labels = serde_yaml::from_value(v)
+                    .map_err(|e| FieldError::new(&path, e.to_string(), None))?;
+                LabelSelector {
+                    match_labels: map,
+                    match_expressions: vec![],
+                }
+            } else {
+                let s: raw::Selector = serde_yaml::from_value(v)
+                    .map_err(|e| FieldError::new(&path, e.to_string(), None))?;
+                selector(&s, &path)?
+            }
+        }
+    };
+    Ok(Workload {
+        kind,
+        meta,
+        selector,
+        template_labels,
+        ports,
+        host_network: pod_spec.host_network.unwrap_or(false),
+    })
+}
+
+pub(crate) fn service(
+    doc: raw::ServiceDoc,
+    default_ns: &str,
+    source: Source,
+) -> Result<Service, FieldError> {
+    let meta = meta(doc.metadata, default_ns, source)?;
+    let spec = doc.spec.unwrap_or_default();
+    let mut ports = Vec::new();
+    for (i, p) in spec.ports.iter().flatten().enumerate() {
+        let path = format!("spec.ports[{i}]");
+        let n = p
+            .port
+            .ok_or_else(|| FieldError::new(format!("{path}.port"), "is required", None))?;
+        let port = port_number(n, &format!("{path}.port"))?;
+        let target = match &p.target_port {
+            None => PortRef::Number(port),
+            Some(raw::IntOrString::Int(t)) => {
+                PortRef::Number(port_number(*t, &format!("{path}.targetPort"))?)
+            }
+            Some(raw::IntOrString::Str(s)) => match s.parse::<i64>() {
+                Ok(t) => PortRef::Number(port_number(t, &format!("{path}.targetPort"))?),
+                Err(_) => {
+                    validate_port_name(s).map_err(|e| {
+                        FieldError::new(format!("{path}.targetPort"), e, Some(s.clone()))
+                    })?;
+                    PortRef::Name(s.clone())
+                }
+            },
+        };
+        ports.push(ServicePort {
+            name: p.name.clone(),
+            port,
+            target,
+            protocol: protocol(p.protocol.as_deref(), &format!("{path}.protocol"))?,
+        });
+    }
+    Ok(Service {
+        meta,
+        selector: spec.selector.filter(|s| !s.is_empty()),
+        ports,
+    })
+}
+
+fn policy_port(p: &raw::PolicyPort, path: &str) -> Result<PortSpec, FieldError> {
+    let protocol = protocol(p.protocol.as_deref(), &format!("{path}.protocol"))?;
+    let end_needle = p.end_port.map(|e| e.to_string());
+    match &p.port {
+        None => {
+            if p.end_port.is_some() {
+                return Err(FieldError::new(
+                    format!("{path}.endPort"),
+                    "endPort may only be set together with a numeric port",
+                    end_needle,
+                ));
+            }
+            Ok(PortSpec::AllOf(protocol))
+        }
+        Some(raw::IntOrString::Int(n)) => {
+            let start = port_number(*n, &format!("{path}.port"))?;
+            let end = match p.end_port {
+                None => start,
+                Some(e) => {
+                    let end = port_number(e, &format!("{path}.endPort"))?;
+                    if end < start {
+                        return Err(FieldError::new(
+                            format!("{path}.endPort"),
+                            format!("endPort {end} must be greater than or equal to port {start}"),
+                            end_needle,
+                        ));
+                    }
+                    end
+                }
+            };
+            Ok(PortSpec::Range {
+                protocol,
+                start,
+                end,
+            })
+        }
+        Some(raw::IntOrString::Str(name)) => {
+            if p.end_port.is_some() {
+                return Err(FieldError::new(
+                    format!("{path}.endPort"),
+                    format!("endPort may not be used with the named port {name:?}"),
+                    end_needle,
+                ));
+            }
+            validate_port_name(name)
+                .map_err(|e| FieldError::new(format!("{path}.port"), e, Some(name.clone())))?;
+            Ok(PortSpec::Named {
+                protocol,
+                name: name.clone(),
+            })
+        }
+    }
+}
+
+fn peer(p: &raw::Peer, path: &str) -> Result<Peer, FieldError> {
+    match (&p.ip_block, &p.namespace_selector, &p.pod_selector) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(FieldError::new(
+            path,
+            "a peer may not combine ipBlock with namespaceSelector or podSelector",
+            Some("ipBlock".into()),
+        )),
+        (Some(b), None, None) => {
+            let except = b.except.clone().unwrap_or_default();
+            let block = IpBlock::parse(&b.cidr, &except).map_err(|e| {
+                let needle = except
+                    .iter()
+                    .find(|x| e.contains(x.as_str()))
+                    .cloned()
+                    .unwrap_or_else(|| b.cidr.clone());
+                FieldError::new(format!("{path}.ipBlock"), e, Some(needle))
+            })?;
+            Ok(Peer::Block(block))
+        }
+        (None, None, None) => Err(FieldError::new(
+            path,
+            "a peer must set podSelector, namespaceSelector or ipBlock",
+            None,
+        )),
+        (None, ns, pod) => Ok(Peer::Selectors {
+            namespace: ns
+                .as_ref()
+                .map(|s| selector(s, &format!("{path}.namespaceSelector")))
+                .transpose()?,
+            pod: pod
+                .as_ref()
+                .map(|s| selector(s, &format!("{path}.podSelector")))
+                .transpose()?,
+        }),
+    }
+}
+
+fn rule(
+    peers: Option<&Vec<raw::Peer>>,
+    ports: Option<&Vec<raw::PolicyPort>>,
+    path: &str,
+    peer_field: &str,
+) -> Result<Rule, FieldError> {
+    let peers = peers
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| peer(p, &format!("{path}.{peer_field}[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    let ports = ports
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, p)| policy_port(p, &format!("{path}.ports[{i}]")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(Rule { peers, ports })
+}
+
+pub(crate) fn policy(
+    doc: raw::NetworkPolicyDoc,
+    default_ns: &str,
+    source: Source,
+) -> Result<Policy, FieldError> {
+    let meta = meta(doc.metadata, default_ns, source)?;
+    let spec = doc.spec.unwrap_or_default();
+    let pod_selector = match &spec.pod_selector {
+        Some(s) => selector(s, "spec.podSelector")?,
+        None => LabelSelector::everything(),
+    };
+    let ingress_rules = spec
+        .ingress
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, r)| {
+            rule(
+                r.from.as_ref(),
+                r.ports.as_ref(),
+                &format!("spec.ingress[{i}]"),
+                "from",
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let egress_rules = spec
+        .egress
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, r)| {
+            rule(
+                r.to.as_ref(),
+                r.ports.as_ref(),
+                &format!("spec.egress[{i}]"),
+                "to",
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut declared = Vec::new();
+    for (i, t) in spec.policy_types.iter().flatten().enumerate() {
+        let d = match t.as_str() {
+            "Ingress" => Direction::Ingress,
+            "Egress" => Direction::Egress,
+            other => {
+                return Err(FieldError::new(
+                    format!("spec.policyTypes[{i}]"),
+                    format!("unknown policy type {other:?}: must be Ingress or Egress"),
+                    Some(other.to_string()),
+                ))
+            }
+        };
+        if !declared.contains(&d) {
+            declared.push(d);
+        }
+    }
+    // Defaulting as the API server does it: with no policyTypes, Ingress always, and
+    // Egress only when the egress list is non-empty (`egress: []` does not count).
+    let (affects_ingress, affects_egress, declared_types) = if declared.is_empty() {
+        (true, !egress_rules.is_empty(), None)
+    } else {
+        (
+            declared.contains(&Direction::Ingress),
+            declared.contains(&Direction::Egress),
+            Some(declared),
+        )
+    };
+    Ok(Policy {
+        meta,
+        pod_selector,
+        declared_types,
+        affects_ingress,
+        affects_egress,
+        ingress_rules,
+        egress_rules,
+    })
+}
