@@ -25,3 +25,13 @@ pub use manifest::{parse_manifest, ParsedManifest};
 pub use objects::{Object, Peer, Policy, PortSpec, Rule, Workload, WorkloadKind};
 pub use ports::{PortRange, PortSet, Protocol};
 pub use selector::{LabelSelector, Labels};
+
+/// Parses, builds and compiles one manifest text; any invalid object is an error.
+/// (Convenient for tests and small inputs; loaders that skip bad objects use the parts.)
+pub fn compile_text(file: &str, text: &str, default_ns: &str) -> Result<Model, Vec<ManifestError>> {
+    let parsed = parse_manifest(file, text, default_ns);
+    if !parsed.errors.is_empty() {
+        return Err(parsed.errors);
+    }
+    Ok(Model::compile(Cluster::build(parsed.objects)))
+}

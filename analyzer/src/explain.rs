@@ -1,0 +1,160 @@
+//! Turns a [`Reach`] into the sentences `explain` prints: which policies isolate each
+//! end, which rule, peer and port allowed the flow, or why none did.
+
+use crate::reach::{AllowCheck, DirectionReach, FamilyReach, Flow, Outcome, Reach};
+use netfence_model::objects::Direction;
+use netfence_model::{Model, PeerRef};
+
+/// `port/PROTO`, `all TCP ports` or `any port` for the flow.
+pub fn flow_ports(flow: &Flow) -> String {
+    match (flow.effective_protocol(), flow.port) {
+        (Some(p), Some(port)) => format!("{port}/{p}"),
+        (Some(p), None) => format!("any {p} port"),
+        (None, _) => "any port".to_string(),
+    }
+}
+
+/// Where an allow element is written: `ns/policy ingress[0].from[1]`.
+pub fn allow_origin(model: &Model, union: netfence_model::UnionId, check: &AllowCheck) -> String {
+    let a = &model.union(union).allows[check.allow];
+    let p = model.cluster.policy(a.policy);
+    let (list, peers) = match a.direction {
+        Direction::Ingress => ("ingress", "from"),
+        Direction::Egress => ("egress", "to"),
+    };
+    match a.peer_index {
+        Some(i) => format!("{} {list}[{}].{peers}[{i}]", p.key(), a.rule),
+        None => format!("{} {list}[{}]", p.key(), a.rule),
+    }
+}
+
+fn describe_peer(model: &Model, union: netfence_model::UnionId, check: &AllowCheck) -> String {
+    let a = &model.union(union).allows[check.allow];
+    match (a.peer, a.peer_index) {
+        (PeerRef::Any, _) | (_, None) => "any peer".to_string(),
+        (PeerRef::Peer(_), Some(i)) => {
+            model.cluster.policy(a.policy).rules(a.direction)[a.rule].peers[i].to_string()
+        }
+    }
+}
+
+fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec<String>) {
+    let who = d.subject.name(&model.cluster);
+    let head = format!("{} of {who}", d.direction);
+    match d.outcome {
+        Outcome::SelfTraffic => out.push(format!("{head}: a pod may always talk to itself")),
+        Outcome::NotAPod => out.push(format!(
+            "{head}: not a pod, no NetworkPolicy applies: allowed"
+        )),
+        Outcome::HostNetwork => out.push(format!(
+            "{head}: hostNetwork pod, never isolated by NetworkPolicy: allowed"
+        )),
+        Outcome::NodeLocal => out.push(format!(
+            "{head}: traffic from the pod's own node is always allowed"
+        )),
+        Outcome::Open => out.push(format!(
+            "{head}: not isolated (no policy selects it for {}): allowed",
+            d.direction
+        )),
+        Outcome::Isolated(u) => {
+            let union = model.union(u);
+            let names: Vec<String> = union
+                .policies
+                .iter()
+                .map(|p| model.cluster.policy(*p).key())
+                .collect();
+            let verdict = if flow.admitted_by(&d.allowed_ports) {
+                "allowed"
+            } else {
+                "denied"
+            };
+            out.push(format!(
+                "{head}: isolated by [{}]: {verdict}",
+                names.join(", ")
+            ));
+            for p in &union.policies {
+                if model.cluster.policy(*p).rules(d.direction).is_empty() {
+                    out.push(format!(
+                        "  {} has no {} rules: it allows nothing",
+                        model.cluster.policy(*p).key(),
+                        d.direction
+                    ));
+                }
+            }
+            for c in &d.checks {
+                let origin = allow_origin(model, u, c);
+                let peer = describe_peer(model, u, c);
+                let port_ok = flow.admitted_by(&c.ports);
+                let line = match (c.peer_matched, port_ok) {
+                    (true, true) => format!("  ALLOWS: {origin} ({peer}; {})", c.ports),
+                    (true, false) => format!(
+                        "  {origin}: peer matches ({peer}), port does not: it allows {}, not {}",
+                        c.ports,
+                        flow_ports(flow)
+                    ),
+                    (false, true) => format!(
+                        "  {origin}: port matches, peer does not: {}",
+                        c.peer_reason.clone().unwrap_or_default()
+                    ),
+                    (false, false) => format!(
+                        "  {origin}: neither peer nor port matches: {}; it allows {}",
+                        c.peer_reason.clone().unwrap_or_default(),
+                        c.ports
+                    ),
+                };
+                out.push(line);
+                for n in &c.port_notes {
+                    out.push(format!("    ({n})"));
+                }
+            }
+        }
+    }
+}
+
+fn family_lines(model: &Model, flow: &Flow, f: &FamilyReach) -> Vec<String> {
+    let mut out = Vec::new();
+    direction_lines(model, flow, &f.egress, &mut out);
+    direction_lines(model, flow, &f.ingress, &mut out);
+    if flow.port.is_none() {
+        out.push(format!("allowed ports: {}", f.allowed_ports));
+    }
+    out
+}
+
+/// The full explanation, one line per fact.
+pub fn render(model: &Model, r: &Reach) -> String {
+    let cluster = &model.cluster;
+    let mut lines = vec![format!(
+        "{} -> {} on {}: {}",
+        r.flow.from.name(cluster),
+        r.flow.to.name(cluster),
+        flow_ports(&r.flow),
+        if r.allowed { "ALLOWED" } else { "DENIED" }
+    )];
+    if let Some(note) = &r.note {
+        lines.push(format!("  {note}"));
+    }
+    let per_family: Vec<Vec<String>> = r
+        .families
+        .iter()
+        .map(|f| family_lines(model, &r.flow, f))
+        .collect();
+    let all_same = per_family.windows(2).all(|w| w[0] == w[1]);
+    for (f, fl) in r.families.iter().zip(&per_family) {
+        let indent = if all_same || r.families.len() == 1 {
+            "  "
+        } else {
+            lines.push(format!(
+                "  over {}: {}",
+                f.family,
+                if f.allowed { "allowed" } else { "denied" }
+            ));
+            "    "
+        };
+        lines.extend(fl.iter().map(|l| format!("{indent}{l}")));
+        if all_same {
+            break;
+        }
+    }
+    lines.join("\n") + "\n"
+}

@@ -1,0 +1,13 @@
+//! Questions over the compiled model: can A reach B on a port, why, and the whole matrix.
+//!
+//! Every answer comes from [`netfence_model::Model`], the same structure the nftables
+//! renderer consumes, so the analyzer and the kernel cannot drift apart semantically.
+
+pub mod explain;
+pub mod matrix;
+pub mod party;
+pub mod reach;
+
+pub use matrix::{Matrix, MatrixPort};
+pub use party::{resolve_target, Party, Target, TargetError};
+pub use reach::{reach, DirectionReach, Flow, Outcome, Reach};

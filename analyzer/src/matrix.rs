@@ -1,0 +1,370 @@
+//! The full reachability matrix, computed with bitsets: per destination the set of
+//! sources its ingress admits, per source the set of destinations its egress admits
+//! (both shared by every member of a policy union), one bit transpose, one AND.
+
+use netfence_model::addr::Family;
+use netfence_model::compile::{block_admits_endpoint, PeerMatch};
+use netfence_model::objects::PortSpec;
+use netfence_model::ports::PortRef;
+use netfence_model::{Allow, EndpointSet, Model, PeerRef, Protocol};
+use std::collections::HashMap;
+
+/// A column of the matrix: a port number, or a container port name resolved on each
+/// destination.
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub struct MatrixPort {
+    pub port: PortRef,
+    pub protocol: Protocol,
+}
+
+impl std::fmt::Display for MatrixPort {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.port, self.protocol)
+    }
+}
+
+/// `allowed[port][src]` is the set of destinations `src` reaches on that port, over
+/// endpoint ids of the model.
+pub struct Matrix {
+    pub ports: Vec<MatrixPort>,
+    allowed: Vec<Vec<EndpointSet>>,
+}
+
+impl Matrix {
+    pub fn compute(model: &Model, ports: &[MatrixPort]) -> Matrix {
+        let families = families_in_use(model);
+        let allowed = ports
+            .iter()
+            .map(|p| compute_port(model, p, &families))
+            .collect();
+        Matrix {
+            ports: ports.to_vec(),
+            allowed,
+        }
+    }
+
+    pub fn allowed(&self, port: usize, src: usize, dst: usize) -> bool {
+        self.allowed[port][src].contains(dst)
+    }
+
+    /// Destinations `src` reaches on column `port`.
+    pub fn row(&self, port: usize, src: usize) -> &EndpointSet {
+        &self.allowed[port][src]
+    }
+}
+
+fn families_in_use(model: &Model) -> Vec<Family> {
+    Family::ALL
+        .into_iter()
+        .filter(|f| {
+            model
+                .cluster
+                .endpoints
+                .iter()
+                .any(|e| e.addrs.is_empty() || e.addrs.iter().any(|a| Family::of(a) == *f))
+        })
+        .collect()
+}
+
+/// Per-port state: sets resolved lazily and shared.
+struct PortContext<'m> {
+    model: &'m Model,
+    port: &'m MatrixPort,
+    family: Family,
+    n: usize,
+    block_sets: HashMap<u32, EndpointSet>,
+    /// Destinations whose named port `name` resolves to the column's port.
+    named_sets: HashMap<String, EndpointSet>,
+}
+
+impl<'m> PortContext<'m> {
+    fn peer_set(&mut self, peer: PeerRef) -> EndpointSet {
+        match peer {
+            PeerRef::Any => EndpointSet::full(self.n),
+            PeerRef::Peer(id) => match self.model.peer(id) {
+                PeerMatch::Endpoints(s) => s.clone(),
+                PeerMatch::Addrs(block) => {
+                    let (model, family, n) = (self.model, self.family, self.n);
+                    self.block_sets
+                        .entry(id.0)
+                        .or_insert_with(|| {
+                            let mut s = EndpointSet::empty(n);
+                            for e in &model.cluster.endpoints {
+                                if block_admits_endpoint(block, e, family) {
+                                    s.insert(e.id.index());
+                                }
+                            }
+                            s
+                        })
+                        .clone()
+                }
+            },
+        }
+    }
+
+    /// Destinations whose container port named `name` (of the column's protocol) is the
+    /// column's port. For a named column, a named rule port matches only its own name.
+    fn named_set(&mut self, name: &str) -> EndpointSet {
+        let (model, port, n) = (self.model, self.port, self.n);
+        self.named_sets
+            .entry(name.to_string())
+            .or_insert_with(|| {
+                let mut s = EndpointSet::empty(n);
+                for e in &model.cluster.endpoints {
+                    let resolved = e.named_port(name, port.protocol);
+                    let hit = match &port.port {
+                        PortRef::Number(p) => resolved == Some(*p),
+                        PortRef::Name(col) => {
+                            resolved.is_some()
+                                && (col == name || resolved == e.named_port(col, port.protocol))
+                        }
+                    };
+                    if hit {
+                        s.insert(e.id.index());
+                    }
+                }
+                s
+            })
+            .clone()
+    }
+
+    /// Destinations where the column's port falls in a numeric spec.
+    fn numeric_hits(&self, spec: &PortSpec) -> Option<EndpointSet> {
+        let proto = self.port.protocol;
+        match spec {
+            PortSpec::AllOf(p) if *p == proto => Some(EndpointSet::full(self.n)),
+            PortSpec::Range {
+                protocol,
+                start,
+                end,
+            } if *protocol == proto => match &self.port.port {
+                PortRef::Number(p) => {
+                    (start <= p && p <= end).then(|| EndpointSet::full(self.n))
+                }
+                PortRef::Name(col) => {
+                    // A named column resolves on each destination.
+                    let mut s = EndpointSet::empty(self.n);
+                    for e in &self.model.cluster.endpoints {
+                        if let Some(p) = e.named_port(col, proto) {
+                            if *start <= p && p <= *end {
+                                s.insert(e.id.index());
+                            }
+                        }
+                    }
+                    Some(s)
+                }
+            },
+            _ => None,
+        }
+    }
+
+    /// The destinations for which the allow's ports include the column's port.
+    fn port_dsts(&mut self, allow: &Allow) -> EndpointSet {
+        if allow.ports.is_empty() {
+            return self.column_defined();
+        }
+        let mut out = EndpointSet::empty(self.n);
+        for spec in &allow.ports {
+            if let PortSpec::Named { protocol, name } = spec {
+                if *protocol == self.port.protocol {
+                    out.union_with(&self.named_set(name));
+                }
+            } else if let Some(s) = self.numeric_hits(spec) {
+                out.union_with(&s);
+            }
+        }
+        out
+    }
+
+    /// Destinations on which the column's port exists (every one for a number; those
+    /// defining the name for a named column).
+    fn column_defined(&self) -> EndpointSet {
+        match &self.port.port {
+            PortRef::Number(_) => EndpointSet::full(self.n),
+            PortRef::Name(col) => {
+                let mut s = EndpointSet::empty(self.n);
+                for e in &self.model.cluster.endpoints {
+                    if e.named_port(col, self.port.protocol).is_some() {
+                        s.insert(e.id.index());
+                    }
+                }
+                s
+            }
+        }
+    }
+}
+
+fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<EndpointSet> {
+    let cluster = &model.cluster;
+    let n = cluster.endpoints.len();
+    let mut result = vec![EndpointSet::empty(n); n];
+    for &family in families {
+        let mut ctx = PortContext {
+            model,
+            port,
+            family,
+            n,
+            block_sets: HashMap::new(),
+            named_sets: HashMap::new(),
+        };
+        let defined = ctx.column_defined();
+        let mut fam = EndpointSet::empty(n);
+        for e in &cluster.endpoints {
+            if e.addrs.is_empty() || e.addrs.iter().any(|a| Family::of(a) == family) {
+                fam.insert(e.id.index());
+            }
+        }
+
+        // Ingress: sources each destination admits. Rows depend only on the union, except
+        // through named ports, which resolve on the destination itself.
+        let mut ingress_cache: HashMap<u32, EndpointSet> = HashMap::new();
+        let mut ingress_rows: Vec<EndpointSet> = Vec::with_capacity(n);
+        let mut host_on_node: HashMap<&str, EndpointSet> = HashMap::new();
+        for e in cluster.endpoints.iter().filter(|e| e.host_network) {
+            if let Some(node) = e.node.as_deref() {
+                host_on_node
+                    .entry(node)
+                    .or_insert_with(|| EndpointSet::empty(n))
+                    .insert(e.id.index());
+            }
+        }
+        for d in &cluster.endpoints {
+            let row = match (d.host_network, model.ingress[d.id.index()]) {
+                (true, _) | (false, None) => EndpointSet::full(n),
+                (false, Some(u)) => {
+                    let union = model.union(u);
+                    let dependent = union.allows.iter().any(Allow::has_named_ports)
+                        || matches!(port.port, PortRef::Name(_));
+                    let cached = if dependent {
+                        None
+                    } else {
+                        ingress_cache.get(&u.0).cloned()
+                    };
+                    let mut row = match cached {
+                        Some(r) => r,
+                        None => {
+                            let mut row = EndpointSet::empty(n);
+                            for a in &union.allows {
+                                if ctx.port_dsts(a).contains(d.id.index()) {
+                                    row.union_with(&ctx.peer_set(a.peer));
+                                }
+                            }
+                            if !dependent {
+                                ingress_cache.insert(u.0, row.clone());
+                            }
+                            row
+                        }
+                    };
+                    if let Some(node) = d.node.as_deref() {
+                        if let Some(h) = host_on_node.get(node) {
+                            row.union_with(h);
+                        }
+                    }
+                    row
+                }
+            };
+            ingress_rows.push(row);
+        }
+        let admitted_by = transpose(&ingress_rows, n);
+        drop(ingress_rows);
+
+        // Egress: destinations each source may send to; shared per union.
+        let mut egress_cache: HashMap<u32, EndpointSet> = HashMap::new();
+        let open = EndpointSet::full(n);
+        for s in &cluster.endpoints {
+            if !fam.contains(s.id.index()) {
+                continue;
+            }
+            let si = s.id.index();
+            let mut row = match (s.host_network, model.egress[si]) {
+                (true, _) | (false, None) => open.clone(),
+                (false, Some(u)) => egress_cache
+                    .entry(u.0)
+                    .or_insert_with(|| {
+                        let mut row = EndpointSet::empty(n);
+                        for a in &model.union(u).allows {
+                            let mut hits = ctx.peer_set(a.peer);
+                            hits.intersect_with(&ctx.port_dsts(a));
+                            row.union_with(&hits);
+                        }
+                        row
+                    })
+                    .clone(),
+            };
+            row.intersect_with(&admitted_by[si]);
+            row.intersect_with(&fam);
+            row.intersect_with(&defined);
+            result[si].union_with(&row);
+        }
+    }
+    for (i, row) in result.iter_mut().enumerate() {
+        row.insert(i);
+    }
+    result
+}
+
+/// Transposes an n x n bit matrix given as rows, 64 x 64 blocks at a time.
+pub fn transpose(rows: &[EndpointSet], n: usize) -> Vec<EndpointSet> {
+    let mut out = vec![EndpointSet::empty(n); n];
+    let blocks = n.div_ceil(64);
+    let mut block = [0u64; 64];
+    for bi in 0..blocks {
+        for bj in 0..blocks {
+            for (k, slot) in block.iter_mut().enumerate() {
+                let r = bi * 64 + k;
+                *slot = if r < n { rows[r].words()[bj] } else { 0 };
+            }
+            transpose64(&mut block);
+            for (k, word) in block.iter().enumerate() {
+                let r = bj * 64 + k;
+                if r < n {
+                    out[r].words_mut()[bi] = *word;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// In-place transpose of a 64 x 64 bit block, bit j of word i being element (i, j).
+fn transpose64(a: &mut [u64; 64]) {
+    let mut j = 32;
+    let mut m: u64 = 0x0000_0000_FFFF_FFFF;
+    while j != 0 {
+        let mut k = 0;
+        while k < 64 {
+            let t = ((a[k] >> j) ^ a[k + j]) & m;
+            a[k + j] ^= t;
+            a[k] ^= t << j;
+            k = (k + j + 1) & !j;
+        }
+        j >>= 1;
+        m ^= m << j;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose_matches_the_definition() {
+        let n = 150;
+        let mut rows = vec![EndpointSet::empty(n); n];
+        let mut x: u64 = 12345;
+        for (i, row) in rows.iter_mut().enumerate() {
+            for j in 0..n {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                if (x >> 33) % 3 == 0 || i == j {
+                    row.insert(j);
+                }
+            }
+        }
+        let t = transpose(&rows, n);
+        for i in 0..n {
+            for j in 0..n {
+                assert_eq!(rows[i].contains(j), t[j].contains(i), "({i},{j})");
+            }
+        }
+    }
+}

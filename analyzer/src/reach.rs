@@ -1,0 +1,404 @@
+//! Can one party reach another: both directions evaluated over the compiled model, with
+//! every element checked so that the answer can say exactly why.
+
+use crate::party::Party;
+use ipnet::IpNet;
+use netfence_model::addr::Family;
+use netfence_model::cluster::Endpoint;
+use netfence_model::compile::{block_admits_endpoint, PeerMatch};
+use netfence_model::objects::{Direction, Peer};
+use netfence_model::selector::format_labels;
+use netfence_model::{Allow, Model, PeerRef, PortSet, Protocol, UnionId};
+
+/// A question: from, to, and optionally protocol, port and address family.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Flow {
+    pub from: Party,
+    pub to: Party,
+    /// None: any protocol (TCP when a port is given).
+    pub protocol: Option<Protocol>,
+    /// None: any port.
+    pub port: Option<u16>,
+    /// None: every address family the two ends share.
+    pub family: Option<Family>,
+}
+
+/// How one direction was decided.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Outcome {
+    /// A pod talking to itself is always allowed.
+    SelfTraffic,
+    /// The party is not a pod: no NetworkPolicy applies to it.
+    NotAPod,
+    /// hostNetwork pods are never isolated.
+    HostNetwork,
+    /// Ingress from the pod's own node is always allowed.
+    NodeLocal,
+    /// No policy selects the pod for this direction.
+    Open,
+    /// Policies select the pod: only what they allow passes.
+    Isolated(UnionId),
+}
+
+/// One element of the union checked against this flow.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct AllowCheck {
+    pub allow: usize,
+    pub peer_matched: bool,
+    /// Why the peer did not match, for a person.
+    pub peer_reason: Option<String>,
+    /// The ports the element allows towards the destination.
+    pub ports: PortSet,
+    /// Why some named port did not resolve, for a person.
+    pub port_notes: Vec<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct DirectionReach {
+    pub direction: Direction,
+    /// Whose policy decides this direction (the source for egress, the destination for
+    /// ingress).
+    pub subject: Party,
+    pub outcome: Outcome,
+    /// Ports this direction lets through for this pair.
+    pub allowed_ports: PortSet,
+    pub checks: Vec<AllowCheck>,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct FamilyReach {
+    pub family: Family,
+    pub egress: DirectionReach,
+    pub ingress: DirectionReach,
+    /// Ports both directions let through.
+    pub allowed_ports: PortSet,
+    pub allowed: bool,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Reach {
+    pub flow: Flow,
+    /// Allowed over at least one address family the two ends share.
+    pub allowed: bool,
+    pub families: Vec<FamilyReach>,
+    /// Set when no family could be evaluated (e.g. an IPv4-only pod and an IPv6 address).
+    pub note: Option<String>,
+}
+
+impl Flow {
+    /// The protocol to check when a port is given without one.
+    pub fn effective_protocol(&self) -> Option<Protocol> {
+        match (self.protocol, self.port) {
+            (Some(p), _) => Some(p),
+            (None, Some(_)) => Some(Protocol::Tcp),
+            (None, None) => None,
+        }
+    }
+
+    /// Does `ports` let this flow through?
+    pub fn admitted_by(&self, ports: &PortSet) -> bool {
+        match (self.effective_protocol(), self.port) {
+            (Some(p), Some(port)) => ports.contains(p, port),
+            (Some(p), None) => !ports.protocol(p).is_empty(),
+            (None, _) => !ports.is_empty(),
+        }
+    }
+}
+
+fn endpoint_families(e: &Endpoint) -> Option<Vec<Family>> {
+    if e.addrs.is_empty() {
+        return None;
+    }
+    let mut f: Vec<Family> = e.addrs.iter().map(Family::of).collect();
+    f.sort();
+    f.dedup();
+    Some(f)
+}
+
+/// Families present anywhere in the model (for ends whose address is unknown).
+fn cluster_families(model: &Model) -> Vec<Family> {
+    let mut out = Vec::new();
+    for f in Family::ALL {
+        let in_pods = model
+            .cluster
+            .endpoints
+            .iter()
+            .any(|e| e.addrs.iter().any(|a| Family::of(a) == f));
+        let in_blocks = model
+            .peers
+            .iter()
+            .any(|p| matches!(p, PeerMatch::Addrs(b) if b.family() == f));
+        if in_pods || in_blocks {
+            out.push(f);
+        }
+    }
+    if out.is_empty() {
+        out.push(Family::V4);
+    }
+    out
+}
+
+fn party_families(model: &Model, p: Party) -> Option<Vec<Family>> {
+    match p {
+        Party::Endpoint(e) => endpoint_families(model.cluster.endpoint(e)),
+        Party::External(net) => Some(vec![Family::of_net(&net)]),
+    }
+}
+
+/// Evaluates a flow.
+pub fn reach(model: &Model, flow: Flow) -> Reach {
+    if flow.from == flow.to && flow.from.endpoint().is_some() {
+        let family = flow.family.unwrap_or(Family::V4);
+        let dir = |d| DirectionReach {
+            direction: d,
+            subject: flow.from,
+            outcome: Outcome::SelfTraffic,
+            allowed_ports: PortSet::all(),
+            checks: Vec::new(),
+        };
+        return Reach {
+            flow,
+            allowed: true,
+            families: vec![FamilyReach {
+                family,
+                egress: dir(Direction::Egress),
+                ingress: dir(Direction::Ingress),
+                allowed_ports: PortSet::all(),
+                allowed: true,
+            }],
+            note: None,
+        };
+    }
+    let families: Vec<Family> = match flow.family {
+        Some(f) => vec![f],
+        None => match (
+            party_families(model, flow.from),
+            party_families(model, flow.to),
+        ) {
+            (Some(a), Some(b)) => a.into_iter().filter(|f| b.contains(f)).collect(),
+            (Some(a), None) | (None, Some(a)) => a,
+            (None, None) => cluster_families(model),
+        },
+    };
+    if families.is_empty() {
+        return Reach {
+            flow,
+            allowed: false,
+            families: Vec::new(),
+            note: Some(format!(
+                "{} and {} share no address family",
+                flow.from.name(&model.cluster),
+                flow.to.name(&model.cluster)
+            )),
+        };
+    }
+    let families: Vec<FamilyReach> = families
+        .into_iter()
+        .map(|family| {
+            let egress = direction(model, &flow, Direction::Egress, family);
+            let ingress = direction(model, &flow, Direction::Ingress, family);
+            let allowed_ports = egress.allowed_ports.intersection(&ingress.allowed_ports);
+            let allowed = flow.admitted_by(&allowed_ports);
+            FamilyReach {
+                family,
+                egress,
+                ingress,
+                allowed_ports,
+                allowed,
+            }
+        })
+        .collect();
+    Reach {
+        flow,
+        allowed: families.iter().any(|f| f.allowed),
+        families,
+        note: None,
+    }
+}
+
+fn direction(model: &Model, flow: &Flow, dir: Direction, family: Family) -> DirectionReach {
+    let (subject, other) = match dir {
+        Direction::Egress => (flow.from, flow.to),
+        Direction::Ingress => (flow.to, flow.from),
+    };
+    let open = |outcome| DirectionReach {
+        direction: dir,
+        subject,
+        outcome,
+        allowed_ports: PortSet::all(),
+        checks: Vec::new(),
+    };
+    let Party::Endpoint(sid) = subject else {
+        return open(Outcome::NotAPod);
+    };
+    let s = model.cluster.endpoint(sid);
+    if s.host_network {
+        return open(Outcome::HostNetwork);
+    }
+    if dir == Direction::Ingress && from_own_node(model, s, other) {
+        return open(Outcome::NodeLocal);
+    }
+    let Some(union) = model.union_of(sid, dir) else {
+        return open(Outcome::Open);
+    };
+    let dst: Option<&Endpoint> = flow.to.endpoint().map(|e| model.cluster.endpoint(e));
+    let mut allowed_ports = PortSet::empty();
+    let mut checks = Vec::with_capacity(union.allows.len());
+    for (i, allow) in union.allows.iter().enumerate() {
+        let (peer_matched, peer_reason) = peer_check(model, allow, other, family);
+        let ports = allow.ports_for(dst);
+        let port_notes = named_port_notes(model, allow, dst);
+        if peer_matched {
+            allowed_ports.add(&ports);
+        }
+        checks.push(AllowCheck {
+            allow: i,
+            peer_matched,
+            peer_reason,
+            ports,
+            port_notes,
+        });
+    }
+    DirectionReach {
+        direction: dir,
+        subject,
+        outcome: Outcome::Isolated(union.id),
+        allowed_ports,
+        checks,
+    }
+}
+
+/// Is `other` the node of pod `s` (a hostNetwork pod on it, or one of its addresses)?
+fn from_own_node(model: &Model, s: &Endpoint, other: Party) -> bool {
+    match other {
+        Party::Endpoint(o) => {
+            let o = model.cluster.endpoint(o);
+            o.host_network && s.node.is_some() && o.node == s.node
+        }
+        Party::External(net) => {
+            net.prefix_len() == net.max_prefix_len() && s.host_addrs.contains(&net.addr())
+        }
+    }
+}
+
+fn named_port_notes(model: &Model, allow: &Allow, dst: Option<&Endpoint>) -> Vec<String> {
+    let mut notes = Vec::new();
+    for spec in &allow.ports {
+        if let netfence_model::PortSpec::Named { protocol, name } = spec {
+            match dst {
+                None => notes.push(format!(
+                    "named port {name}/{protocol} never matches an address outside the cluster"
+                )),
+                Some(d) if d.named_port(name, *protocol).is_none() => {
+                    let other: Vec<String> = d
+                        .named_ports(name)
+                        .map(|p| format!("{}/{}", p.port, p.protocol))
+                        .collect();
+                    let dname = model.cluster.endpoint_name(d.id);
+                    notes.push(if other.is_empty() {
+                        format!("{dname} has no container port named {name}")
+                    } else {
+                        format!(
+                            "{dname} names {} as {name}, not {protocol}",
+                            other.join(", ")
+                        )
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    notes
+}
+
+/// Does the allow's peer admit `other`? If not, why.
+fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bool, Option<String>) {
+    let cluster = &model.cluster;
+    let PeerRef::Peer(pid) = allow.peer else {
+        return (true, None);
+    };
+    let policy = cluster.policy(allow.policy);
+    let spec = &policy.rules(allow.direction)[allow.rule].peers[allow.peer_index.unwrap_or(0)];
+    let matched = match other {
+        Party::Endpoint(e) => {
+            model.peer_admits_endpoint(allow.peer, cluster.endpoint(e), family)
+        }
+        Party::External(net) => model.peer_admits_addr(allow.peer, &net),
+    };
+    if matched {
+        return (true, None);
+    }
+    let reason = match (spec, model.peer(pid), other) {
+        (Peer::Selectors { .. }, _, Party::External(net)) => {
+            format!("{net} is not a pod; pod and namespace selectors only match pods")
+        }
+        (Peer::Selectors { namespace, pod }, _, Party::Endpoint(e)) => {
+            let e = cluster.endpoint(e);
+            let ename = cluster.endpoint_name(e.id);
+            let ns = cluster.namespace(e.namespace);
+            if e.host_network {
+                format!("{ename} is a hostNetwork pod: selectors never match it (it is its node)")
+            } else {
+                match namespace {
+                    None if ns.name != policy.meta.namespace => format!(
+                        "a podSelector without namespaceSelector selects pods of namespace {} only; {ename} is in {}",
+                        policy.meta.namespace, ns.name
+                    ),
+                    Some(nsel) if !nsel.matches(&ns.labels) => format!(
+                        "namespaceSelector {nsel} does not match namespace {}: {}",
+                        ns.name,
+                        nsel.mismatch(&ns.labels).unwrap_or_default()
+                    ),
+                    _ => match pod {
+                        Some(psel) => format!(
+                            "podSelector {psel} does not match {ename} (labels {}): {}",
+                            format_labels(&e.labels),
+                            psel.mismatch(&e.labels).unwrap_or_default()
+                        ),
+                        None => format!("{ename} is not selected"),
+                    },
+                }
+            }
+        }
+        (_, PeerMatch::Addrs(block), Party::Endpoint(e)) => {
+            let e = cluster.endpoint(e);
+            let ename = cluster.endpoint_name(e.id);
+            let addrs: Vec<_> = e.addrs.iter().filter(|a| Family::of(a) == family).collect();
+            debug_assert!(!block_admits_endpoint(block, e, family));
+            if e.addrs.is_empty() {
+                format!(
+                    "{ename} has no known address; ipBlock {block} does not cover every {family} address it could get"
+                )
+            } else if addrs.is_empty() {
+                format!("{ename} has no {family} address")
+            } else {
+                addr_reason(block, &addrs.iter().map(|a| IpNet::from(**a)).collect::<Vec<_>>())
+            }
+        }
+        (_, PeerMatch::Addrs(block), Party::External(net)) => addr_reason(block, &[net]),
+        (Peer::Block(_), PeerMatch::Endpoints(_), _) => "peer does not match".to_string(),
+    };
+    (false, Some(reason))
+}
+
+fn addr_reason(block: &netfence_model::IpBlock, nets: &[IpNet]) -> String {
+    let net = nets[0];
+    if netfence_model::Family::of_net(&net) != block.family() {
+        return format!("{} is not an {} address", show(&net), block.family());
+    }
+    if let Some(ex) = block.except.iter().find(|x| x.contains(&net.addr())) {
+        return format!("{} is in except {ex} of ipBlock {}", show(&net), block.cidr);
+    }
+    if block.addrs.overlaps_net(&net) {
+        return format!("{net} is only partly inside ipBlock {block}");
+    }
+    format!("{} is outside ipBlock {}", show(&net), block.cidr)
+}
+
+fn show(net: &IpNet) -> String {
+    if net.prefix_len() == net.max_prefix_len() {
+        net.addr().to_string()
+    } else {
+        net.to_string()
+    }
+}
