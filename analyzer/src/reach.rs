@@ -7,8 +7,7 @@ use netfence_model::addr::Family;
 use netfence_model::cluster::Endpoint;
 use netfence_model::compile::{block_admits_endpoint, PeerMatch};
 use netfence_model::objects::{Direction, Peer};
-use netfence_model::selector::format_labels;
-use netfence_model::{Allow, Model, PeerRef, PortSet, Protocol, UnionId};
+use netfence_model::{Allow, LabelSelector, Model, PeerRef, PortSet, Protocol, UnionId};
 
 /// A question: from, to, and optionally protocol, port and address family.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -330,7 +329,7 @@ fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bo
     }
     let reason = match (spec, model.peer(pid), other) {
         (Peer::Selectors { .. }, _, Party::External(net)) => {
-            format!("{net} is not a pod; pod and namespace selectors only match pods")
+            format!("{} is not a pod; pod and namespace selectors only match pods", show(&net))
         }
         (Peer::Selectors { namespace, pod }, _, Party::Endpoint(e)) => {
             let e = cluster.endpoint(e);
@@ -345,15 +344,14 @@ fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bo
                         policy.meta.namespace, ns.name
                     ),
                     Some(nsel) if !nsel.matches(&ns.labels) => format!(
-                        "namespaceSelector {nsel} does not match namespace {}: {}",
+                        "namespaceSelector {nsel} does not match namespace {}{}",
                         ns.name,
-                        nsel.mismatch(&ns.labels).unwrap_or_default()
+                        why(nsel, &ns.labels)
                     ),
                     _ => match pod {
                         Some(psel) => format!(
-                            "podSelector {psel} does not match {ename} (labels {}): {}",
-                            format_labels(&e.labels),
-                            psel.mismatch(&e.labels).unwrap_or_default()
+                            "podSelector {psel} does not match {ename}{}",
+                            why(psel, &e.labels)
                         ),
                         None => format!("{ename} is not selected"),
                     },
@@ -379,6 +377,17 @@ fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bo
         (Peer::Block(_), PeerMatch::Endpoints(_), _) => "peer does not match".to_string(),
     };
     (false, Some(reason))
+}
+
+/// The failing requirement, unless the selector has only that one (already printed).
+fn why(sel: &LabelSelector, labels: &netfence_model::Labels) -> String {
+    let Some(m) = sel.mismatch(labels) else {
+        return String::new();
+    };
+    match m.strip_prefix(&sel.to_string()) {
+        Some(rest) => format!(" {}", rest.trim()),
+        None => format!(": {m}"),
+    }
 }
 
 fn addr_reason(block: &netfence_model::IpBlock, nets: &[IpNet]) -> String {

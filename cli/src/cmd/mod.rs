@@ -1,0 +1,16 @@
+//! One module per subcommand.
+
+pub mod can_reach;
+mod matrix;
+
+use crate::args::{Cli, Command};
+use anyhow::Result;
+use std::process::ExitCode;
+
+pub fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::CanReach(args) => can_reach::run(args, false),
+        Command::Explain(args) => can_reach::run(args, true),
+        Command::Matrix(args) => matrix::run(args),
+    }
+}

@@ -1,0 +1,74 @@
+//! Loads the model from manifests or the live cluster, reporting bad objects.
+
+use crate::args::InputArgs;
+use anyhow::{bail, Context, Result};
+use netfence_loader::Loaded;
+use netfence_model::{Cluster, Model};
+
+pub struct Input {
+    pub model: Model,
+    /// Namespace for names given without one.
+    pub default_ns: String,
+    /// Restrict listings to this namespace (explicit -n).
+    pub only_namespace: Option<String>,
+}
+
+pub fn load(args: &InputArgs) -> Result<Input> {
+    let (loaded, default_ns) = if args.files.is_empty() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("starting the async runtime")?;
+        runtime.block_on(async {
+            let ns = match &args.namespace {
+                Some(ns) => ns.clone(),
+                None => netfence_loader::cluster::default_namespace(args.context.as_deref()).await,
+            };
+            let client = netfence_loader::cluster::client(args.context.as_deref())
+                .await
+                .context("connecting to the cluster (use -f to read manifests instead)")?;
+            let loaded = netfence_loader::cluster::load_cluster(&client, &ns).await?;
+            anyhow::Ok((loaded, ns))
+        })?
+    } else {
+        let ns = args.namespace.clone().unwrap_or_else(|| "default".into());
+        (netfence_loader::files::load_paths(&args.files, &ns)?, ns)
+    };
+    let model = compile(loaded, args.keep_going)?;
+    Ok(Input {
+        model,
+        default_ns,
+        only_namespace: args.namespace.clone(),
+    })
+}
+
+/// Reports errors and skipped kinds on stderr; without `keep_going` any invalid object
+/// stops the command (exit 2).
+fn compile(loaded: Loaded, keep_going: bool) -> Result<Model> {
+    for e in &loaded.errors {
+        eprintln!("error: {e}");
+    }
+    if !loaded.errors.is_empty() && !keep_going {
+        bail!(
+            "{} invalid object(s); fix them or pass --keep-going to analyze the rest",
+            loaded.errors.len()
+        );
+    }
+    if !loaded.skipped.is_empty() {
+        let kinds: Vec<String> = loaded
+            .skipped
+            .iter()
+            .map(|(k, n)| format!("{k}: {n}"))
+            .collect();
+        eprintln!(
+            "note: ignored {} object(s) of other kinds ({})",
+            loaded.skipped.values().sum::<usize>(),
+            kinds.join(", ")
+        );
+    }
+    let cluster = Cluster::build(loaded.objects);
+    for w in &cluster.warnings {
+        eprintln!("warning: {w}");
+    }
+    Ok(Model::compile(cluster))
+}

@@ -1,0 +1,4 @@
+//! Output formats.
+
+pub mod matrix_out;
+pub mod reach_json;

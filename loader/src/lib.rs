@@ -1,0 +1,47 @@
+//! Where objects come from: manifest files, directories, stdin, or a live cluster.
+//! Everything ends in the same [`Loaded`] so the model sees one kind of input.
+
+pub mod cluster;
+pub mod files;
+
+use netfence_model::{ManifestError, Object};
+use std::collections::BTreeMap;
+
+/// Objects read from some input, with the errors of the objects that could not be read.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub objects: Vec<Object>,
+    pub errors: Vec<ManifestError>,
+    /// Objects of kinds the model does not use, by kind.
+    pub skipped: BTreeMap<String, usize>,
+    /// Files (or API lists) read.
+    pub inputs: usize,
+}
+
+impl Loaded {
+    pub(crate) fn absorb(&mut self, parsed: netfence_model::ParsedManifest) {
+        self.objects.extend(parsed.objects);
+        self.errors.extend(parsed.errors);
+        for (k, n) in parsed.skipped {
+            *self.skipped.entry(k).or_default() += n;
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not valid UTF-8 text")]
+    NotText { path: String },
+    #[error("{0}: no manifest files (.yaml, .yml, .json) found")]
+    NoManifests(String),
+    #[error("kubeconfig: {0}")]
+    Config(String),
+    #[error("listing {kind} from the API server: {message}")]
+    Api { kind: String, message: String },
+}
