@@ -54,7 +54,10 @@ mod tests {
         let p = matrix_port("53/udp").unwrap();
         assert_eq!(p.port, PortRef::Number(53));
         assert_eq!(p.protocol, Protocol::Udp);
-        assert_eq!(matrix_port("http").unwrap().port, PortRef::Name("http".into()));
+        assert_eq!(
+            matrix_port("http").unwrap().port,
+            PortRef::Name("http".into())
+        );
         assert!(matrix_port("0").is_err());
         assert!(matrix_port("80/ICMP").is_err());
         assert!(matrix_port("Bad_Name").is_err());

@@ -52,7 +52,11 @@ pub async fn default_namespace(context: Option<&str>) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
-async fn list_all<K>(client: &Client, loaded: &mut Loaded, default_ns: &str) -> Result<(), LoadError>
+async fn list_all<K>(
+    client: &Client,
+    loaded: &mut Loaded,
+    default_ns: &str,
+) -> Result<(), LoadError>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
 {

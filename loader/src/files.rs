@@ -71,8 +71,9 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
                 path: shown.clone(),
                 source,
             })?;
-            let text =
-                String::from_utf8(bytes).map_err(|_| LoadError::NotText { path: shown.clone() })?;
+            let text = String::from_utf8(bytes).map_err(|_| LoadError::NotText {
+                path: shown.clone(),
+            })?;
             loaded.absorb(netfence_model::parse_manifest(&shown, &text, default_ns));
             loaded.inputs += 1;
         }

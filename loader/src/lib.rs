@@ -30,7 +30,7 @@ impl Loaded {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: String,
         #[source]

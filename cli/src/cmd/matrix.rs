@@ -81,7 +81,10 @@ fn groups(model: &Model, shown: &[EndpointId], by: GroupBy) -> Vec<Group> {
             .iter()
             .map(|&e| Group {
                 name: cluster.endpoint_name(e),
-                namespace: cluster.namespace(cluster.endpoint(e).namespace).name.clone(),
+                namespace: cluster
+                    .namespace(cluster.endpoint(e).namespace)
+                    .name
+                    .clone(),
                 members: vec![e],
             })
             .collect(),

@@ -37,7 +37,11 @@ impl Grid {
                                 let mut ok = 0;
                                 for s in &from.members {
                                     let row = m.row(pi, s.index());
-                                    ok += to.members.iter().filter(|d| row.contains(d.index())).count();
+                                    ok += to
+                                        .members
+                                        .iter()
+                                        .filter(|d| row.contains(d.index()))
+                                        .count();
                                 }
                                 (ok, from.members.len() * to.members.len())
                             })
