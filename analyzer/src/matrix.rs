@@ -138,9 +138,7 @@ impl<'m> PortContext<'m> {
                 start,
                 end,
             } if *protocol == proto => match &self.port.port {
-                PortRef::Number(p) => {
-                    (start <= p && p <= end).then(|| EndpointSet::full(self.n))
-                }
+                PortRef::Number(p) => (start <= p && p <= end).then(|| EndpointSet::full(self.n)),
                 PortRef::Name(col) => {
                     // A named column resolves on each destination.
                     let mut s = EndpointSet::empty(self.n);
@@ -354,7 +352,9 @@ mod tests {
         let mut x: u64 = 12345;
         for (i, row) in rows.iter_mut().enumerate() {
             for j in 0..n {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
                 if (x >> 33) % 3 == 0 || i == j {
                     row.insert(j);
                 }

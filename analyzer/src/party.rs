@@ -36,7 +36,10 @@ impl Party {
 #[derive(Clone, Debug)]
 pub enum Target<'c> {
     /// Pods or templates (one for a pod, all of a workload's for a workload).
-    Endpoints { name: String, ids: Vec<EndpointId> },
+    Endpoints {
+        name: String,
+        ids: Vec<EndpointId>,
+    },
     Service(&'c Service),
     External(IpNet),
 }
@@ -47,7 +50,9 @@ pub enum TargetError {
     NotFound(String),
     #[error("{name} is ambiguous: it names {candidates}; use ns/kind/name")]
     Ambiguous { name: String, candidates: String },
-    #[error("unknown kind {kind:?} in {name}: use pod, deploy, sts, ds, job, cronjob, rs, rc or svc")]
+    #[error(
+        "unknown kind {kind:?} in {name}: use pod, deploy, sts, ds, job, cronjob, rs, rc or svc"
+    )]
     UnknownKind { name: String, kind: String },
     #[error("{0} has no pods in the input")]
     Empty(String),

@@ -311,7 +311,12 @@ fn named_port_notes(model: &Model, allow: &Allow, dst: Option<&Endpoint>) -> Vec
 }
 
 /// Does the allow's peer admit `other`? If not, why.
-fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bool, Option<String>) {
+fn peer_check(
+    model: &Model,
+    allow: &Allow,
+    other: Party,
+    family: Family,
+) -> (bool, Option<String>) {
     let cluster = &model.cluster;
     let PeerRef::Peer(pid) = allow.peer else {
         return (true, None);
@@ -319,9 +324,7 @@ fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bo
     let policy = cluster.policy(allow.policy);
     let spec = &policy.rules(allow.direction)[allow.rule].peers[allow.peer_index.unwrap_or(0)];
     let matched = match other {
-        Party::Endpoint(e) => {
-            model.peer_admits_endpoint(allow.peer, cluster.endpoint(e), family)
-        }
+        Party::Endpoint(e) => model.peer_admits_endpoint(allow.peer, cluster.endpoint(e), family),
         Party::External(net) => model.peer_admits_addr(allow.peer, &net),
     };
     if matched {
@@ -329,7 +332,10 @@ fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bo
     }
     let reason = match (spec, model.peer(pid), other) {
         (Peer::Selectors { .. }, _, Party::External(net)) => {
-            format!("{} is not a pod; pod and namespace selectors only match pods", show(&net))
+            format!(
+                "{} is not a pod; pod and namespace selectors only match pods",
+                show(&net)
+            )
         }
         (Peer::Selectors { namespace, pod }, _, Party::Endpoint(e)) => {
             let e = cluster.endpoint(e);
@@ -370,7 +376,10 @@ fn peer_check(model: &Model, allow: &Allow, other: Party, family: Family) -> (bo
             } else if addrs.is_empty() {
                 format!("{ename} has no {family} address")
             } else {
-                addr_reason(block, &addrs.iter().map(|a| IpNet::from(**a)).collect::<Vec<_>>())
+                addr_reason(
+                    block,
+                    &addrs.iter().map(|a| IpNet::from(**a)).collect::<Vec<_>>(),
+                )
             }
         }
         (_, PeerMatch::Addrs(block), Party::External(net)) => addr_reason(block, &[net]),

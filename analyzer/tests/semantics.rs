@@ -4,7 +4,6 @@
 //! allows and one that it denies, and (through `model`) checks that the bitset matrix
 //! agrees with `reach` on every pair of the manifest's endpoints.
 
-use ipnet::IpNet;
 use netfence_analyzer::{explain, reach, resolve_target, Flow, Matrix, MatrixPort, Party, Target};
 use netfence_model::ports::PortRef;
 use netfence_model::{compile_text, parse_manifest, EndpointId, Family, Model, Protocol};
@@ -47,7 +46,9 @@ fn pod_ports(ns: &str, name: &str, labels: &str, ip: &str, ports: &[(&str, u16, 
 }
 
 fn namespace(name: &str, labels: &str) -> String {
-    format!("---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\n")
+    format!(
+        "---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n  labels: {{{labels}}}\n"
+    )
 }
 
 /// The port columns every model is checked on (matrix against reach).
@@ -130,8 +131,7 @@ fn assert_matrix_agrees(m: &Model, cols: &[MatrixPort]) -> (usize, usize) {
 /// `ns/name`, `ns/kind/name`, an address or a CIDR, as the CLI takes them.
 #[track_caller]
 fn party(m: &Model, name: &str) -> Party {
-    match resolve_target(&m.cluster, name, "default").unwrap_or_else(|e| panic!("{name}: {e}"))
-    {
+    match resolve_target(&m.cluster, name, "default").unwrap_or_else(|e| panic!("{name}: {e}")) {
         Target::Endpoints { ids, .. } => {
             assert_eq!(ids.len(), 1, "{name} names {} endpoints", ids.len());
             Party::Endpoint(ids[0])
@@ -316,8 +316,10 @@ metadata: {name: egress-only, namespace: ns1}
 spec:
   podSelector: {matchLabels: {app: b}}
   policyTypes: [Egress]
-  ingress: []
+  ingress:
+  - from: [{podSelector: {matchLabels: {app: c}}}]
 "#);
+    // The ingress rules are ignored: a is not c, and still gets in.
     allowed(&m, "ns1/a", "ns1/b", "80");
     allowed(&m, "7.7.7.7", "ns1/b", "80");
     denied(&m, "ns1/b", "ns1/a", "80");
@@ -615,7 +617,8 @@ fn match_expression_in_needs_the_key() {
 
 #[test]
 fn match_expression_not_in_matches_pods_lacking_the_key() {
-    let m = selector_model("        matchExpressions: [{key: env, operator: NotIn, values: [prod]}]\n");
+    let m =
+        selector_model("        matchExpressions: [{key: env, operator: NotIn, values: [prod]}]\n");
     allowed(&m, "ns1/dev", "ns1/dst", "80");
     allowed(&m, "ns1/bare", "ns1/dst", "80");
     denied(&m, "ns1/prod", "ns1/dst", "80");
@@ -706,7 +709,9 @@ spec:
     allowed(&m, "implicit/p", "ns1/dst", "80");
     allowed(&m, "defined/p", "ns1/dst", "80");
     denied(&m, "elsewhere/p", "ns1/dst", "80");
-    let ns = m.cluster.namespace(m.cluster.namespace_id("defined").unwrap());
+    let ns = m
+        .cluster
+        .namespace(m.cluster.namespace_id("defined").unwrap());
     assert_eq!(ns.labels["kubernetes.io/metadata.name"], "defined");
 }
 
@@ -1062,7 +1067,14 @@ spec:
 fn node_model(policy: &str) -> Model {
     model(&[
         pod_on("ns1", "dst", "app: dst", "10.0.0.1", "n1", "192.168.0.1"),
-        pod_on("ns1", "other", "app: other", "10.0.1.1", "n2", "192.168.0.2"),
+        pod_on(
+            "ns1",
+            "other",
+            "app: other",
+            "10.0.1.1",
+            "n2",
+            "192.168.0.2",
+        ),
         host_pod("ns1", "h1", "app: h", "n1", "192.168.0.1"),
         host_pod("ns1", "h2", "app: h", "n2", "192.168.0.2"),
         host_pod("ns1", "h3", "app: h", "n3", "192.168.1.3"),
@@ -1114,6 +1126,11 @@ spec:
   podSelector: {matchLabels: {app: other}}
   ingress:
   - from: [{ipBlock: {cidr: 192.168.1.0/24}}]
+  egress:
+  - to:
+    - podSelector: {matchLabels: {app: h}}
+    - namespaceSelector: {}
+  - to: [{ipBlock: {cidr: 192.168.1.3/32}}]
 "#,
     );
     // Selectors never match hostNetwork pods, whatever their labels...
@@ -1124,6 +1141,10 @@ spec:
     allowed(&m, "ns1/h3", "ns1/other", "80");
     denied(&m, "ns1/h1", "ns1/other", "80");
     denied(&m, "ns1/dst", "ns1/other", "80");
+    // As destinations too: selectors miss them, an ipBlock of the node hits.
+    denied(&m, "ns1/other", "ns1/h1", "80");
+    allowed(&m, "ns1/other", "ns1/h3", "80");
+    allowed(&m, "ns1/other", "ns1/dst", "80");
 }
 
 #[test]
@@ -1368,9 +1389,28 @@ fn matrix_agrees_with_reach_on_a_mixed_cluster() {
         namespace("ns1", "team: a"),
         namespace("ns2", "team: b"),
         pod_on("ns1", "a", "app: a", "10.0.0.1", "n1", "192.168.0.1"),
-        pod_on("ns1", "b", "app: b, env: prod", "10.0.0.2", "n1", "192.168.0.1"),
-        pod_ports("ns1", "web", "app: web", "10.0.0.3", &[("http", 8080, "TCP"), ("dns", 53, "UDP")]),
-        pod_ports("ns2", "web", "app: web", "10.0.1.3", &[("http", 9090, "TCP")]),
+        pod_on(
+            "ns1",
+            "b",
+            "app: b, env: prod",
+            "10.0.0.2",
+            "n1",
+            "192.168.0.1",
+        ),
+        pod_ports(
+            "ns1",
+            "web",
+            "app: web",
+            "10.0.0.3",
+            &[("http", 8080, "TCP"), ("dns", 53, "UDP")],
+        ),
+        pod_ports(
+            "ns2",
+            "web",
+            "app: web",
+            "10.0.1.3",
+            &[("http", 9090, "TCP")],
+        ),
         pod("ns2", "c", "app: c", "10.0.1.1"),
         pod("ns2", "v6", "app: c", "fd00::1"),
         host_pod("ns1", "h1", "app: h", "n1", "192.168.0.1"),
@@ -1434,12 +1474,13 @@ spec:
 #[test]
 fn matrix_agrees_with_reach_across_many_endpoints() {
     // More than 64 endpoints, so that bitset words and the transpose blocks are crossed.
-    let mut parts = vec![
-        namespace("left", "side: l"),
-        namespace("right", "side: r"),
-    ];
+    let mut parts = vec![namespace("left", "side: l"), namespace("right", "side: r")];
     for i in 0..40 {
-        let (ns, net) = if i % 2 == 0 { ("left", 1) } else { ("right", 2) };
+        let (ns, net) = if i % 2 == 0 {
+            ("left", 1)
+        } else {
+            ("right", 2)
+        };
         parts.push(pod_ports(
             ns,
             &format!("p{i}"),
@@ -1447,7 +1488,12 @@ fn matrix_agrees_with_reach_across_many_endpoints() {
             &format!("10.{net}.0.{i}"),
             &[("http", 8000 + (i % 4) as u16 * 40, "TCP")],
         ));
-        parts.push(pod(ns, &format!("q{i}"), &format!("tier: t{}", i % 5), &format!("10.3.{}.{i}", i % 2)));
+        parts.push(pod(
+            ns,
+            &format!("q{i}"),
+            &format!("tier: t{}", i % 5),
+            &format!("10.3.{}.{i}", i % 2),
+        ));
     }
     parts.push(
         r#"---
@@ -1493,11 +1539,17 @@ spec:
   ingress: [{from: [{podSelector: {matchLabels: {app: a}}}], ports: [{port: 80}]}]
 "#);
     let ok = explain::render(&m, &flow(&m, "ns1/a", "ns1/b", "80"));
-    assert!(ok.contains("ALLOWED") && ok.contains("ns1/from-a ingress[0].from[0]"), "{ok}");
+    assert!(
+        ok.contains("ALLOWED") && ok.contains("ns1/from-a ingress[0].from[0]"),
+        "{ok}"
+    );
     let no = explain::render(&m, &flow(&m, "ns1/c", "ns1/b", "80"));
     assert!(no.contains("DENIED") && no.contains("app=a"), "{no}");
     let port = explain::render(&m, &flow(&m, "ns1/a", "ns1/b", "81"));
-    assert!(port.contains("DENIED") && port.contains("port does not"), "{port}");
+    assert!(
+        port.contains("DENIED") && port.contains("port does not"),
+        "{port}"
+    );
 }
 
 // ---- bad input ----
@@ -1583,6 +1635,12 @@ fn bad_input_end_port_below_port() {
         15,
         "endPort 8999 must be greater than or equal to port 9000",
     );
+    // The line is the endPort's, not an earlier one that merely contains its digits.
+    bad_policy(
+        "  ingress:\n  - ports:\n    - port: 8080\n    - port: 90\n      endPort: 80\n",
+        16,
+        "spec.ingress[0].ports[1].endPort",
+    );
     bad_policy(
         "  ingress:\n  - ports:\n    - endPort: 8999\n",
         14,
@@ -1599,7 +1657,7 @@ fn bad_input_unknown_operator() {
     );
     bad_policy(
         "  ingress:\n  - from:\n    - podSelector:\n        matchExpressions:\n        - {key: team, operator: in, values: [x]}\n",
-        17,
+        16,
         "unknown matchExpressions operator \"in\"",
     );
 }

@@ -244,7 +244,10 @@ mod tests {
         assert!(b.addrs.contains(&ip("10.0.6.0")));
         assert!(!b.addrs.contains(&ip("10.1.0.0")));
         assert!(!b.addrs.contains(&ip("fd00::1")));
-        assert_eq!(b.except_holding(&ip("10.0.5.7")).unwrap().to_string(), "10.0.5.0/24");
+        assert_eq!(
+            b.except_holding(&ip("10.0.5.7")).unwrap().to_string(),
+            "10.0.5.0/24"
+        );
     }
 
     #[test]

@@ -128,7 +128,9 @@ impl Cluster {
                 }
             };
             if replaced {
-                warnings.push(format!("{desc} is defined more than once; the last one is used"));
+                warnings.push(format!(
+                    "{desc} is defined more than once; the last one is used"
+                ));
             }
         }
         for ns in referenced {
@@ -204,12 +206,17 @@ impl Cluster {
                 workload: Some(i),
             });
         }
-        endpoints.sort_by_cached_key(|e| (e.namespace, e.name.clone(), e.kind != EndpointKind::Pod));
+        endpoints
+            .sort_by_cached_key(|e| (e.namespace, e.name.clone(), e.kind != EndpointKind::Pod));
         for (i, e) in endpoints.iter_mut().enumerate() {
             e.id = EndpointId(i as u32);
         }
         for e in &endpoints {
-            let key = endpoint_key(&cluster.namespaces[e.namespace.index()].name, &e.name, e.kind);
+            let key = endpoint_key(
+                &cluster.namespaces[e.namespace.index()].name,
+                &e.name,
+                e.kind,
+            );
             cluster.endpoint_by_key.insert(key, e.id);
         }
         cluster.endpoints = endpoints;

@@ -56,7 +56,9 @@ impl Allow {
     }
 
     pub fn has_named_ports(&self) -> bool {
-        self.ports.iter().any(|p| matches!(p, PortSpec::Named { .. }))
+        self.ports
+            .iter()
+            .any(|p| matches!(p, PortSpec::Named { .. }))
     }
 }
 
@@ -214,8 +216,7 @@ impl Model {
                                             .entry(sel)
                                             .or_insert_with(|| {
                                                 let mut s = EndpointSet::empty(n);
-                                                for (i, ns) in
-                                                    cluster.namespaces.iter().enumerate()
+                                                for (i, ns) in cluster.namespaces.iter().enumerate()
                                                 {
                                                     if sel.matches(&ns.labels) {
                                                         s.union_with(&index.by_ns[i]);
@@ -349,11 +350,7 @@ impl Model {
 /// address is not known yet (a template, a pending pod) could get any address, so only a
 /// block covering the whole family admits it.
 pub fn block_admits_endpoint(block: &IpBlock, e: &Endpoint, family: Family) -> bool {
-    let addrs: Vec<&IpAddr> = e
-        .addrs
-        .iter()
-        .filter(|a| Family::of(a) == family)
-        .collect();
+    let addrs: Vec<&IpAddr> = e.addrs.iter().filter(|a| Family::of(a) == family).collect();
     if e.addrs.is_empty() {
         block.addrs.covers_family(family)
     } else {

@@ -59,13 +59,22 @@ fn documents(text: &str) -> Vec<Document<'_>> {
     docs
 }
 
-/// Finds the first line at or after `from` (0-based within `text`) that contains `needle`.
+/// Finds the first line at or after `from` (0-based within `text`) that contains `needle`
+/// as a whole token, so that `80` does not match `8080` nor `in` match `networking`.
 fn line_of(text: &str, needle: &str, from: usize) -> Option<usize> {
     text.lines()
         .enumerate()
         .skip(from)
-        .find(|(_, l)| l.contains(needle))
+        .find(|(_, l)| contains_token(l, needle))
         .map(|(i, _)| i)
+}
+
+fn contains_token(line: &str, needle: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '/');
+    line.match_indices(needle).any(|(i, _)| {
+        !line[..i].chars().next_back().is_some_and(word)
+            && !line[i + needle.len()..].chars().next().is_some_and(word)
+    })
 }
 
 struct Ctx<'a> {
@@ -247,9 +256,7 @@ fn decode_value(
                     .map(|l| first_line + l)
                     .unwrap_or(line)
             };
-            let message = if e.path.is_empty() {
-                e.message
-            } else if e.message.starts_with(&e.path) {
+            let message = if e.path.is_empty() || e.message.starts_with(&e.path) {
                 e.message
             } else {
                 format!("{}: {}", e.path, e.message)
@@ -354,7 +361,8 @@ mod tests {
 
     #[test]
     fn malformed_yaml_reports_its_line() {
-        let text = "apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n";
+        let text =
+            "apiVersion: v1\nkind: Pod\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: [oops\n";
         let m = parse_manifest("m.yaml", text, "default");
         assert_eq!(m.errors.len(), 2, "{:?}", m.errors);
         assert!(m.errors[0].to_string().contains("metadata.name"));

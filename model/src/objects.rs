@@ -413,9 +413,8 @@ fn container_ports(spec: &raw::PodSpec, path: &str) -> Result<Vec<ContainerPort>
             let port = port_number(n, &format!("{ppath}.containerPort"))?;
             let protocol = protocol(p.protocol.as_deref(), &format!("{ppath}.protocol"))?;
             if let Some(name) = &p.name {
-                validate_port_name(name).map_err(|e| {
-                    FieldError::new(format!("{ppath}.name"), e, Some(name.clone()))
-                })?;
+                validate_port_name(name)
+                    .map_err(|e| FieldError::new(format!("{ppath}.name"), e, Some(name.clone())))?;
             }
             out.push(ContainerPort {
                 name: p.name.clone(),
@@ -458,7 +457,11 @@ pub(crate) fn pod(doc: raw::PodDoc, default_ns: &str, source: Source) -> Result<
     let status = doc.status.unwrap_or_default();
     let ports = container_ports(&spec, "spec")?;
     let host_network = spec.host_network.unwrap_or(false);
-    let mut pod_addrs = addrs(status.pod_ip.as_ref(), status.pod_ips.as_ref(), "status.podIPs")?;
+    let mut pod_addrs = addrs(
+        status.pod_ip.as_ref(),
+        status.pod_ips.as_ref(),
+        "status.podIPs",
+    )?;
     let host_addrs = addrs(
         status.host_ip.as_ref(),
         status.host_ips.as_ref(),
