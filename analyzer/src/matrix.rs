@@ -110,7 +110,7 @@ impl<'m> PortContext<'m> {
             .entry(name.to_string())
             .or_insert_with(|| {
                 let mut s = EndpointSet::empty(n);
-                for e in &model.cluster.endpoints {
+                for e in model.cluster.endpoints.iter().filter(|e| !e.host_network) {
                     let resolved = e.named_port(name, port.protocol);
                     let hit = match &port.port {
                         PortRef::Number(p) => resolved == Some(*p),
@@ -348,22 +348,25 @@ mod tests {
     #[test]
     fn transpose_matches_the_definition() {
         let n = 150;
-        let mut rows = vec![EndpointSet::empty(n); n];
         let mut x: u64 = 12345;
-        for (i, row) in rows.iter_mut().enumerate() {
-            for j in 0..n {
-                x = x
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                if (x >> 33) % 3 == 0 || i == j {
-                    row.insert(j);
+        let rows: Vec<EndpointSet> = (0..n)
+            .map(|i| {
+                let mut row = EndpointSet::empty(n);
+                for j in 0..n {
+                    x = x
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    if (x >> 33) % 3 == 1 || i == j {
+                        row.insert(j);
+                    }
                 }
-            }
-        }
+                row
+            })
+            .collect();
         let t = transpose(&rows, n);
-        for i in 0..n {
-            for j in 0..n {
-                assert_eq!(rows[i].contains(j), t[j].contains(i), "({i},{j})");
+        for (i, row) in rows.iter().enumerate() {
+            for (j, col) in t.iter().enumerate() {
+                assert_eq!(row.contains(j), col.contains(i), "({i},{j})");
             }
         }
     }

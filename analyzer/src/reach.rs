@@ -288,6 +288,10 @@ fn named_port_notes(model: &Model, allow: &Allow, dst: Option<&Endpoint>) -> Vec
                 None => notes.push(format!(
                     "named port {name}/{protocol} never matches an address outside the cluster"
                 )),
+                Some(d) if d.host_network => notes.push(format!(
+                    "named port {name}/{protocol} never matches {}: a hostNetwork pod is its node",
+                    model.cluster.endpoint_name(d.id)
+                )),
                 Some(d) if d.named_port(name, *protocol).is_none() => {
                     let other: Vec<String> = d
                         .named_ports(name)

@@ -1684,3 +1684,44 @@ fn bad_input_unknown_policy_type() {
         "unknown policy type \"Egres\"",
     );
 }
+
+#[test]
+fn named_ports_never_match_a_host_network_destination() {
+    // A hostNetwork pod is its node; a named port resolves only on (non-host) pods,
+    // while a numeric port towards the node's address still matches.
+    let mut parts = vec![
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: hn, namespace: ns1, labels: {app: hn}}\nspec:\n  hostNetwork: true\n  nodeName: n1\n  containers:\n  - name: c\n    ports: [{name: http, containerPort: 8080}]\nstatus: {podIP: 192.168.9.1, hostIP: 192.168.9.1}\n".to_string(),
+        pod_ports("ns1", "web", "app: web", "10.9.0.2", &[("http", 8080, "TCP")]),
+        pod("ns1", "client", "app: client", "10.9.0.3"),
+    ];
+    parts.push(
+        r#"---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {name: egress-named, namespace: ns1}
+spec:
+  podSelector: {matchLabels: {app: client}}
+  egress:
+  - to: [{ipBlock: {cidr: 0.0.0.0/0}}]
+    ports: [{port: http}]
+---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {name: egress-numeric, namespace: ns1}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{ipBlock: {cidr: 192.168.9.0/24}}]
+    ports: [{port: 8080}]
+"#
+        .to_string(),
+    );
+    let m = model(&parts);
+    allowed(&m, "ns1/client", "ns1/web", "8080");
+    denied(&m, "ns1/client", "ns1/hn", "8080");
+    allowed(&m, "ns1/web", "ns1/hn", "8080");
+    denied(&m, "ns1/web", "ns1/hn", "8081");
+    let r = flow(&m, "ns1/client", "ns1/hn", "8080");
+    assert!(explain::render(&m, &r).contains("a hostNetwork pod is its node"));
+}
