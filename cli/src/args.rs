@@ -23,6 +23,8 @@ pub enum Command {
     Explain(CanReachArgs),
     /// Reachability between every ordered pair of pods (or workloads).
     Matrix(MatrixArgs),
+    /// The nftables ruleset that enforces the policies on a node (`nft -f` accepts it).
+    Compile(CompileArgs),
 }
 
 /// Where objects are read from.
@@ -109,6 +111,33 @@ pub struct MatrixArgs {
     pub by: GroupBy,
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: MatrixFormat,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RulesetFormat {
+    Nft,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct CompileArgs {
+    /// Enforce the pods whose spec.nodeName is NODE (default: every pod).
+    #[arg(long)]
+    pub node: Option<String>,
+    /// An address of the node (traffic from it is node-local); repeatable. The hostIPs
+    /// of the node's pods are added automatically.
+    #[arg(long = "node-addr", value_name = "IP")]
+    pub node_addrs: Vec<std::net::IpAddr>,
+    /// Count packets per allow rule and per policy drop.
+    #[arg(long)]
+    pub counters: bool,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "nft")]
+    pub output: RulesetFormat,
+    /// Print the ruleset's size (chains, rules, sets, elements) on stderr.
+    #[arg(long)]
+    pub stats: bool,
     #[command(flatten)]
     pub input: InputArgs,
 }

@@ -232,14 +232,19 @@ impl Cluster {
             WorkloadKind::Job => 2,
             WorkloadKind::ReplicaSet => 3,
         };
-        self.workloads
+        // Workloads are sorted by namespace: look only at this namespace's.
+        let start = self
+            .workloads
+            .partition_point(|w| w.meta.namespace.as_str() < ns);
+        let end = self
+            .workloads
+            .partition_point(|w| w.meta.namespace.as_str() <= ns);
+        self.workloads[start..end]
             .iter()
             .enumerate()
-            .filter(|(_, w)| {
-                w.meta.namespace == ns && !w.selector.is_empty() && w.selector.matches(labels)
-            })
+            .filter(|(_, w)| !w.selector.is_empty() && w.selector.matches(labels))
             .min_by_key(|(_, w)| rank(w.kind))
-            .map(|(i, _)| i)
+            .map(|(i, _)| start + i)
     }
 
     pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {

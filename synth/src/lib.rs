@@ -105,7 +105,7 @@ impl SynthConfig {
     /// A small, varied cluster for differential testing: every size and option is drawn
     /// from the seed (3-8 namespaces, 5-30 pods, 1-10 policies).
     pub fn small(seed: u64) -> Self {
-        let mut r = Rng::new(seed ^ 0x5EED_0F_5EED);
+        let mut r = Rng::new(seed ^ 0x005E_ED0F_5EED);
         let workloads = r.chance(400);
         SynthConfig {
             seed,
@@ -116,7 +116,11 @@ impl SynthConfig {
             nodes: r.between(1, 4),
             host_network_per_mille: *r.pick(&[0, 60, 120]),
             workloads,
-            templates: if workloads && r.chance(500) { r.between(1, 2) } else { 0 },
+            templates: if workloads && r.chance(500) {
+                r.between(1, 2)
+            } else {
+                0
+            },
             pending_per_mille: *r.pick(&[0, 0, 50]),
             terminated_per_mille: *r.pick(&[0, 0, 50]),
         }
@@ -426,7 +430,11 @@ fn selector_flow(s: &Sel) -> String {
                     format!("{{key: {}, operator: {op}}}", q(k))
                 } else {
                     let v: Vec<String> = vals.iter().map(|v| q(v)).collect();
-                    format!("{{key: {}, operator: {op}, values: [{}]}}", q(k), v.join(", "))
+                    format!(
+                        "{{key: {}, operator: {op}, values: [{}]}}",
+                        q(k),
+                        v.join(", ")
+                    )
                 }
             })
             .collect();
@@ -650,7 +658,8 @@ impl Gen<'_> {
         let mut s = Sel::default();
         match self.r.weighted(&[30, 12, 15, 43]) {
             0 => {
-                s.labels.insert("team".into(), self.r.pick(TEAMS).to_string());
+                s.labels
+                    .insert("team".into(), self.r.pick(TEAMS).to_string());
             }
             1 => {
                 s.labels.insert("env".into(), self.r.pick(ENVS).to_string());
@@ -663,18 +672,26 @@ impl Gen<'_> {
             }
             _ => {
                 for _ in 0..self.r.between(1, 2) {
-                    let key = *self.r.pick(&[
-                        "team",
-                        "env",
-                        "monitoring",
-                        "kubernetes.io/metadata.name",
-                    ]);
+                    let key =
+                        *self
+                            .r
+                            .pick(&["team", "env", "monitoring", "kubernetes.io/metadata.name"]);
                     let op = *self.r.pick(OPERATORS);
                     let vals: Vec<String> = if matches!(op, "In" | "NotIn") {
                         let k = self.r.between(1, 2);
                         match key {
-                            "team" => self.r.subset(TEAMS, k).into_iter().map(String::from).collect(),
-                            "env" => self.r.subset(ENVS, k).into_iter().map(String::from).collect(),
+                            "team" => self
+                                .r
+                                .subset(TEAMS, k)
+                                .into_iter()
+                                .map(String::from)
+                                .collect(),
+                            "env" => self
+                                .r
+                                .subset(ENVS, k)
+                                .into_iter()
+                                .map(String::from)
+                                .collect(),
                             "monitoring" => vec!["enabled".to_string()],
                             _ => (0..k)
                                 .map(|_| {
@@ -787,7 +804,10 @@ impl Gen<'_> {
         let r = &mut self.r;
         match r.weighted(&[22, 8, 8, 18, 9, 12, 10]) {
             // Numeric, protocol defaulted to TCP.
-            0 => format!("{{port: {}}}", r.pick(&[80, 443, 8080, 5432, 9090, 3000, 6379])),
+            0 => format!(
+                "{{port: {}}}",
+                r.pick(&[80, 443, 8080, 5432, 9090, 3000, 6379])
+            ),
             1 => format!("{{protocol: TCP, port: {}}}", r.pick(&[53, 8443, 9000])),
             2 => format!(
                 "{{protocol: {}, port: {}}}",
@@ -811,7 +831,13 @@ impl Gen<'_> {
             4 => format!("{{protocol: {}}}", r.pick(&["TCP", "UDP", "SCTP"])),
             // Ranges.
             5 => {
-                let (a, b) = *r.pick(&[(8000, 9100), (1, 1024), (3000, 4000), (50, 60), (9090, 9090)]);
+                let (a, b) = *r.pick(&[
+                    (8000, 9100),
+                    (1, 1024),
+                    (3000, 4000),
+                    (50, 60),
+                    (9090, 9090),
+                ]);
                 match r.below(3) {
                     0 => format!("{{port: {a}, endPort: {b}}}"),
                     1 => format!("{{protocol: UDP, port: {a}, endPort: {b}}}"),
@@ -821,7 +847,10 @@ impl Gen<'_> {
             _ => {
                 let start = r.between(1, 60000) as u16;
                 let end = start.saturating_add(r.below(3000) as u16);
-                format!("{{protocol: {}, port: {start}, endPort: {end}}}", r.pick(&["TCP", "UDP"]))
+                format!(
+                    "{{protocol: {}, port: {start}, endPort: {end}}}",
+                    r.pick(&["TCP", "UDP"])
+                )
             }
         }
     }
@@ -829,7 +858,9 @@ impl Gen<'_> {
     /// The rules of one direction (`ingress` or `egress`), as YAML under `spec`.
     fn rules(&mut self, out: &mut String, list: &str, peers: &str, absent_per_mille: u32) {
         // absent / [] / [{}] / rules
-        let shape = self.r.weighted(&[absent_per_mille, 80, 100, 1000 - absent_per_mille - 180]);
+        let shape = self
+            .r
+            .weighted(&[absent_per_mille, 80, 100, 1000 - absent_per_mille - 180]);
         match shape {
             0 => {}
             1 => {
@@ -893,12 +924,14 @@ impl Gen<'_> {
             self.namespaces[ns].name,
             selector_flow(&sel)
         );
-        match self.r.weighted(&[35, 20, 20, 20, 5]) {
+        match self.r.weighted(&[35, 20, 20, 20, 5, 4]) {
             0 => {}
             1 => out.push_str("  policyTypes: [Ingress]\n"),
             2 => out.push_str("  policyTypes: [Egress]\n"),
             3 => out.push_str("  policyTypes: [Ingress, Egress]\n"),
-            _ => out.push_str("  policyTypes: [Egress, Ingress]\n"),
+            4 => out.push_str("  policyTypes: [Egress, Ingress]\n"),
+            // Empty: defaulted as if absent.
+            _ => out.push_str("  policyTypes: []\n"),
         }
         self.rules(out, "ingress", "from", 150);
         self.rules(out, "egress", "to", 300);
@@ -907,7 +940,11 @@ impl Gen<'_> {
     fn containers_yaml(out: &mut String, containers: &[Container], indent: &str) {
         let _ = writeln!(out, "{indent}containers:");
         for c in containers {
-            let _ = writeln!(out, "{indent}- name: {}\n{indent}  image: example/{}:1", c.name, c.name);
+            let _ = writeln!(
+                out,
+                "{indent}- name: {}\n{indent}  image: example/{}:1",
+                c.name, c.name
+            );
             if c.ports.is_empty() {
                 continue;
             }
@@ -1037,7 +1074,10 @@ mod tests {
             let cfg = SynthConfig::small(seed);
             assert_eq!(generate(&cfg), generate(&cfg));
         }
-        assert_ne!(generate(&SynthConfig::small(1)), generate(&SynthConfig::small(2)));
+        assert_ne!(
+            generate(&SynthConfig::small(1)),
+            generate(&SynthConfig::small(2))
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod can_reach;
+mod compile;
 mod matrix;
 
 use crate::args::{Cli, Command};
@@ -12,5 +13,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::CanReach(args) => can_reach::run(args, false),
         Command::Explain(args) => can_reach::run(args, true),
         Command::Matrix(args) => matrix::run(args),
+        Command::Compile(args) => compile::run(args),
     }
 }

@@ -1,1 +1,364 @@
-fn main() {}
+//! netfence-bench: how load, compile, the matrix and single reach questions scale.
+//!
+//! For each cluster size it generates the manifests with `netfence-synth`, then measures
+//! (median of `--runs` runs, wall clock with `std::time::Instant`):
+//!   parse           manifest text -> objects (`parse_manifest`)
+//!   build, compile  objects -> `Cluster::build` -> `Model::compile`
+//!   matrix          the full N x N matrix for one port (computed, not printed)
+//!   reach           one `reach()` between random endpoints (median / p99 over many pairs)
+//! and prints a table, the model's size and the growth ratios between sizes.
+//!
+//! Run: `cargo run --release -p netfence-synth --bin netfence-bench -- [options]`
+//! Nothing here asserts a time: it reports.
+
+use netfence_analyzer::{reach, Flow, Matrix, MatrixPort, Party};
+use netfence_model::ports::PortRef;
+use netfence_model::{parse_manifest, Cluster, EndpointId, Model, Object, Protocol};
+use netfence_synth::{generate, Rng, SynthConfig};
+use std::hint::black_box;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const USAGE: &str = "\
+netfence-bench: time parse, compile, matrix and reach on synthetic clusters
+
+usage: netfence-bench [options]
+  --pods N[,N...]     cluster sizes in pods (default 1000,10000,50000); repeatable
+  --policies M        policies per cluster (default: pods / 10)
+  --namespaces K      namespaces (default: pods / 100, at least 3)
+  --runs R            runs per measurement, the median is reported (default 3)
+  --reach-samples S   random pairs for the single-reach timing (default 2000)
+  --port P[/PROTO]    the matrix column (default 80/TCP)
+  --seed S            generator seed (default 1)
+  --dual-stack        IPv4 and IPv6 addresses
+  --no-workloads      standalone pods, no Deployments
+  -h, --help          this text
+";
+
+struct Args {
+    sizes: Vec<usize>,
+    policies: Option<usize>,
+    namespaces: Option<usize>,
+    runs: usize,
+    reach_samples: usize,
+    port: u16,
+    protocol: Protocol,
+    seed: u64,
+    dual_stack: bool,
+    workloads: bool,
+}
+
+fn parse_args() -> Result<Option<Args>, String> {
+    let mut a = Args {
+        sizes: Vec::new(),
+        policies: None,
+        namespaces: None,
+        runs: 3,
+        reach_samples: 2000,
+        port: 80,
+        protocol: Protocol::Tcp,
+        seed: 1,
+        dual_stack: false,
+        workloads: true,
+    };
+    let mut it = std::env::args().skip(1);
+    let num = |flag: &str, v: Option<String>| -> Result<usize, String> {
+        let v = v.ok_or_else(|| format!("{flag} needs a value"))?;
+        v.replace('_', "")
+            .parse()
+            .map_err(|_| format!("{flag}: {v:?} is not a number"))
+    };
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(None),
+            "--pods" => {
+                let v = it.next().ok_or("--pods needs a value")?;
+                for part in v.split(',') {
+                    a.sizes.push(num("--pods", Some(part.to_string()))?);
+                }
+            }
+            "--policies" => a.policies = Some(num("--policies", it.next())?),
+            "--namespaces" => a.namespaces = Some(num("--namespaces", it.next())?),
+            "--runs" => a.runs = num("--runs", it.next())?.max(1),
+            "--reach-samples" => a.reach_samples = num("--reach-samples", it.next())?.max(1),
+            "--seed" => a.seed = num("--seed", it.next())? as u64,
+            "--dual-stack" => a.dual_stack = true,
+            "--no-workloads" => a.workloads = false,
+            "--port" => {
+                let v = it.next().ok_or("--port needs a value")?;
+                let (p, proto) = v.split_once('/').unwrap_or((&v, "TCP"));
+                a.port = p.parse().map_err(|_| format!("--port: bad port {p:?}"))?;
+                a.protocol = proto.to_ascii_uppercase().parse()?;
+            }
+            other => return Err(format!("unknown argument {other:?}\n\n{USAGE}")),
+        }
+    }
+    if a.sizes.is_empty() {
+        a.sizes = vec![1_000, 10_000, 50_000];
+    }
+    Ok(Some(a))
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs[xs.len() / 2]
+}
+
+/// Runs `f` `runs` times and returns the median time and the last result.
+fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+    let mut times = Vec::with_capacity(runs);
+    let mut last = None;
+    for _ in 0..runs {
+        let t = Instant::now();
+        let v = black_box(f());
+        times.push(t.elapsed());
+        last = Some(v);
+    }
+    (median(times), last.expect("at least one run"))
+}
+
+struct Row {
+    pods: usize,
+    policies: usize,
+    endpoints: usize,
+    text_mb: f64,
+    generate: Duration,
+    parse: Duration,
+    build: Duration,
+    compile: Duration,
+    load_compile: Duration,
+    matrix: Duration,
+    matrix_allowed: usize,
+    reach_median_us: f64,
+    reach_p99_us: f64,
+    unions: usize,
+    ingress_unions: usize,
+    peers: usize,
+    allows: usize,
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1e3)
+}
+
+fn run_size(a: &Args, pods: usize) -> Row {
+    let policies = a.policies.unwrap_or(pods / 10);
+    let mut cfg = SynthConfig::bench(pods, policies, a.seed);
+    cfg.dual_stack = a.dual_stack;
+    cfg.workloads = a.workloads;
+    if !a.workloads {
+        cfg.templates = 0;
+    }
+    if let Some(ns) = a.namespaces {
+        cfg.namespaces = ns;
+    }
+    eprintln!("-- {pods} pods, {policies} policies: generating");
+    let t = Instant::now();
+    let text = generate(&cfg);
+    let generate_time = t.elapsed();
+
+    eprintln!("   parsing ({:.1} MB)", text.len() as f64 / 1e6);
+    let (parse, parsed) = timed(a.runs, || parse_manifest("synth.yaml", &text, "default"));
+    assert!(parsed.errors.is_empty(), "{:?}", &parsed.errors[..1]);
+    let objects: Vec<Object> = parsed.objects;
+
+    eprintln!("   building and compiling");
+    let mut builds = Vec::new();
+    let mut compiles = Vec::new();
+    let mut model = None;
+    for _ in 0..a.runs {
+        let objs = objects.clone();
+        let t = Instant::now();
+        let cluster = black_box(Cluster::build(objs));
+        let t_build = t.elapsed();
+        let t = Instant::now();
+        let m = black_box(Model::compile(cluster));
+        compiles.push(t.elapsed());
+        builds.push(t_build);
+        model = Some(m);
+    }
+    let model = model.expect("at least one run");
+    let build = median(builds);
+    let compile = median(compiles);
+
+    eprintln!("   matrix");
+    let col = MatrixPort {
+        port: PortRef::Number(a.port),
+        protocol: a.protocol,
+    };
+    let n = model.cluster.endpoints.len();
+    let (matrix, m) = timed(a.runs, || {
+        Matrix::compute(&model, std::slice::from_ref(&col))
+    });
+    let matrix_allowed: usize = (0..n).map(|s| m.row(0, s).count()).sum();
+    drop(m);
+
+    eprintln!("   reach");
+    let mut r = Rng::new(a.seed ^ 0xBE7C);
+    let mut samples = Vec::with_capacity(a.reach_samples);
+    for _ in 0..a.reach_samples {
+        let from = EndpointId(r.below(n) as u32);
+        let to = EndpointId(r.below(n) as u32);
+        let flow = Flow {
+            from: Party::Endpoint(from),
+            to: Party::Endpoint(to),
+            protocol: Some(a.protocol),
+            port: Some(a.port),
+            family: None,
+        };
+        let t = Instant::now();
+        black_box(reach(&model, black_box(flow)));
+        samples.push(t.elapsed());
+    }
+    samples.sort();
+    let us = |d: Duration| d.as_secs_f64() * 1e6;
+    let reach_median_us = us(samples[samples.len() / 2]);
+    let reach_p99_us = us(samples[(samples.len() * 99 / 100).min(samples.len() - 1)]);
+
+    Row {
+        pods,
+        policies,
+        endpoints: n,
+        text_mb: text.len() as f64 / 1e6,
+        generate: generate_time,
+        parse,
+        build,
+        compile,
+        load_compile: parse + build + compile,
+        matrix,
+        matrix_allowed,
+        reach_median_us,
+        reach_p99_us,
+        unions: model.unions.len(),
+        ingress_unions: model
+            .unions
+            .iter()
+            .filter(|u| u.direction == netfence_model::objects::Direction::Ingress)
+            .count(),
+        peers: model.peers.len(),
+        allows: model.unions.iter().map(|u| u.allows.len()).sum(),
+    }
+}
+
+fn print_table(rows: &[Row], a: &Args) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!(
+        "netfence-bench: seed {}, median of {} run(s), matrix column {}/{}, {} reach samples, {} core(s){}",
+        a.seed,
+        a.runs,
+        a.port,
+        a.protocol,
+        a.reach_samples,
+        cores,
+        if cfg!(debug_assertions) {
+            " -- DEBUG BUILD, use --release"
+        } else {
+            ""
+        }
+    );
+    println!();
+    println!(
+        "{:>7} {:>8} {:>9} {:>8} {:>10} {:>10} {:>10} {:>10} {:>13} {:>11} {:>12} {:>11}",
+        "pods",
+        "policies",
+        "endpoints",
+        "yaml MB",
+        "generate",
+        "parse",
+        "build",
+        "compile",
+        "load+compile",
+        "matrix 1p",
+        "reach med",
+        "reach p99"
+    );
+    for r in rows {
+        println!(
+            "{:>7} {:>8} {:>9} {:>8.1} {:>10} {:>10} {:>10} {:>10} {:>13} {:>11} {:>9.1} us {:>8.1} us",
+            r.pods,
+            r.policies,
+            r.endpoints,
+            r.text_mb,
+            ms(r.generate),
+            ms(r.parse),
+            ms(r.build),
+            ms(r.compile),
+            ms(r.load_compile),
+            ms(r.matrix),
+            r.reach_median_us,
+            r.reach_p99_us
+        );
+    }
+    println!();
+    println!(
+        "{:>7} {:>8} {:>14} {:>8} {:>8} {:>16}",
+        "pods", "unions", "(ingress)", "peers", "allows", "matrix allowed"
+    );
+    for r in rows {
+        let pct = 100.0 * r.matrix_allowed as f64 / (r.endpoints as f64 * r.endpoints as f64);
+        println!(
+            "{:>7} {:>8} {:>14} {:>8} {:>8} {:>10} {:>4.0}%",
+            r.pods, r.unions, r.ingress_unions, r.peers, r.allows, r.matrix_allowed, pct
+        );
+    }
+    if rows.len() > 1 {
+        println!();
+        println!("growth between consecutive sizes (time ratio / size ratio):");
+        for w in rows.windows(2) {
+            let (a0, b) = (&w[0], &w[1]);
+            let size = b.pods as f64 / a0.pods as f64;
+            let ratio = |x: Duration, y: Duration| y.as_secs_f64() / x.as_secs_f64().max(1e-9);
+            println!(
+                "  {} -> {} pods (x{:.0}): parse x{:.1}, build x{:.1}, compile x{:.1}, load+compile x{:.1}, matrix x{:.1} (n^2 is x{:.0}), reach x{:.1}",
+                a0.pods,
+                b.pods,
+                size,
+                ratio(a0.parse, b.parse),
+                ratio(a0.build, b.build),
+                ratio(a0.compile, b.compile),
+                ratio(a0.load_compile, b.load_compile),
+                ratio(a0.matrix, b.matrix),
+                size * size,
+                b.reach_median_us / a0.reach_median_us.max(1e-9),
+            );
+        }
+    }
+    if let Some(r) = rows.iter().find(|r| r.pods == 10_000) {
+        println!();
+        println!("targets at 10,000 pods:");
+        let check = |ok: bool| if ok { "met" } else { "MISSED" };
+        println!(
+            "  load + compile < 1 s:      {} ({})",
+            ms(r.load_compile),
+            check(r.load_compile < Duration::from_secs(1))
+        );
+        println!(
+            "  10k x 10k matrix < 1 s:    {} ({})",
+            ms(r.matrix),
+            check(r.matrix < Duration::from_secs(1))
+        );
+        println!(
+            "  single reach < 5 ms:       {:.1} us median, {:.1} us p99 ({})",
+            r.reach_median_us,
+            r.reach_p99_us,
+            check(r.reach_p99_us < 5000.0)
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(Some(a)) => a,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("netfence-bench: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rows: Vec<Row> = args.sizes.iter().map(|&p| run_size(&args, p)).collect();
+    print_table(&rows, &args);
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,178 @@
+//! Talking to the kernel through the `nft` binary: its stderr is kept for the error
+//! (the `nftables` crate's helper drops it), and only our own table is ever listed,
+//! replaced or deleted.
+
+use crate::delta::Delta;
+use crate::json;
+use crate::ruleset::{Ruleset, TABLE};
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("running {program}: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("nft {args} failed ({status}): {stderr}")]
+    Failed {
+        args: String,
+        status: String,
+        stderr: String,
+    },
+    #[error("nft printed JSON we could not read: {0}")]
+    Output(String),
+}
+
+/// How to reach `nft`: optionally inside a network namespace (tests, per-node harness).
+#[derive(Clone, Debug)]
+pub struct Nft {
+    pub program: String,
+    pub netns: Option<String>,
+}
+
+impl Default for Nft {
+    fn default() -> Self {
+        Nft {
+            program: "nft".into(),
+            netns: None,
+        }
+    }
+}
+
+impl Nft {
+    pub fn in_netns(netns: &str) -> Nft {
+        Nft {
+            netns: Some(netns.to_string()),
+            ..Nft::default()
+        }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, &self.program]);
+                c
+            }
+            None => Command::new(&self.program),
+        };
+        cmd.args(args)
+            .stdin(if stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|source| ApplyError::Spawn {
+            program: self.program.clone(),
+            source,
+        })?;
+        if let Some(text) = stdin {
+            let mut pipe = child.stdin.take().expect("piped stdin");
+            pipe.write_all(text.as_bytes())
+                .map_err(|source| ApplyError::Spawn {
+                    program: self.program.clone(),
+                    source,
+                })?;
+        }
+        let out = child
+            .wait_with_output()
+            .map_err(|source| ApplyError::Spawn {
+                program: self.program.clone(),
+                source,
+            })?;
+        if !out.status.success() {
+            return Err(ApplyError::Failed {
+                args: args.join(" "),
+                status: out.status.to_string(),
+                stderr: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Runs a JSON document (`nft -j -f -`): one atomic transaction.
+    pub fn run_json(&self, doc: &Value) -> Result<(), ApplyError> {
+        self.run(&["-j", "-f", "-"], Some(&doc.to_string()))
+            .map(|_| ())
+    }
+
+    /// Runs an nft script (`nft -f -`): one atomic transaction.
+    pub fn run_script(&self, script: &str) -> Result<(), ApplyError> {
+        self.run(&["-f", "-"], Some(script)).map(|_| ())
+    }
+
+    /// Checks a script without applying it (`nft -c -f -`).
+    pub fn check_script(&self, script: &str) -> Result<(), ApplyError> {
+        self.run(&["-c", "-f", "-"], Some(script)).map(|_| ())
+    }
+
+    /// Replaces our table with `rs` in one transaction.
+    pub fn replace(&self, rs: &Ruleset) -> Result<(), ApplyError> {
+        self.run_json(&json::replace_document(rs))
+    }
+
+    /// Applies element changes in one transaction.
+    pub fn apply_delta(&self, d: &Delta) -> Result<(), ApplyError> {
+        if d.is_empty() {
+            return Ok(());
+        }
+        self.run_json(&d.document())
+    }
+
+    /// Our table as nft lists it (JSON), or None when it does not exist.
+    pub fn list_table(&self) -> Result<Option<Value>, ApplyError> {
+        match self.run(&["-j", "list", "table", "inet", TABLE], None) {
+            Ok(out) => serde_json::from_str(&out)
+                .map(Some)
+                .map_err(|e| ApplyError::Output(e.to_string())),
+            Err(ApplyError::Failed { stderr, .. })
+                if stderr.contains("No such file or directory") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Deletes our table (and nothing else). Returns whether it existed.
+    pub fn delete_table(&self) -> Result<bool, ApplyError> {
+        match self.run(&["delete", "table", "inet", TABLE], None) {
+            Ok(_) => Ok(true),
+            Err(ApplyError::Failed { stderr, .. })
+                if stderr.contains("No such file or directory") =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A listing with handles and counter values removed, so that two kernels holding the
+/// same ruleset compare equal.
+pub fn normalize_listing(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "handle" && k.as_str() != "metainfo")
+                .map(|(k, v)| match k.as_str() {
+                    "counter" => (k.clone(), serde_json::json!({})),
+                    _ => (k.clone(), normalize_listing(v)),
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(
+            a.iter()
+                .filter(|x| x.get("metainfo").is_none())
+                .map(normalize_listing)
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}

@@ -1,0 +1,20 @@
+//! The nftables side of netfence: the compiled model for one node becomes a ruleset in
+//! a table of its own (`inet netfence`), applied whole in one atomic transaction or as a
+//! delta of set and map elements.
+//!
+//! `render` builds a [`Ruleset`] (our own small description of tables, sets, maps and
+//! chains); `json` and `text` serialise it for `nft -j -f` and `nft -f`; `delta` compares
+//! two rulesets; `apply` talks to the kernel through the `nft` binary.
+
+pub mod apply;
+pub mod delta;
+pub mod json;
+pub mod names;
+pub mod render;
+pub mod ruleset;
+pub mod text;
+
+pub use apply::{ApplyError, Nft};
+pub use delta::{diff, Change, Delta};
+pub use render::{render_ruleset, NodeView, RenderOptions};
+pub use ruleset::{Ruleset, TABLE};

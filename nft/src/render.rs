@@ -1,0 +1,496 @@
+//! The compiled model, seen from one node, as an nftables ruleset.
+//!
+//! Packet path (see README, "Enforcement"): two base chains on `postrouting`, after
+//! kube-proxy's DNAT and before SNAT, check every packet from a local pod against its
+//! egress (priority 90) and every packet to a local pod against its ingress (priority
+//! 91). `accept` ends only its own base chain, so an allowed egress still meets the
+//! ingress check. An `input` chain checks a local pod's egress to the node itself.
+//! Pods dispatch to their policy chain through verdict maps keyed by address; pods with
+//! the same policy union (and the same resolved named ports) share a chain.
+
+use crate::names::name;
+use crate::ruleset::*;
+use netfence_model::compile::PeerMatch;
+use netfence_model::objects::{Direction, Peer, PortSpec};
+use netfence_model::{Allow, Endpoint, EndpointId, Family, Model, PeerRef, PortSet, Protocol};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// Which pods this node enforces, and the node's own addresses.
+#[derive(Clone, Debug, Default)]
+pub struct NodeView {
+    /// The node's name; None enforces every pod of the model (a one-node view).
+    pub name: Option<String>,
+    /// Addresses traffic from the node itself comes from (hostIP and friends). The
+    /// hostIPs of the local pods are added automatically.
+    pub addrs: Vec<IpAddr>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct RenderOptions {
+    /// Count packets on every allow rule and every policy drop.
+    pub counters: bool,
+    /// Send dropped packets to this NFLOG group (the controller's drop reporter).
+    pub log_group: Option<u16>,
+}
+
+pub const EGRESS_CHAIN: &str = "egress";
+pub const INGRESS_CHAIN: &str = "ingress";
+pub const INPUT_CHAIN: &str = "input";
+pub const EGRESS_PRIORITY: i32 = 90;
+pub const INGRESS_PRIORITY: i32 = 91;
+
+fn fam_suffix(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "v4",
+        Family::V6 => "v6",
+    }
+}
+
+fn addrs_of(e: &Endpoint, f: Family) -> impl Iterator<Item = IpAddr> + '_ {
+    e.addrs.iter().copied().filter(move |a| Family::of(a) == f)
+}
+
+/// Is this endpoint a pod the node enforces?
+pub fn is_local(e: &Endpoint, node: &NodeView) -> bool {
+    matches!(e.kind, netfence_model::EndpointKind::Pod)
+        && !e.host_network
+        && !e.addrs.is_empty()
+        && node
+            .name
+            .as_ref()
+            .is_none_or(|n| e.node.as_ref() == Some(n))
+}
+
+struct Renderer<'m> {
+    model: &'m Model,
+    opts: &'m RenderOptions,
+    rs: Ruleset,
+    policy_chains: BTreeMap<String, ChainDef>,
+}
+
+impl<'m> Renderer<'m> {
+    fn set(&mut self, name: &str, kind: SetKind) -> &mut SetDef {
+        self.rs
+            .sets
+            .entry(name.to_string())
+            .or_insert_with(|| SetDef {
+                kind,
+                elements: BTreeSet::new(),
+            })
+    }
+
+    /// A stable identity for a peer: selectors without namespaceSelector depend on the
+    /// policy's namespace.
+    fn peer_key(&self, allow: &Allow) -> String {
+        let policy = self.model.cluster.policy(allow.policy);
+        let Some(pi) = allow.peer_index else {
+            return "any".into();
+        };
+        let peer = &policy.rules(allow.direction)[allow.rule].peers[pi];
+        match peer {
+            Peer::Selectors {
+                namespace: None, ..
+            } => format!("{}|{peer}", policy.meta.namespace),
+            _ => peer.to_string(),
+        }
+    }
+
+    /// Peer matches, one per family the peer can hold (none: any peer).
+    fn peer_matches(&mut self, allow: &Allow, side: Addr) -> Vec<Option<Match>> {
+        let PeerRef::Peer(pid) = allow.peer else {
+            return vec![None];
+        };
+        let key = self.peer_key(allow);
+        match self.model.peer(pid) {
+            PeerMatch::Endpoints(set) => {
+                let mut out = Vec::new();
+                for f in Family::ALL {
+                    let sname = name(&format!("p{}", fam_suffix(f)), &[&key]);
+                    let addrs: Vec<IpAddr> = set
+                        .iter()
+                        .flat_map(|i| {
+                            addrs_of(self.model.cluster.endpoint(EndpointId(i as u32)), f)
+                        })
+                        .collect();
+                    let s = self.set(&sname, SetKind::Addr(f));
+                    s.elements.extend(addrs.into_iter().map(Element::Addr));
+                    out.push(Some(Match::AddrInSet(f, side, sname)));
+                }
+                out
+            }
+            PeerMatch::Addrs(block) => {
+                let f = block.family();
+                let sname = name(&format!("b{}", fam_suffix(f)), &[&block.to_string()]);
+                let ranges: Vec<Element> = match f {
+                    Family::V4 => block
+                        .addrs
+                        .v4_ranges()
+                        .map(|(a, b)| Element::Range(a.into(), b.into()))
+                        .collect(),
+                    Family::V6 => block
+                        .addrs
+                        .v6_ranges()
+                        .map(|(a, b)| Element::Range(a.into(), b.into()))
+                        .collect(),
+                };
+                let s = self.set(&sname, SetKind::AddrRange(f));
+                s.elements.extend(ranges);
+                vec![Some(Match::AddrInSet(f, side, sname))]
+            }
+        }
+    }
+
+    /// Set of `addr . proto . port` for a named port resolved on every destination pod
+    /// the egress peer admits.
+    fn named_port_set(&mut self, allow: &Allow, pname: &str, proto: Protocol, f: Family) -> String {
+        let key = self.peer_key(allow);
+        let sname = name(
+            &format!("n{}", fam_suffix(f)),
+            &[&key, pname, proto.as_str()],
+        );
+        let mut elements = Vec::new();
+        for e in &self.model.cluster.endpoints {
+            if e.host_network || !matches!(e.kind, netfence_model::EndpointKind::Pod) {
+                continue;
+            }
+            let Some(port) = e.named_port(pname, proto) else {
+                continue;
+            };
+            for a in addrs_of(e, f) {
+                let admitted = match allow.peer {
+                    PeerRef::Any => true,
+                    PeerRef::Peer(pid) => match self.model.peer(pid) {
+                        PeerMatch::Endpoints(s) => s.contains(e.id.index()),
+                        PeerMatch::Addrs(b) => b.addrs.contains(&a),
+                    },
+                };
+                if admitted {
+                    elements.push(Element::AddrProtoPort(a, proto, port));
+                }
+            }
+        }
+        let s = self.set(&sname, SetKind::AddrProtoPort(f));
+        s.elements.extend(elements);
+        sname
+    }
+
+    fn origin(&self, allow: &Allow) -> String {
+        let p = self.model.cluster.policy(allow.policy);
+        let (list, peers) = match allow.direction {
+            Direction::Ingress => ("ingress", "from"),
+            Direction::Egress => ("egress", "to"),
+        };
+        match allow.peer_index {
+            Some(i) => format!("{} {list}[{}].{peers}[{i}]", p.key(), allow.rule),
+            None => format!("{} {list}[{}]", p.key(), allow.rule),
+        }
+    }
+
+    /// The rules of one allow element. `member` resolves ingress named ports.
+    fn allow_rules(&mut self, allow: &Allow, member: Option<&Endpoint>) -> Vec<RuleDef> {
+        let side = match allow.direction {
+            Direction::Ingress => Addr::Source,
+            Direction::Egress => Addr::Destination,
+        };
+        let origin = self.origin(allow);
+        let mut rules = Vec::new();
+        let peers = self.peer_matches(allow, side);
+        // Numeric ports (and, for ingress, named ports resolved on the member itself).
+        let mut numeric = PortSet::empty();
+        let mut named_egress = Vec::new();
+        let all_ports = allow.ports.is_empty();
+        for spec in &allow.ports {
+            match spec {
+                PortSpec::Named { protocol, name } => match allow.direction {
+                    Direction::Ingress => {
+                        let pod = member.filter(|m| !m.host_network);
+                        if let Some(p) = pod.and_then(|m| m.named_port(name, *protocol)) {
+                            numeric.add_range(*protocol, p, p);
+                        }
+                    }
+                    Direction::Egress => named_egress.push((name.clone(), *protocol)),
+                },
+                other => numeric.add(&netfence_model::compile::resolve_ports(
+                    std::slice::from_ref(other),
+                    None,
+                )),
+            }
+        }
+        let mut port_matches: Vec<Vec<Match>> = Vec::new();
+        if all_ports {
+            port_matches.push(Vec::new());
+        } else {
+            for proto in Protocol::ALL {
+                let ranges = numeric.protocol(proto);
+                if ranges.is_empty() {
+                    continue;
+                }
+                if ranges.is_full() {
+                    port_matches.push(vec![Match::L4Proto(proto)]);
+                } else {
+                    port_matches.push(vec![
+                        Match::L4Proto(proto),
+                        Match::Dports(ranges.ranges().to_vec()),
+                    ]);
+                }
+            }
+        }
+        let mut push = |mut matches: Vec<Match>| {
+            let mut r =
+                RuleDef::new(std::mem::take(&mut matches), Verdict::Accept).comment(origin.clone());
+            r.counter = self.opts.counters;
+            rules.push(r);
+        };
+        for pm in &peers {
+            for ports in &port_matches {
+                let mut m: Vec<Match> = pm.iter().cloned().collect();
+                m.extend(ports.iter().cloned());
+                push(m);
+            }
+        }
+        for (pname, proto) in named_egress {
+            for f in Family::ALL {
+                let sname = self.named_port_set(allow, &pname, proto, f);
+                push(vec![Match::DaddrProtoPortInSet(f, sname)]);
+            }
+        }
+        rules
+    }
+
+    fn policy_chain(
+        &mut self,
+        chain: String,
+        dir: Direction,
+        union: &netfence_model::PolicyUnion,
+        member: &Endpoint,
+    ) {
+        if self.policy_chains.contains_key(&chain) {
+            return;
+        }
+        let mut rules = Vec::new();
+        for allow in &union.allows {
+            rules.extend(self.allow_rules(allow, Some(member)));
+        }
+        let names: Vec<String> = union
+            .policies
+            .iter()
+            .map(|p| self.model.cluster.policy(*p).key())
+            .collect();
+        let mut drop = RuleDef::new(Vec::new(), Verdict::Drop)
+            .comment(format!("{dir} isolated by {}", names.join(",")));
+        drop.counter = self.opts.counters;
+        drop.log = self.opts.log_group.map(|g| (g, format!("nf {chain} ")));
+        rules.push(drop);
+        self.policy_chains.insert(
+            chain.clone(),
+            ChainDef {
+                name: chain,
+                base: None,
+                rules,
+            },
+        );
+    }
+}
+
+/// The key of an ingress chain: its policies and the ports its named ports resolve to
+/// on the member (members resolving them differently need different chains).
+fn ingress_chain_name(model: &Model, union: &netfence_model::PolicyUnion, e: &Endpoint) -> String {
+    let mut parts: Vec<String> = union
+        .policies
+        .iter()
+        .map(|p| model.cluster.policy(*p).key())
+        .collect();
+    for allow in union.allows.iter().filter(|a| a.has_named_ports()) {
+        parts.push(format!("{}", allow.ports_for(Some(e))));
+    }
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    name("in", &refs)
+}
+
+fn egress_chain_name(model: &Model, union: &netfence_model::PolicyUnion) -> String {
+    let parts: Vec<String> = union
+        .policies
+        .iter()
+        .map(|p| model.cluster.policy(*p).key())
+        .collect();
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    name("eg", &refs)
+}
+
+/// Renders the ruleset that enforces the model on `node`.
+pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> Ruleset {
+    let mut r = Renderer {
+        model,
+        opts,
+        rs: Ruleset::default(),
+        policy_chains: BTreeMap::new(),
+    };
+    let mut node_addrs: BTreeSet<IpAddr> = node.addrs.iter().copied().collect();
+    for f in Family::ALL {
+        let s = fam_suffix(f);
+        for (set, kind) in [
+            (format!("pods_{s}"), SetKind::Addr(f)),
+            (format!("node_{s}"), SetKind::Addr(f)),
+            (format!("self_{s}"), SetKind::AddrPair(f)),
+        ] {
+            r.set(&set, kind);
+        }
+        for m in ["egress", "ingress"] {
+            r.rs.maps.insert(
+                format!("{m}_{s}"),
+                MapDef {
+                    family: f,
+                    elements: BTreeMap::new(),
+                },
+            );
+        }
+    }
+    for e in model.cluster.endpoints.iter().filter(|e| is_local(e, node)) {
+        node_addrs.extend(e.host_addrs.iter().copied());
+        let egress = model.union_of(e.id, Direction::Egress).map(|u| {
+            let c = egress_chain_name(model, u);
+            r.policy_chain(c.clone(), Direction::Egress, u, e);
+            c
+        });
+        let ingress = model.union_of(e.id, Direction::Ingress).map(|u| {
+            let c = ingress_chain_name(model, u, e);
+            r.policy_chain(c.clone(), Direction::Ingress, u, e);
+            c
+        });
+        for &a in &e.addrs {
+            let s = fam_suffix(Family::of(&a));
+            r.set(&format!("pods_{s}"), SetKind::Addr(Family::of(&a)))
+                .elements
+                .insert(Element::Addr(a));
+            r.set(&format!("self_{s}"), SetKind::AddrPair(Family::of(&a)))
+                .elements
+                .insert(Element::Pair(a, a));
+            if let Some(c) = &egress {
+                r.rs.maps
+                    .get_mut(&format!("egress_{s}"))
+                    .expect("declared")
+                    .elements
+                    .insert(a, c.clone());
+            }
+            if let Some(c) = &ingress {
+                r.rs.maps
+                    .get_mut(&format!("ingress_{s}"))
+                    .expect("declared")
+                    .elements
+                    .insert(a, c.clone());
+            }
+        }
+    }
+    for a in node_addrs {
+        let f = Family::of(&a);
+        r.set(&format!("node_{}", fam_suffix(f)), SetKind::Addr(f))
+            .elements
+            .insert(Element::Addr(a));
+    }
+    let mut chains = base_chains();
+    chains.extend(std::mem::take(&mut r.policy_chains).into_values());
+    r.rs.chains = chains;
+    r.rs
+}
+
+fn per_family(f: impl Fn(Family, &'static str) -> RuleDef) -> Vec<RuleDef> {
+    Family::ALL
+        .iter()
+        .map(|&fam| f(fam, fam_suffix(fam)))
+        .collect()
+}
+
+fn base_chains() -> Vec<ChainDef> {
+    let established = || {
+        RuleDef::new(
+            vec![Match::CtState(vec!["established", "related"])],
+            Verdict::Accept,
+        )
+    };
+    let nd = || RuleDef::new(vec![Match::NeighbourDiscovery], Verdict::Accept);
+    let invalid = |side: Addr| {
+        per_family(move |f, s| {
+            RuleDef::new(
+                vec![
+                    Match::AddrInSet(f, side, format!("pods_{s}")),
+                    Match::CtState(vec!["invalid"]),
+                ],
+                Verdict::Drop,
+            )
+        })
+    };
+    let own_traffic = || {
+        per_family(|f, s| {
+            RuleDef::new(
+                vec![Match::PairInSet(f, format!("self_{s}"))],
+                Verdict::Accept,
+            )
+            .comment("a pod may always talk to itself")
+        })
+    };
+
+    let mut egress = vec![established()];
+    egress.extend(invalid(Addr::Source));
+    egress.extend(own_traffic());
+    egress.extend(per_family(|f, s| {
+        RuleDef::new(
+            Vec::new(),
+            Verdict::Vmap(f, Addr::Source, format!("egress_{s}")),
+        )
+    }));
+
+    let mut ingress = vec![established()];
+    ingress.extend(invalid(Addr::Destination));
+    ingress.push(nd());
+    ingress.extend(own_traffic());
+    ingress.extend(per_family(|f, s| {
+        RuleDef::new(
+            vec![Match::AddrInSet(f, Addr::Source, format!("node_{s}"))],
+            Verdict::Accept,
+        )
+        .comment("traffic from the pod's own node is always allowed")
+    }));
+    ingress.extend(per_family(|f, s| {
+        RuleDef::new(
+            Vec::new(),
+            Verdict::Vmap(f, Addr::Destination, format!("ingress_{s}")),
+        )
+    }));
+
+    let mut input = vec![established(), nd()];
+    input.extend(per_family(|f, s| {
+        RuleDef::new(
+            vec![Match::AddrInSet(f, Addr::Destination, format!("node_{s}"))],
+            Verdict::Vmap(f, Addr::Source, format!("egress_{s}")),
+        )
+        .comment("a pod's egress to its node follows its egress policy")
+    }));
+
+    vec![
+        ChainDef {
+            name: EGRESS_CHAIN.into(),
+            base: Some(BaseHook {
+                hook: Hook::Postrouting,
+                priority: EGRESS_PRIORITY,
+            }),
+            rules: egress,
+        },
+        ChainDef {
+            name: INGRESS_CHAIN.into(),
+            base: Some(BaseHook {
+                hook: Hook::Postrouting,
+                priority: INGRESS_PRIORITY,
+            }),
+            rules: ingress,
+        },
+        ChainDef {
+            name: INPUT_CHAIN.into(),
+            base: Some(BaseHook {
+                hook: Hook::Input,
+                priority: 0,
+            }),
+            rules: input,
+        },
+    ]
+}

@@ -1,0 +1,166 @@
+//! A description of the netfence table: what `render` produces and the serialisers and
+//! the delta consume. Everything is ordered (BTree*) so that equal rulesets compare and
+//! print equal.
+
+use netfence_model::{Family, Protocol};
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+
+/// The one table netfence owns; nothing else is ever touched.
+pub const TABLE: &str = "netfence";
+
+/// What a named set holds.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum SetKind {
+    /// Single addresses (pods).
+    Addr(Family),
+    /// Address ranges (an ipBlock minus its excepts).
+    AddrRange(Family),
+    /// `addr . proto . port`: a named port resolved on each destination pod.
+    AddrProtoPort(Family),
+    /// `saddr . daddr`: a pod's traffic to itself (Service hairpin).
+    AddrPair(Family),
+}
+
+impl SetKind {
+    pub fn family(self) -> Family {
+        match self {
+            SetKind::Addr(f)
+            | SetKind::AddrRange(f)
+            | SetKind::AddrProtoPort(f)
+            | SetKind::AddrPair(f) => f,
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Element {
+    Addr(IpAddr),
+    Range(IpAddr, IpAddr),
+    AddrProtoPort(IpAddr, Protocol, u16),
+    Pair(IpAddr, IpAddr),
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct SetDef {
+    pub kind: SetKind,
+    pub elements: BTreeSet<Element>,
+}
+
+/// A verdict map from a pod address to the chain holding its policy.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct MapDef {
+    pub family: Family,
+    pub elements: BTreeMap<IpAddr, String>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Hook {
+    Input,
+    Postrouting,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct BaseHook {
+    pub hook: Hook,
+    pub priority: i32,
+}
+
+/// Which address of the packet a match looks at.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Addr {
+    Source,
+    Destination,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Match {
+    /// `ct state a,b`
+    CtState(Vec<&'static str>),
+    /// `ip saddr @set` (or daddr, ip6)
+    AddrInSet(Family, Addr, String),
+    /// `ip saddr . ip daddr @set`
+    PairInSet(Family, String),
+    /// `ip daddr . meta l4proto . th dport @set`
+    DaddrProtoPortInSet(Family, String),
+    /// `meta l4proto tcp`
+    L4Proto(Protocol),
+    /// `th dport { 80, 8000-8080 }` (after an L4Proto match)
+    Dports(Vec<(u16, u16)>),
+    /// ICMPv6 neighbour discovery and router messages.
+    NeighbourDiscovery,
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Verdict {
+    Accept,
+    Drop,
+    /// `ip saddr vmap @map` (or daddr, ip6): dispatch to the chain of the pod.
+    Vmap(Family, Addr, String),
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct RuleDef {
+    pub matches: Vec<Match>,
+    pub counter: bool,
+    /// NFLOG group for this rule's packets (drops), with a prefix naming the chain.
+    pub log: Option<(u16, String)>,
+    pub verdict: Verdict,
+    pub comment: Option<String>,
+}
+
+impl RuleDef {
+    pub fn new(matches: Vec<Match>, verdict: Verdict) -> Self {
+        RuleDef {
+            matches,
+            counter: false,
+            log: None,
+            verdict,
+            comment: None,
+        }
+    }
+
+    pub fn comment(mut self, c: impl Into<String>) -> Self {
+        self.comment = Some(c.into());
+        self
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct ChainDef {
+    pub name: String,
+    pub base: Option<BaseHook>,
+    pub rules: Vec<RuleDef>,
+}
+
+/// The whole `inet netfence` table.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+pub struct Ruleset {
+    pub sets: BTreeMap<String, SetDef>,
+    pub maps: BTreeMap<String, MapDef>,
+    /// Base chains first, then policy chains, in a stable order.
+    pub chains: Vec<ChainDef>,
+}
+
+/// Sizes, for reports and metrics.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct RulesetStats {
+    pub chains: usize,
+    pub rules: usize,
+    pub sets: usize,
+    pub maps: usize,
+    pub elements: usize,
+}
+
+impl Ruleset {
+    pub fn stats(&self) -> RulesetStats {
+        RulesetStats {
+            chains: self.chains.len(),
+            rules: self.chains.iter().map(|c| c.rules.len()).sum(),
+            sets: self.sets.len(),
+            maps: self.maps.len(),
+            elements: self.sets.values().map(|s| s.elements.len()).sum::<usize>()
+                + self.maps.values().map(|m| m.elements.len()).sum::<usize>(),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The renderer's structure, without a kernel: sharing, named ports, deltas.
+
+use netfence_model::compile_text;
+use netfence_nft::ruleset::{Element, Match, Ruleset, SetKind};
+use netfence_nft::{diff, render_ruleset, Change, NodeView, RenderOptions};
+
+fn model_text(extra: &str) -> String {
+    let mut s = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../testdata/e2e/model.yaml"
+    ))
+    .unwrap();
+    s.push_str("\n---\n");
+    s.push_str(extra);
+    s
+}
+
+fn render(text: &str, node: Option<&str>) -> Ruleset {
+    let model = compile_text("t.yaml", text, "default").unwrap();
+    render_ruleset(
+        &model,
+        &NodeView {
+            name: node.map(str::to_string),
+            addrs: vec![],
+        },
+        &RenderOptions::default(),
+    )
+}
+
+fn policy_chains(rs: &Ruleset) -> Vec<&str> {
+    rs.chains
+        .iter()
+        .filter(|c| c.base.is_none())
+        .map(|c| c.name.as_str())
+        .collect()
+}
+
+const DENY_X: &str = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: deny, namespace: x}\nspec: {podSelector: {}, policyTypes: [Ingress]}\n";
+
+#[test]
+fn pods_with_the_same_policies_share_one_chain() {
+    let rs = render(&model_text(DENY_X), None);
+    assert_eq!(
+        policy_chains(&rs),
+        vec!["in_".to_string() + &policy_chains(&rs)[0][3..]]
+    );
+    let ingress_v4 = &rs.maps["ingress_v4"];
+    assert_eq!(ingress_v4.elements.len(), 3, "x/a, x/b, x/c");
+    let targets: std::collections::BTreeSet<&String> = ingress_v4.elements.values().collect();
+    assert_eq!(targets.len(), 1);
+    assert!(rs.maps["egress_v4"].elements.is_empty());
+}
+
+#[test]
+fn only_the_nodes_own_pods_are_dispatched() {
+    let rs = render(&model_text(DENY_X), Some("node-2"));
+    // Only x/c (10.10.0.3) of namespace x runs on node-2.
+    let keys: Vec<String> = rs.maps["ingress_v4"]
+        .elements
+        .keys()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(keys, vec!["10.10.0.3"]);
+    let node: Vec<&Element> = rs.sets["node_v4"].elements.iter().collect();
+    assert_eq!(node, vec![&Element::Addr("192.168.50.2".parse().unwrap())]);
+}
+
+#[test]
+fn ingress_named_ports_resolving_differently_get_their_own_chains() {
+    let text = "kind: Pod\napiVersion: v1\nmetadata: {name: p1, namespace: n, labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.1}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p2, namespace: n, labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]}\nstatus: {podIP: 10.1.0.2}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p3, namespace: n, labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.3}\n---\nkind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: web, namespace: n}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: web}]}]\n";
+    let rs = render(text, None);
+    assert_eq!(policy_chains(&rs).len(), 2, "p1 and p3 share, p2 differs");
+    let m = &rs.maps["ingress_v4"].elements;
+    let a1 = &m[&"10.1.0.1".parse().unwrap()];
+    assert_eq!(a1, &m[&"10.1.0.3".parse().unwrap()]);
+    assert_ne!(a1, &m[&"10.1.0.2".parse().unwrap()]);
+}
+
+#[test]
+fn egress_named_ports_resolve_per_destination_in_a_concatenated_set() {
+    let policy = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: serve-81-udp, protocol: UDP}]\n";
+    let rs = render(&model_text(policy), None);
+    let (_, set) = rs
+        .sets
+        .iter()
+        .find(|(_, s)| s.kind == SetKind::AddrProtoPort(netfence_model::Family::V4))
+        .expect("a concatenated set");
+    let els: Vec<String> = set
+        .elements
+        .iter()
+        .map(netfence_nft::text::element)
+        .collect();
+    assert_eq!(
+        els,
+        vec![
+            "10.10.0.4 . udp . 81",
+            "10.10.0.5 . udp . 81",
+            "10.10.0.6 . udp . 81"
+        ]
+    );
+    let chain = rs
+        .chains
+        .iter()
+        .find(|c| c.name.starts_with("eg_"))
+        .unwrap();
+    assert!(chain
+        .rules
+        .iter()
+        .any(|r| matches!(r.matches.as_slice(), [Match::DaddrProtoPortInSet(..)])));
+}
+
+#[test]
+fn a_relabelled_pod_is_an_element_delta_and_a_new_policy_a_full_replace() {
+    let policy = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: from-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]\n";
+    let before = render(&model_text(policy), None);
+    assert_eq!(diff(&before, &before), Change::None);
+    // x/c becomes a "b": it joins the peer set of from-b.
+    let relabelled = model_text(policy).replacen(
+        "  name: c\n  namespace: x\n  labels: {pod: c}",
+        "  name: c\n  namespace: x\n  labels: {pod: b}",
+        1,
+    );
+    assert_ne!(relabelled, model_text(policy));
+    let after = render(&relabelled, None);
+    match diff(&before, &after) {
+        Change::Delta(d) => {
+            assert_eq!(
+                d.size(),
+                2,
+                "both addresses of x/c join the peer set: {d:?}"
+            );
+            let added: Vec<&Vec<Element>> = d.set_add.values().collect();
+            assert_eq!(
+                added,
+                vec![
+                    &vec![Element::Addr("10.10.0.3".parse().unwrap())],
+                    &vec![Element::Addr("fd00:10::3".parse().unwrap())]
+                ]
+            );
+        }
+        other => panic!("expected a delta, got {other:?}"),
+    }
+    let more = format!("{policy}---\n{DENY_X}");
+    assert_eq!(
+        diff(&before, &render(&model_text(&more), None)),
+        Change::Full
+    );
+}
+
+#[test]
+fn size_grows_with_policy_unions_not_pods() {
+    let mut text = String::from(DENY_X);
+    for i in 0..300 {
+        text.push_str(&format!(
+            "---\nkind: Pod\napiVersion: v1\nmetadata: {{name: p{i}, namespace: x, labels: {{app: a{}}}}}\nstatus: {{podIP: 10.2.{}.{}}}\n",
+            i % 3,
+            i / 200,
+            i % 200 + 1
+        ));
+    }
+    let rs = render(&text, None);
+    assert_eq!(policy_chains(&rs).len(), 1);
+    assert_eq!(rs.maps["ingress_v4"].elements.len(), 300);
+    let rules: usize = rs.chains.iter().map(|c| c.rules.len()).sum();
+    let small = render(DENY_X, None);
+    let small_rules: usize = small.chains.iter().map(|c| c.rules.len()).sum();
+    assert_eq!(
+        rules,
+        small_rules + 1,
+        "one policy chain whatever the pod count"
+    );
+}
