@@ -211,6 +211,9 @@ pub struct Probe {
     pub to: IpAddr,
     pub protocol: Protocol,
     pub port: u16,
+    /// Send to this address and port instead (a Service VIP that a DNAT rule in the
+    /// node rewrites to `to:port`); the listener at `to:port` must still answer.
+    pub via: Option<(IpAddr, u16)>,
 }
 
 impl Probe {
@@ -220,7 +223,14 @@ impl Probe {
             to,
             protocol,
             port,
+            via: None,
         }
+    }
+
+    /// The same probe sent through a Service address that DNAT maps to `to:port`.
+    pub fn through(mut self, vip: IpAddr, vip_port: u16) -> Probe {
+        self.via = Some((vip, vip_port));
+        self
     }
     pub fn tcp(from: impl Into<String>, to: impl Into<IpAddr>, port: u16) -> Probe {
         Probe::new(from, to.into(), Protocol::Tcp, port)
@@ -236,7 +246,16 @@ impl Probe {
 impl fmt::Display for Probe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let to = std::net::SocketAddr::new(self.to, self.port);
-        write!(f, "{} {} -> {to}", self.protocol, self.from)
+        match self.via {
+            Some((vip, vport)) => write!(
+                f,
+                "{} {} -> {} (DNAT to {to})",
+                self.protocol,
+                self.from,
+                std::net::SocketAddr::new(vip, vport)
+            ),
+            None => write!(f, "{} {} -> {to}", self.protocol, self.from),
+        }
     }
 }
 
@@ -885,11 +904,12 @@ impl Topology {
                 dst_ep.name, p.protocol, p.port
             )));
         }
+        let (dst, port) = p.via.unwrap_or((p.to, p.port));
         let ctx = probe::Ctx {
             worker: &self.workers[src_idx],
             src,
-            dst: p.to,
-            port: p.port,
+            dst,
+            port,
             timeout: self.probe_timeout,
             board: &self.board,
         };
