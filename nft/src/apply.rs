@@ -154,8 +154,8 @@ impl Nft {
     }
 }
 
-/// A listing with handles and counter values removed, so that two kernels holding the
-/// same ruleset compare equal.
+/// A listing with handles and counter values removed and set elements sorted, so that
+/// two kernels holding the same ruleset compare equal however it got there.
 pub fn normalize_listing(v: &Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
@@ -163,6 +163,14 @@ pub fn normalize_listing(v: &Value) -> Value {
                 .filter(|(k, _)| k.as_str() != "handle" && k.as_str() != "metainfo")
                 .map(|(k, v)| match k.as_str() {
                     "counter" => (k.clone(), serde_json::json!({})),
+                    "elem" => {
+                        let mut items: Vec<Value> = match v {
+                            Value::Array(a) => a.iter().map(normalize_listing).collect(),
+                            other => vec![normalize_listing(other)],
+                        };
+                        items.sort_by_key(|x| x.to_string());
+                        (k.clone(), Value::Array(items))
+                    }
                     _ => (k.clone(), normalize_listing(v)),
                 })
                 .collect(),
