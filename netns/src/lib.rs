@@ -74,9 +74,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use listen::{Ports, SctpBoard, Server};
-use ns::Worker;
 
-pub use ns::{NAME_ROOT, NETNS_DIR};
+pub use ns::{Worker, NAME_ROOT, NETNS_DIR};
 
 /// The errors of this crate.
 #[derive(Debug, thiserror::Error)]

@@ -116,6 +116,9 @@ fn statement(m: &Match) -> Statement<'static> {
             Operator::IN,
         ),
         Match::AddrInSet(f, side, set) => eq(addr_payload(*f, *side), set_ref(set), Operator::EQ),
+        Match::AddrNotInSet(f, side, set) => {
+            eq(addr_payload(*f, *side), set_ref(set), Operator::NEQ)
+        }
         Match::PairInSet(f, set) => eq(
             Expression::Named(NamedExpression::Concat(vec![
                 addr_payload(*f, Addr::Source),

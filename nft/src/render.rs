@@ -12,8 +12,10 @@ use crate::names::name;
 use crate::ruleset::*;
 use netfence_model::compile::PeerMatch;
 use netfence_model::objects::{Direction, Peer, PortSpec};
-use netfence_model::{Allow, Endpoint, EndpointId, Family, Model, PeerRef, PortSet, Protocol};
-use std::collections::{BTreeMap, BTreeSet};
+use netfence_model::{
+    Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerRef, PortSet, Protocol,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::IpAddr;
 
 /// Which pods this node enforces, and the node's own addresses.
@@ -67,6 +69,10 @@ struct Renderer<'m> {
     opts: &'m RenderOptions,
     rs: Ruleset,
     policy_chains: BTreeMap<String, ChainDef>,
+    universe: BTreeMap<Family, EndpointSet>,
+    /// Peers already turned into sets (a peer shared by many chains is built once).
+    peer_memo: HashMap<(String, Addr), Vec<Vec<Match>>>,
+    named_memo: HashSet<String>,
 }
 
 impl<'m> Renderer<'m> {
@@ -96,26 +102,68 @@ impl<'m> Renderer<'m> {
         }
     }
 
-    /// Peer matches, one per family the peer can hold (none: any peer).
-    fn peer_matches(&mut self, allow: &Allow, side: Addr) -> Vec<Option<Match>> {
+    /// Endpoints that selectors can choose and that have an address of the family.
+    fn universe(&mut self, f: Family) -> &EndpointSet {
+        let model = self.model;
+        self.universe.entry(f).or_insert_with(|| {
+            let n = model.cluster.endpoints.len();
+            let mut s = EndpointSet::empty(n);
+            for e in &model.cluster.endpoints {
+                if !e.host_network && addrs_of(e, f).next().is_some() {
+                    s.insert(e.id.index());
+                }
+            }
+            s
+        })
+    }
+
+    fn addrs_of_set(&self, set: &EndpointSet, f: Family) -> Vec<Element> {
+        set.iter()
+            .flat_map(|i| addrs_of(self.model.cluster.endpoint(EndpointId(i as u32)), f))
+            .map(Element::Addr)
+            .collect()
+    }
+
+    /// The matches of a peer, one alternative per family the peer can hold (a single
+    /// empty alternative: any peer).
+    fn peer_matches(&mut self, allow: &Allow, side: Addr) -> Vec<Vec<Match>> {
         let PeerRef::Peer(pid) = allow.peer else {
-            return vec![None];
+            return vec![Vec::new()];
         };
         let key = self.peer_key(allow);
-        match self.model.peer(pid) {
+        if let Some(m) = self.peer_memo.get(&(key.clone(), side)) {
+            return m.clone();
+        }
+        let out = match self.model.peer(pid) {
             PeerMatch::Endpoints(set) => {
                 let mut out = Vec::new();
                 for f in Family::ALL {
-                    let sname = name(&format!("p{}", fam_suffix(f)), &[&key]);
-                    let addrs: Vec<IpAddr> = set
-                        .iter()
-                        .flat_map(|i| {
-                            addrs_of(self.model.cluster.endpoint(EndpointId(i as u32)), f)
-                        })
-                        .collect();
-                    let s = self.set(&sname, SetKind::Addr(f));
-                    s.elements.extend(addrs.into_iter().map(Element::Addr));
-                    out.push(Some(Match::AddrInSet(f, side, sname)));
+                    let universe = self.universe(f).clone();
+                    let mut chosen = set.clone();
+                    chosen.intersect_with(&universe);
+                    if chosen.count() * 2 > universe.count() {
+                        // Most pods: list the few left out, next to one shared set of all
+                        // pods, instead of repeating thousands of addresses per peer.
+                        let all = format!("all_{}", fam_suffix(f));
+                        if !self.rs.sets.contains_key(&all) {
+                            let every = self.addrs_of_set(&universe, f);
+                            self.set(&all, SetKind::Addr(f)).elements.extend(every);
+                        }
+                        let mut left_out = universe;
+                        left_out.subtract(set);
+                        let sname = name(&format!("x{}", fam_suffix(f)), &[&key]);
+                        let els = self.addrs_of_set(&left_out, f);
+                        self.set(&sname, SetKind::Addr(f)).elements.extend(els);
+                        out.push(vec![
+                            Match::AddrInSet(f, side, all),
+                            Match::AddrNotInSet(f, side, sname),
+                        ]);
+                    } else {
+                        let sname = name(&format!("p{}", fam_suffix(f)), &[&key]);
+                        let els = self.addrs_of_set(&chosen, f);
+                        self.set(&sname, SetKind::Addr(f)).elements.extend(els);
+                        out.push(vec![Match::AddrInSet(f, side, sname)]);
+                    }
                 }
                 out
             }
@@ -136,9 +184,11 @@ impl<'m> Renderer<'m> {
                 };
                 let s = self.set(&sname, SetKind::AddrRange(f));
                 s.elements.extend(ranges);
-                vec![Some(Match::AddrInSet(f, side, sname))]
+                vec![vec![Match::AddrInSet(f, side, sname)]]
             }
-        }
+        };
+        self.peer_memo.insert((key, side), out.clone());
+        out
     }
 
     /// Set of `addr . proto . port` for a named port resolved on every destination pod
@@ -149,6 +199,9 @@ impl<'m> Renderer<'m> {
             &format!("n{}", fam_suffix(f)),
             &[&key, pname, proto.as_str()],
         );
+        if !self.named_memo.insert(sname.clone()) {
+            return sname;
+        }
         let mut elements = Vec::new();
         for e in &self.model.cluster.endpoints {
             if e.host_network || !matches!(e.kind, netfence_model::EndpointKind::Pod) {
@@ -244,7 +297,7 @@ impl<'m> Renderer<'m> {
         };
         for pm in &peers {
             for ports in &port_matches {
-                let mut m: Vec<Match> = pm.iter().cloned().collect();
+                let mut m: Vec<Match> = pm.clone();
                 m.extend(ports.iter().cloned());
                 push(m);
             }
@@ -325,6 +378,9 @@ pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> R
         opts,
         rs: Ruleset::default(),
         policy_chains: BTreeMap::new(),
+        universe: BTreeMap::new(),
+        peer_memo: HashMap::new(),
+        named_memo: HashSet::new(),
     };
     let mut node_addrs: BTreeSet<IpAddr> = node.addrs.iter().copied().collect();
     for f in Family::ALL {

@@ -79,6 +79,8 @@ pub enum Match {
     CtState(Vec<&'static str>),
     /// `ip saddr @set` (or daddr, ip6)
     AddrInSet(Family, Addr, String),
+    /// `ip saddr != @set`
+    AddrNotInSet(Family, Addr, String),
     /// `ip saddr . ip daddr @set`
     PairInSet(Family, String),
     /// `ip daddr . meta l4proto . th dport @set`

@@ -70,6 +70,7 @@ fn matches(m: &Match) -> String {
     match m {
         Match::CtState(s) => format!("ct state {}", s.join(",")),
         Match::AddrInSet(f, s, set) => format!("{} {} @{set}", ipver(*f), side(*s)),
+        Match::AddrNotInSet(f, s, set) => format!("{} {} != @{set}", ipver(*f), side(*s)),
         Match::PairInSet(f, set) => {
             format!("{0} saddr . {0} daddr @{set}", ipver(*f))
         }

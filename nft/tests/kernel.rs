@@ -142,7 +142,7 @@ fn listing(lab: &Lab, node: &str) -> serde_json::Value {
 /// shape is unchanged, a full replace otherwise. Checks that the kernel then holds
 /// exactly what a full replace of the same ruleset gives. Returns whether every node
 /// took the delta path.
-fn update(lab: &Lab, current: &mut Vec<netfence_nft::Ruleset>, next: &Model) -> bool {
+fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> bool {
     let mut all_delta = true;
     for (i, node) in lab.nodes.iter().enumerate() {
         let rs =

@@ -1,0 +1,319 @@
+//! `cargo bench -p netfence-nft --bench nft`: renderer, kernel apply and packet path at
+//! scale, on synthetic clusters (a node per 100 pods, so 100 local pods per node).
+//! Needs root (network namespaces). Prints figures; asserts nothing about time.
+//!
+//! Options (after `--`): `--pods 1000,10000,50000` `--runs 5` `--seconds 2`
+//! `--skip-packets`.
+
+use netfence_model::{compile_text, Model};
+use netfence_netns::{NodeSpec, PodSpec, Topology, TopologySpec, Worker};
+use netfence_nft::{diff, render_ruleset, Change, Nft, NodeView, RenderOptions};
+use netfence_synth::{generate, SynthConfig};
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.1} ms", d.as_secs_f64() * 1000.0)
+}
+
+struct Args {
+    pods: Vec<usize>,
+    runs: usize,
+    seconds: f64,
+    packets: bool,
+}
+
+fn args() -> Args {
+    let mut a = Args {
+        pods: vec![1_000, 10_000, 50_000],
+        runs: 5,
+        seconds: 2.0,
+        packets: true,
+    };
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < argv.len() {
+        match argv[i].as_str() {
+            "--pods" => {
+                a.pods = argv[i + 1]
+                    .split(',')
+                    .map(|s| s.parse().expect("--pods"))
+                    .collect();
+                i += 1;
+            }
+            "--runs" => {
+                a.runs = argv[i + 1].parse().expect("--runs");
+                i += 1;
+            }
+            "--seconds" => {
+                a.seconds = argv[i + 1].parse().expect("--seconds");
+                i += 1;
+            }
+            "--skip-packets" => a.packets = false,
+            _ => {} // cargo bench passes --bench
+        }
+        i += 1;
+    }
+    a
+}
+
+fn cluster(pods: usize) -> (String, Model) {
+    let mut cfg = SynthConfig::bench(pods, pods / 10, 1);
+    cfg.nodes = pods / 100;
+    let text = generate(&cfg);
+    let model = compile_text("synth.yaml", &text, "default").expect("synthetic cluster");
+    (text, model)
+}
+
+fn node_view() -> NodeView {
+    NodeView {
+        name: Some("node-0".into()),
+        addrs: vec![],
+    }
+}
+
+/// Gives one pod of node-0 a new address (a pod change that touches only elements:
+/// peer sets, the node's pod set and the dispatch maps).
+fn readdressed(text: &str) -> String {
+    let i = text.find("  nodeName: node-0\n").expect("a pod on node-0");
+    let (head, tail) = text.split_at(i);
+    let at = tail.find("  podIP: ").expect("its address");
+    let end = at + tail[at..].find('\n').expect("line end");
+    format!(
+        "{head}{}  podIP: 10.254.254.254{}",
+        &tail[..at],
+        &tail[end..]
+    )
+}
+
+fn main() {
+    let a = args();
+    println!(
+        "netfence nft bench: median of {} runs, {} cores, node-0 of a node per 100 pods",
+        a.runs,
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "\n{:>7} {:>9} {:>6} {:>10} {:>8} {:>7} {:>6} {:>9} {:>11} {:>11} {:>11}",
+        "pods",
+        "policies",
+        "local",
+        "render",
+        "chains",
+        "rules",
+        "sets",
+        "elements",
+        "nft full",
+        "delta",
+        "delta size"
+    );
+    let mut for_packets = None;
+    for &pods in &a.pods {
+        let (text, model) = cluster(pods);
+        let local = model
+            .cluster
+            .endpoints
+            .iter()
+            .filter(|e| netfence_nft::render::is_local(e, &node_view()))
+            .count();
+        let opts = RenderOptions::default();
+        let render_times: Vec<Duration> = (0..a.runs)
+            .map(|_| {
+                let t = Instant::now();
+                let rs = render_ruleset(&model, &node_view(), &opts);
+                let d = t.elapsed();
+                std::hint::black_box(rs);
+                d
+            })
+            .collect();
+        let rs = render_ruleset(&model, &node_view(), &opts);
+        let stats = rs.stats();
+
+        // The kernel: one node namespace.
+        let topo = Topology::build(&TopologySpec {
+            nodes: vec![NodeSpec::new(
+                "node-0",
+                Ipv4Addr::new(192, 168, 90, 1),
+                Ipv6Addr::new(0xfd00, 0x90, 0, 0, 0, 0, 0, 1),
+            )],
+        })
+        .expect("node namespace");
+        let nft = Nft::in_netns(topo.netns("node-0").unwrap());
+        let full: Vec<Duration> = (0..a.runs.min(3))
+            .map(|_| {
+                let t = Instant::now();
+                nft.replace(&rs).expect("full apply");
+                t.elapsed()
+            })
+            .collect();
+        let other = model_of(&readdressed(&text));
+        let rs2 = render_ruleset(&other, &node_view(), &opts);
+        let (there, back) = match (diff(&rs, &rs2), diff(&rs2, &rs)) {
+            (Change::Delta(d1), Change::Delta(d2)) => (d1, d2),
+            other => panic!("a new pod address should be an element delta, got {other:?}"),
+        };
+        let deltas: Vec<Duration> = (0..a.runs)
+            .map(|i| {
+                let d = if i % 2 == 0 { &there } else { &back };
+                let t = Instant::now();
+                nft.apply_delta(d).expect("delta apply");
+                t.elapsed()
+            })
+            .collect();
+        println!(
+            "{:>7} {:>9} {:>6} {:>10} {:>8} {:>7} {:>6} {:>9} {:>11} {:>11} {:>11}",
+            pods,
+            model.cluster.policies.len(),
+            local,
+            ms(median(render_times)),
+            stats.chains,
+            stats.rules,
+            stats.sets,
+            stats.elements,
+            ms(median(full)),
+            ms(median(deltas)),
+            there.size()
+        );
+        if pods == 10_000 {
+            for_packets = Some(text);
+        }
+    }
+    if a.packets {
+        let text = for_packets.unwrap_or_else(|| cluster(10_000).0);
+        packet_path(&text, a.seconds, a.runs.min(3));
+    }
+}
+
+fn model_of(text: &str) -> Model {
+    compile_text("synth.yaml", text, "default").expect("cluster")
+}
+
+/// Two pods on node-0 added to the cluster: the server is isolated by a policy that
+/// allows the client, and the client's egress is isolated by one allowing the server.
+fn packet_model(text: &str) -> Model {
+    let extra = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: bench, labels: {role: client}}\nspec: {nodeName: node-0}\nstatus: {podIP: 10.250.0.1, hostIP: 192.168.90.1}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: server, namespace: bench, labels: {role: server}}\nspec: {nodeName: node-0}\nstatus: {podIP: 10.250.0.2, hostIP: 192.168.90.1}\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: server, namespace: bench}\nspec:\n  podSelector: {matchLabels: {role: server}}\n  ingress: [{from: [{podSelector: {matchLabels: {role: client}}}], ports: [{port: 5201}]}]\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: client, namespace: bench}\nspec:\n  podSelector: {matchLabels: {role: client}}\n  policyTypes: [Egress]\n  egress: [{to: [{podSelector: {matchLabels: {role: server}}}], ports: [{port: 5201}]}]\n";
+    model_of(&format!("{text}\n{extra}"))
+}
+
+fn connection_rate(client: &Worker, to: SocketAddr, seconds: f64) -> f64 {
+    client.run(move || {
+        let end = Instant::now() + Duration::from_secs_f64(seconds);
+        let mut n = 0u64;
+        let t = Instant::now();
+        while Instant::now() < end {
+            let s = match TcpStream::connect_timeout(&to, Duration::from_secs(1)) {
+                Ok(s) => s,
+                Err(e) => panic!("connect #{n}: {e}"),
+            };
+            // A full handshake both ways: wait for the server's FIN.
+            let _ = s.shutdown(std::net::Shutdown::Write);
+            let mut b = [0u8; 1];
+            let _ = (&s).read(&mut b);
+            drop(s);
+            n += 1;
+        }
+        n as f64 / t.elapsed().as_secs_f64()
+    })
+}
+
+fn throughput(client: &Worker, to: SocketAddr, seconds: f64) -> f64 {
+    client.run(move || {
+        let mut s = TcpStream::connect(to).expect("connect");
+        let buf = vec![0u8; 256 * 1024];
+        let end = Instant::now() + Duration::from_secs_f64(seconds);
+        let t = Instant::now();
+        let mut bytes = 0u64;
+        while Instant::now() < end {
+            s.write_all(&buf).expect("send");
+            bytes += buf.len() as u64;
+        }
+        bytes as f64 / t.elapsed().as_secs_f64() / 1e9 * 8.0
+    })
+}
+
+fn packet_path(text: &str, seconds: f64, reps: usize) {
+    let model = packet_model(text);
+    let pod = |name: &str, ip: [u8; 4]| PodSpec {
+        name: name.into(),
+        v4: Some(Ipv4Addr::from(ip)),
+        ..PodSpec::default()
+    };
+    let mut node = NodeSpec::new(
+        "node-0",
+        Ipv4Addr::new(192, 168, 90, 1),
+        Ipv6Addr::new(0xfd00, 0x90, 0, 0, 0, 0, 0, 1),
+    );
+    node.pods = vec![
+        pod("bench/client", [10, 250, 0, 1]),
+        pod("bench/server", [10, 250, 0, 2]),
+    ];
+    let topo = Topology::build(&TopologySpec { nodes: vec![node] }).expect("topology");
+    let server = Worker::start(topo.netns("bench/server").unwrap()).expect("server ns");
+    let client = Worker::start(topo.netns("bench/client").unwrap()).expect("client ns");
+    // Thousands of short connections: let TIME_WAIT ports be reused.
+    client
+        .sysctls(vec![("net/ipv4/tcp_tw_reuse".into(), "1".into())])
+        .expect("sysctl");
+    let listener = server
+        .run(|| TcpListener::bind("10.250.0.2:5201"))
+        .expect("listen");
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut buf = vec![0u8; 256 * 1024];
+                while matches!(s.read(&mut buf), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let to: SocketAddr = "10.250.0.2:5201".parse().unwrap();
+    let nft = Nft::in_netns(topo.netns("node-0").unwrap());
+    let rs = render_ruleset(&model, &node_view(), &RenderOptions::default());
+    let stats = rs.stats();
+    // The baseline is netfence itself with no policy: the same table, hooks and
+    // conntrack (as every cluster with kube-proxy has), nobody isolated.
+    let mut bare = model.cluster.clone();
+    bare.policies.clear();
+    bare.policy_namespace.clear();
+    let baseline = render_ruleset(
+        &Model::compile(bare),
+        &node_view(),
+        &RenderOptions::default(),
+    );
+    let (mut base_rate, mut base_tp, mut pol_rate, mut pol_tp) = (vec![], vec![], vec![], vec![]);
+    for _ in 0..reps {
+        nft.replace(&baseline).expect("baseline");
+        base_rate.push(connection_rate(&client, to, seconds));
+        base_tp.push(throughput(&client, to, seconds));
+        nft.replace(&rs).expect("load");
+        pol_rate.push(connection_rate(&client, to, seconds));
+        pol_tp.push(throughput(&client, to, seconds));
+    }
+    nft.delete_table().expect("delete");
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[v.len() / 2]
+    };
+    let (br, bt, pr, pt) = (med(base_rate), med(base_tp), med(pol_rate), med(pol_tp));
+    println!(
+        "\npacket path, client -> server on node-0 ({} policies in the cluster, ruleset {} chains / {} rules / {} elements), median of {reps} alternating runs of {seconds} s:",
+        model.cluster.policies.len(),
+        stats.chains,
+        stats.rules,
+        stats.elements
+    );
+    println!(
+        "  TCP connections/s   no policies {br:>10.0}   with policies {pr:>10.0}   ratio {:.3}",
+        pr / br
+    );
+    println!(
+        "  TCP throughput Gb/s no policies {bt:>10.2}   with policies {pt:>10.2}   ratio {:.3}",
+        pt / bt
+    );
+}
