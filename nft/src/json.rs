@@ -181,6 +181,9 @@ fn rule(chain: &str, r: &RuleDef) -> Value {
             .expect("counter"),
         );
     }
+    if let Some((rate, burst)) = r.limit {
+        stmts.push(json!({"limit": {"rate": rate, "per": "second", "burst": burst}}));
+    }
     if let Some((group, prefix)) = &r.log {
         stmts.push(
             serde_json::to_value(Statement::Log(Some(Log {
@@ -194,18 +197,20 @@ fn rule(chain: &str, r: &RuleDef) -> Value {
             .expect("log"),
         );
     }
-    stmts.push(match &r.verdict {
-        Verdict::Accept => serde_json::to_value(Statement::Accept(None)).expect("accept"),
-        Verdict::Drop => serde_json::to_value(Statement::Drop(None)).expect("drop"),
+    let verdict = match &r.verdict {
+        Verdict::Next => None,
+        Verdict::Accept => Some(serde_json::to_value(Statement::Accept(None)).expect("accept")),
+        Verdict::Drop => Some(serde_json::to_value(Statement::Drop(None)).expect("drop")),
         // Raw: the crate's vmap statement works, but its data must name a verdict map,
         // which the crate cannot declare; keep both halves in one place.
-        Verdict::Vmap(f, side, map) => json!({
+        Verdict::Vmap(f, side, map) => Some(json!({
             "vmap": {
                 "key": serde_json::to_value(addr_payload(*f, *side)).expect("payload"),
                 "data": format!("@{map}")
             }
-        }),
-    });
+        })),
+    };
+    stmts.extend(verdict);
     let mut obj = typed(NfListObject::Rule(Rule {
         family: NfFamily::INet,
         table: Cow::Borrowed(TABLE),

@@ -40,6 +40,9 @@ pub const EGRESS_CHAIN: &str = "egress";
 pub const INGRESS_CHAIN: &str = "ingress";
 pub const INPUT_CHAIN: &str = "input";
 pub const EGRESS_PRIORITY: i32 = 90;
+/// Dropped packets logged per second per policy chain (and burst).
+pub const LOG_RATE: u32 = 10;
+pub const LOG_BURST: u32 = 20;
 pub const INGRESS_PRIORITY: i32 = 91;
 
 fn fam_suffix(f: Family) -> &'static str {
@@ -330,10 +333,17 @@ impl<'m> Renderer<'m> {
             .iter()
             .map(|p| self.model.cluster.policy(*p).key())
             .collect();
+        if let Some(group) = self.opts.log_group {
+            // Logging is rate-limited in a rule of its own: a limit on the drop rule would
+            // let packets over the limit fall through to the base chain's accept.
+            let mut log = RuleDef::new(Vec::new(), Verdict::Next);
+            log.limit = Some((LOG_RATE, LOG_BURST));
+            log.log = Some((group, format!("nf {chain} ")));
+            rules.push(log);
+        }
         let mut drop = RuleDef::new(Vec::new(), Verdict::Drop)
             .comment(format!("{dir} isolated by {}", names.join(",")));
         drop.counter = self.opts.counters;
-        drop.log = self.opts.log_group.map(|g| (g, format!("nf {chain} ")));
         rules.push(drop);
         self.policy_chains.insert(
             chain.clone(),

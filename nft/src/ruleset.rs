@@ -97,6 +97,8 @@ pub enum Match {
 pub enum Verdict {
     Accept,
     Drop,
+    /// No verdict: the packet goes on to the next rule (a logging rule).
+    Next,
     /// `ip saddr vmap @map` (or daddr, ip6): dispatch to the chain of the pod.
     Vmap(Family, Addr, String),
 }
@@ -105,6 +107,8 @@ pub enum Verdict {
 pub struct RuleDef {
     pub matches: Vec<Match>,
     pub counter: bool,
+    /// At most this many packets per second (with a burst) pass the rule's statements.
+    pub limit: Option<(u32, u32)>,
     /// NFLOG group for this rule's packets (drops), with a prefix naming the chain.
     pub log: Option<(u16, String)>,
     pub verdict: Verdict,
@@ -116,6 +120,7 @@ impl RuleDef {
         RuleDef {
             matches,
             counter: false,
+            limit: None,
             log: None,
             verdict,
             comment: None,

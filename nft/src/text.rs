@@ -100,14 +100,18 @@ fn rule(r: &RuleDef) -> String {
     if r.counter {
         parts.push("counter".into());
     }
+    if let Some((rate, burst)) = r.limit {
+        parts.push(format!("limit rate {rate}/second burst {burst} packets"));
+    }
     if let Some((group, prefix)) = &r.log {
         parts.push(format!("log prefix \"{}\" group {group}", clip(prefix)));
     }
-    parts.push(match &r.verdict {
-        Verdict::Accept => "accept".into(),
-        Verdict::Drop => "drop".into(),
-        Verdict::Vmap(f, s, map) => format!("{} {} vmap @{map}", ipver(*f), side(*s)),
-    });
+    match &r.verdict {
+        Verdict::Next => {}
+        Verdict::Accept => parts.push("accept".into()),
+        Verdict::Drop => parts.push("drop".into()),
+        Verdict::Vmap(f, s, map) => parts.push(format!("{} {} vmap @{map}", ipver(*f), side(*s))),
+    }
     if let Some(c) = &r.comment {
         parts.push(format!("comment \"{}\"", clip(c)));
     }

@@ -95,7 +95,7 @@ fn testdata_scenarios_agree_with_the_analyzer() {
             &m,
             &RenderOptions {
                 counters: true,
-                log_group: None,
+                log_group: Some(5),
             },
         );
         // Forget every neighbour: isolated IPv6 pods must rediscover them through the
