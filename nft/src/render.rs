@@ -34,6 +34,9 @@ pub struct RenderOptions {
     pub counters: bool,
     /// Send dropped packets to this NFLOG group (the controller's drop reporter).
     pub log_group: Option<u16>,
+    /// The node's pod CIDRs: traffic of an address in them that is not a programmed pod
+    /// yet is dropped (closes the start-up gap of new pods; off when empty).
+    pub unprogrammed_guard: Vec<ipnet::IpNet>,
 }
 
 pub const EGRESS_CHAIN: &str = "egress";
@@ -454,7 +457,19 @@ pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> R
             .elements
             .insert(Element::Addr(a));
     }
-    let mut chains = base_chains();
+    let guarded = !opts.unprogrammed_guard.is_empty();
+    if guarded {
+        for net in &opts.unprogrammed_guard {
+            let f = Family::of_net(net);
+            let set = r.set(&format!("guard_{}", fam_suffix(f)), SetKind::AddrRange(f));
+            set.elements
+                .insert(Element::Range(net.network(), net.broadcast()));
+        }
+        for f in Family::ALL {
+            r.set(&format!("guard_{}", fam_suffix(f)), SetKind::AddrRange(f));
+        }
+    }
+    let mut chains = base_chains(guarded);
     chains.extend(std::mem::take(&mut r.policy_chains).into_values());
     r.rs.chains = chains;
     r.rs
@@ -467,7 +482,7 @@ fn per_family(f: impl Fn(Family, &'static str) -> RuleDef) -> Vec<RuleDef> {
         .collect()
 }
 
-fn base_chains() -> Vec<ChainDef> {
+fn base_chains(guarded: bool) -> Vec<ChainDef> {
     let established = || {
         RuleDef::new(
             vec![Match::CtState(vec!["established", "related"])],
@@ -496,8 +511,26 @@ fn base_chains() -> Vec<ChainDef> {
         })
     };
 
+    // A pod address of this node that is not programmed yet (in no `pods` set).
+    let unprogrammed = |side: Addr| {
+        if !guarded {
+            return Vec::new();
+        }
+        per_family(move |f, s| {
+            RuleDef::new(
+                vec![
+                    Match::AddrInSet(f, side, format!("guard_{s}")),
+                    Match::AddrNotInSet(f, side, format!("pods_{s}")),
+                ],
+                Verdict::Drop,
+            )
+            .comment("pod not programmed yet")
+        })
+    };
+
     let mut egress = vec![established()];
     egress.extend(invalid(Addr::Source));
+    egress.extend(unprogrammed(Addr::Source));
     egress.extend(own_traffic());
     egress.extend(per_family(|f, s| {
         RuleDef::new(
@@ -509,6 +542,7 @@ fn base_chains() -> Vec<ChainDef> {
     let mut ingress = vec![established()];
     ingress.extend(invalid(Addr::Destination));
     ingress.push(nd());
+    ingress.extend(unprogrammed(Addr::Destination));
     ingress.extend(own_traffic());
     ingress.extend(per_family(|f, s| {
         RuleDef::new(

@@ -96,6 +96,7 @@ fn testdata_scenarios_agree_with_the_analyzer() {
             &RenderOptions {
                 counters: true,
                 log_group: Some(5),
+                unprogrammed_guard: Vec::new(),
             },
         );
         // Forget every neighbour: isolated IPv6 pods must rediscover them through the

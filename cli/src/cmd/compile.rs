@@ -26,6 +26,7 @@ pub fn run(args: CompileArgs) -> Result<ExitCode> {
     let opts = RenderOptions {
         counters: args.counters,
         log_group: None,
+        unprogrammed_guard: Vec::new(),
     };
     let rs = render_ruleset(model, &node, &opts);
     match args.output {

@@ -1,0 +1,138 @@
+//! "Which policy dropped my packet?": packets dropped by a policy chain reach us through
+//! NFLOG (rate-limited in the kernel); each is reported with names, not addresses, and
+//! the reason, from the model that was enforced.
+
+use crate::nflog::{LoggedPacket, NflogSocket};
+use crate::state::{DropReport, Shared};
+use netfence_analyzer::reach::Outcome;
+use netfence_analyzer::{reach, Flow, Party};
+use netfence_model::objects::Direction;
+use netfence_model::{Family, Model, Protocol};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn party(model: &Model, addr: std::net::IpAddr) -> Party {
+    match model.cluster.endpoint_by_addr(&addr) {
+        Some(e) => Party::Endpoint(e),
+        None => Party::External(addr.into()),
+    }
+}
+
+/// Names a dropped packet: who, to whom, which direction's policies dropped it, why.
+pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
+    let protocol = match p.protocol {
+        6 => Some(Protocol::Tcp),
+        17 => Some(Protocol::Udp),
+        132 => Some(Protocol::Sctp),
+        _ => None,
+    };
+    let direction = if p.prefix.contains(" in_") {
+        Direction::Ingress
+    } else {
+        Direction::Egress
+    };
+    let (from, to) = (party(model, p.src), party(model, p.dst));
+    let (from_name, to_name) = (from.name(&model.cluster), to.name(&model.cluster));
+    let flow = Flow {
+        from,
+        to,
+        protocol,
+        port: p.dst_port,
+        family: Some(Family::of(&p.src)),
+    };
+    let r = reach(model, flow);
+    let side = r.families.first().map(|f| match direction {
+        Direction::Ingress => &f.ingress,
+        Direction::Egress => &f.egress,
+    });
+    let policies: Vec<String> = match side.map(|d| d.outcome) {
+        Some(Outcome::Isolated(u)) => model
+            .union(u)
+            .policies
+            .iter()
+            .map(|p| model.cluster.policy(*p).key())
+            .collect(),
+        _ => Vec::new(),
+    };
+    let port = match (p.dst_port, protocol) {
+        (Some(port), Some(proto)) => format!("{port}/{proto}"),
+        (_, Some(proto)) => proto.to_string(),
+        _ => format!("protocol {}", p.protocol),
+    };
+    let (subject, other) = match direction {
+        Direction::Ingress => (&to_name, &from_name),
+        Direction::Egress => (&from_name, &to_name),
+    };
+    let message = format!(
+        "dropped {from_name} -> {to_name} {port}: {subject} is isolated for {direction} by [{}], no rule allows {other}",
+        policies.join(", ")
+    );
+    DropReport {
+        unix_time: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        from: from_name,
+        to: to_name,
+        port: p.dst_port,
+        protocol: protocol.map_or_else(|| p.protocol.to_string(), |p| p.to_string()),
+        direction: direction.to_string(),
+        policies,
+        message,
+    }
+}
+
+/// Reads NFLOG `group` (inside `netns` when given) on a thread of its own until the
+/// process ends.
+pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
+    std::thread::Builder::new()
+        .name("nflog".into())
+        .spawn(move || {
+            if let Some(ns) = &netns {
+                let path = format!("/var/run/netns/{ns}");
+                let entered = std::fs::File::open(&path)
+                    .map_err(|e| e.to_string())
+                    .and_then(|f| {
+                        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
+                            .map_err(|e| e.to_string())
+                    });
+                if let Err(e) = entered {
+                    tracing::error!(netns = ns, error = %e, "cannot enter the network namespace; drops are not reported");
+                    shared.metrics.error("nflog");
+                    return;
+                }
+            }
+            let mut socket = match NflogSocket::open(group) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(group, error = %e, "cannot subscribe to NFLOG; drops are not reported");
+                    shared.metrics.error("nflog");
+                    return;
+                }
+            };
+            let _ = socket.set_timeout(Some(Duration::from_secs(1)));
+            loop {
+                match socket.recv() {
+                    Ok(packets) => {
+                        let model = shared.model.read().expect("lock").clone();
+                        let Some(model) = model else { continue };
+                        for p in packets.iter().filter(|p| p.prefix.starts_with("nf ")) {
+                            let d = describe(&model, p);
+                            tracing::warn!(
+                                target: "netfence::drops",
+                                from = %d.from, to = %d.to, policies = ?d.policies,
+                                "{}", d.message
+                            );
+                            shared.record_drop(d);
+                        }
+                    }
+                    Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                    Err(e) => {
+                        tracing::warn!(error = %e, "reading NFLOG");
+                        shared.metrics.error("nflog");
+                        std::thread::sleep(Duration::from_millis(200));
+                    }
+                }
+            }
+        })
+        .expect("spawning the NFLOG thread");
+}

@@ -1,0 +1,145 @@
+//! The controller's main loop: sources feed the store; after every (coalesced) change,
+//! once every source has synced, the enforcer brings the kernel in step; a timer checks
+//! for drift. SIGTERM ends the loop and leaves the rules in place.
+
+use crate::conntrack::Conntrack;
+use crate::enforcer::Enforcer;
+use crate::state::Shared;
+use crate::{drops, http, manifests, watch};
+use netfence_nft::{Nft, NodeView, RenderOptions};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub node_name: Option<String>,
+    pub manifests: Option<PathBuf>,
+    pub metrics_addr: SocketAddr,
+    pub coalesce: Duration,
+    pub resync: Duration,
+    pub poll: Duration,
+    pub cut_established: bool,
+    pub guard: Vec<ipnet::IpNet>,
+    pub nflog_group: u16,
+    pub node_addrs: Vec<IpAddr>,
+    pub netns: Option<String>,
+}
+
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let kinds: &[&'static str] = if cfg.manifests.is_some() {
+        &manifests::KINDS
+    } else {
+        &watch::KINDS
+    };
+    let shared = Arc::new(Shared::new(kinds));
+    let listener = tokio::net::TcpListener::bind(cfg.metrics_addr).await?;
+    tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz, /readyz, /drops");
+    tokio::spawn(http::serve(listener, shared.clone()));
+    match &cfg.manifests {
+        Some(dir) => {
+            tokio::spawn(manifests::run(dir.clone(), cfg.poll, shared.clone()));
+        }
+        None => {
+            let client = kube::Client::try_default().await?;
+            tokio::spawn(watch::run(client, shared.clone()));
+        }
+    }
+    if cfg.nflog_group != 0 {
+        drops::spawn(cfg.nflog_group, cfg.netns.clone(), shared.clone());
+    }
+    let mut enforcer = Enforcer {
+        node: NodeView {
+            name: cfg.node_name.clone(),
+            addrs: cfg.node_addrs.clone(),
+        },
+        opts: RenderOptions {
+            counters: true,
+            log_group: (cfg.nflog_group != 0).then_some(cfg.nflog_group),
+            unprogrammed_guard: cfg.guard.clone(),
+        },
+        nft: match &cfg.netns {
+            Some(ns) => Nft::in_netns(ns),
+            None => Nft::default(),
+        },
+        conntrack: Conntrack {
+            netns: cfg.netns.clone(),
+        },
+        cut_established: cfg.cut_established,
+        applied: None,
+        applied_generation: None,
+    };
+    let mut term = signal(SignalKind::terminate())?;
+    let mut drift = tokio::time::interval(cfg.resync);
+    drift.tick().await;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        tokio::select! {
+            _ = shared.changed.notified() => {}
+            _ = drift.tick() => {
+                if shared.is_ready() {
+                    if let Err(e) = tokio::task::block_in_place(|| enforcer.check_drift(&shared)) {
+                        tracing::warn!(error = %e, "drift check failed");
+                        shared.metrics.error("drift_check");
+                    }
+                }
+                continue;
+            }
+            _ = term.recv() => break,
+            _ = tokio::signal::ctrl_c() => break,
+        }
+        if !shared.all_synced() {
+            continue;
+        }
+        // Coalesce: a burst of changes becomes one transaction.
+        tokio::time::sleep(cfg.coalesce).await;
+        loop {
+            let (objects, generation) = {
+                let store = shared.store.lock().expect("lock");
+                (store.objects(), store.generation)
+            };
+            if enforcer.applied_generation == Some(generation) {
+                break;
+            }
+            let since = shared.pending_since.lock().expect("lock").take();
+            match tokio::task::block_in_place(|| enforcer.reconcile(&shared, objects, generation)) {
+                Ok(applied) => {
+                    if let Some(t) = since {
+                        shared
+                            .metrics
+                            .event_to_kernel_seconds
+                            .observe(t.elapsed().as_secs_f64());
+                    }
+                    if !shared.is_ready() {
+                        tracing::info!(
+                            elapsed_ms = started.elapsed().as_millis() as u64,
+                            "synced and enforcing"
+                        );
+                        shared.set_ready();
+                    }
+                    tracing::debug!(applied = applied.as_str(), generation, "reconciled");
+                    backoff = Duration::from_millis(100);
+                }
+                Err(e) => {
+                    // The kernel keeps the previous rules (transactions are atomic).
+                    tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "applying the ruleset failed; the previous rules stay");
+                    shared.metrics.error("apply");
+                    {
+                        let mut p = shared.pending_since.lock().expect("lock");
+                        *p = p.or(since);
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = term.recv() => return Ok(()),
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+    }
+    tracing::info!("shutting down; the rules stay in place");
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! The objects the controller enforces from, kept decoded. Each watched object is decoded
+//! once when it changes; a malformed update keeps the last good version of that object
+//! enforced (one bad object never takes away protection that was in place).
+
+use netfence_model::manifest::decode_object;
+use netfence_model::{ManifestError, Object, Source};
+use std::collections::{BTreeMap, HashMap};
+
+/// kind / namespace / name
+pub type Key = (String, String, String);
+
+#[derive(Default)]
+pub struct ObjectStore {
+    objects: BTreeMap<Key, Object>,
+    /// During a relist of a kind: the objects seen so far.
+    relisting: HashMap<String, BTreeMap<Key, Object>>,
+    /// Bumped on every change, so the reconciler knows there is work.
+    pub generation: u64,
+}
+
+/// What happened to an object handed to the store.
+pub enum Stored {
+    Changed,
+    Unchanged,
+    /// Rejected; the previous version (if any) stays in force.
+    Invalid(Vec<ManifestError>),
+}
+
+fn key_of(kind: &str, value: &serde_json::Value) -> Key {
+    let meta = &value["metadata"];
+    (
+        kind.to_string(),
+        meta["namespace"].as_str().unwrap_or_default().to_string(),
+        meta["name"].as_str().unwrap_or_default().to_string(),
+    )
+}
+
+fn decode(
+    kind: &str,
+    value: serde_json::Value,
+    source: &str,
+) -> Result<Option<Object>, Vec<ManifestError>> {
+    let mut value = value;
+    if let Some(map) = value.as_object_mut() {
+        map.entry("kind")
+            .or_insert_with(|| serde_json::Value::String(kind.to_string()));
+    }
+    let yaml: serde_yaml::Value = match serde_json::from_value(value) {
+        Ok(v) => v,
+        Err(e) => {
+            return Err(vec![ManifestError {
+                location: Source::new(source, 0),
+                object: None,
+                message: e.to_string(),
+            }])
+        }
+    };
+    let parsed = decode_object(yaml, Source::new(source, 0), "default");
+    if !parsed.errors.is_empty() {
+        return Err(parsed.errors);
+    }
+    Ok(parsed.objects.into_iter().next())
+}
+
+impl ObjectStore {
+    /// An object was added or modified.
+    pub fn apply(&mut self, kind: &str, value: serde_json::Value) -> Stored {
+        let key = key_of(kind, &value);
+        match decode(kind, value, "cluster") {
+            Err(errors) => {
+                // A relist must not drop the last good version of an invalid object.
+                if let (Some(buffer), Some(old)) =
+                    (self.relisting.get_mut(kind), self.objects.get(&key))
+                {
+                    buffer.insert(key, old.clone());
+                }
+                Stored::Invalid(errors)
+            }
+            Ok(None) => Stored::Unchanged,
+            Ok(Some(obj)) => {
+                if let Some(buffer) = self.relisting.get_mut(kind) {
+                    buffer.insert(key.clone(), obj.clone());
+                }
+                if self.objects.get(&key) == Some(&obj) {
+                    return Stored::Unchanged;
+                }
+                self.objects.insert(key, obj);
+                self.generation += 1;
+                Stored::Changed
+            }
+        }
+    }
+
+    pub fn delete(&mut self, kind: &str, value: &serde_json::Value) -> Stored {
+        let key = key_of(kind, value);
+        if let Some(buffer) = self.relisting.get_mut(kind) {
+            buffer.remove(&key);
+        }
+        if self.objects.remove(&key).is_some() {
+            self.generation += 1;
+            Stored::Changed
+        } else {
+            Stored::Unchanged
+        }
+    }
+
+    /// A relist of `kind` starts: objects not seen again by `finish_relist` go away.
+    pub fn start_relist(&mut self, kind: &str) {
+        self.relisting.insert(kind.to_string(), BTreeMap::new());
+    }
+
+    /// The relist of `kind` is complete: its objects are exactly those seen since
+    /// `start_relist` (plus the last good versions of those that were invalid).
+    pub fn finish_relist(&mut self, kind: &str) {
+        let Some(seen) = self.relisting.remove(kind) else {
+            return;
+        };
+        let before = self.objects.len();
+        let stale: Vec<Key> = self
+            .objects
+            .keys()
+            .filter(|k| k.0 == kind && !seen.contains_key(*k))
+            .cloned()
+            .collect();
+        for k in &stale {
+            self.objects.remove(k);
+        }
+        if !stale.is_empty() || before != self.objects.len() {
+            self.generation += 1;
+        }
+    }
+
+    /// Replaces everything (standalone mode reloads whole directories).
+    pub fn replace_all(&mut self, objects: Vec<Object>) {
+        let mut next = BTreeMap::new();
+        for o in objects {
+            next.insert(object_key(&o), o);
+        }
+        if next != self.objects {
+            self.objects = next;
+            self.generation += 1;
+        }
+    }
+
+    pub fn objects(&self) -> Vec<Object> {
+        self.objects.values().cloned().collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
+
+fn object_key(o: &Object) -> Key {
+    match o {
+        Object::Namespace(n) => ("Namespace".into(), String::new(), n.name.clone()),
+        Object::Pod(p) => ("Pod".into(), p.meta.namespace.clone(), p.meta.name.clone()),
+        Object::Workload(w) => (
+            w.kind.kind().into(),
+            w.meta.namespace.clone(),
+            w.meta.name.clone(),
+        ),
+        Object::Service(s) => (
+            "Service".into(),
+            s.meta.namespace.clone(),
+            s.meta.name.clone(),
+        ),
+        Object::Policy(p) => (
+            "NetworkPolicy".into(),
+            p.meta.namespace.clone(),
+            p.meta.name.clone(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn pod(name: &str, ip: &str) -> serde_json::Value {
+        json!({"apiVersion": "v1", "metadata": {"name": name, "namespace": "a"}, "status": {"podIP": ip}})
+    }
+
+    #[test]
+    fn a_bad_update_keeps_the_last_good_version() {
+        let mut s = ObjectStore::default();
+        assert!(matches!(
+            s.apply("Pod", pod("p", "10.0.0.1")),
+            Stored::Changed
+        ));
+        assert!(matches!(
+            s.apply("Pod", pod("p", "10.0.0.1")),
+            Stored::Unchanged
+        ));
+        assert!(matches!(
+            s.apply("Pod", pod("p", "not-an-ip")),
+            Stored::Invalid(_)
+        ));
+        assert_eq!(s.len(), 1);
+        let Object::Pod(p) = &s.objects()[0] else {
+            panic!()
+        };
+        assert_eq!(p.addrs[0].to_string(), "10.0.0.1");
+    }
+
+    #[test]
+    fn a_relist_drops_objects_not_seen_again() {
+        let mut s = ObjectStore::default();
+        s.apply("Pod", pod("p", "10.0.0.1"));
+        s.apply("Pod", pod("q", "10.0.0.2"));
+        let g = s.generation;
+        s.start_relist("Pod");
+        s.apply("Pod", pod("q", "10.0.0.2"));
+        s.finish_relist("Pod");
+        assert_eq!(s.len(), 1);
+        assert!(s.generation > g);
+    }
+}
