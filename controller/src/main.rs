@@ -50,7 +50,7 @@ struct Cli {
     node_addrs: Vec<IpAddr>,
     /// Manage the nftables of this network namespace instead of the current one (tests,
     /// nested setups).
-    #[arg(long)]
+    #[arg(long, global = true)]
     netns: Option<String>,
     /// Log as JSON lines.
     #[arg(long)]

@@ -1,0 +1,427 @@
+//! The real controller binary in standalone mode (`--manifests DIR`), one per node of a
+//! two-node lab, driven by file edits; after each step every probe must agree with the
+//! analyzer. Also: restart without an open window, nft failures, drift repair,
+//! revoked connections, cleanup. Needs root; never skipped.
+
+mod common;
+
+use common::lab::Lab;
+use common::{model, testdata, wait_enforced, Controller};
+use netfence_model::Protocol;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const PORTS: [(Protocol, u16); 4] = [
+    (Protocol::Tcp, 80),
+    (Protocol::Tcp, 81),
+    (Protocol::Udp, 80),
+    (Protocol::Sctp, 81),
+];
+
+fn scenario(name: &str) -> String {
+    std::fs::read_to_string(
+        testdata()
+            .join("e2e/scenarios")
+            .join(format!("{name}.yaml")),
+    )
+    .unwrap()
+}
+
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("netfence-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    fn write(&self, name: &str, text: &str) {
+        // Write then rename, as config management does: readers never see half a file.
+        let tmp = self.0.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.0.join(name)).unwrap();
+    }
+    fn remove(&self, name: &str) {
+        std::fs::remove_file(self.0.join(name)).unwrap();
+    }
+    fn path(&self) -> &Path {
+        &self.0
+    }
+    /// Everything in the directory, as the controller sees it.
+    fn text(&self) -> String {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start_all(lab: &Lab, dir: &Dir, extra: &[&str], env: &[(&str, &str)]) -> Vec<Controller> {
+    let d = dir.path().display().to_string();
+    let mut args = vec!["--manifests", d.as_str(), "--poll-ms", "50"];
+    args.extend_from_slice(extra);
+    lab.nodes
+        .iter()
+        .map(|n| Controller::start(lab, &n.name, &args, env))
+        .collect()
+}
+
+fn step(lab: &Lab, dir: &Dir, what: &str) {
+    let m = model(&dir.text());
+    wait_enforced(lab, &m, what);
+    lab.assert_agrees(&m, what);
+}
+
+#[test]
+fn file_edits_are_enforced_and_agree_with_the_analyzer() {
+    let dir = Dir::new("standalone");
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    dir.write("00-model.yaml", &base);
+    let lab = Lab::build(&model(&base), &PORTS, &[]);
+    let ctls = start_all(&lab, &dir, &[], &[]);
+    step(&lab, &dir, "no policy");
+
+    dir.write("10-policy.yaml", &scenario("pod-and-namespace-selector"));
+    step(&lab, &dir, "policy added");
+
+    dir.write("10-policy.yaml", &scenario("named-port-ingress"));
+    step(&lab, &dir, "policy replaced");
+
+    dir.write("20-deny.yaml", &scenario("multiple-namespaces-deny-all"));
+    step(&lab, &dir, "second file");
+
+    // A relabelled pod and namespace.
+    dir.write(
+        "00-model.yaml",
+        &base
+            .replacen(
+                "  name: b\n  namespace: y\n  labels: {pod: b}",
+                "  name: b\n  namespace: y\n  labels: {pod: a}",
+                1,
+            )
+            .replacen(
+                "  name: z\n  labels: {ns: z}",
+                "  name: z\n  labels: {ns: y}",
+                1,
+            ),
+    );
+    step(&lab, &dir, "relabelled");
+
+    // A malformed object: reported and skipped, the rest still enforced, and the last
+    // valid version of that policy stays.
+    let before = ctls[0].metric("netfence_errors_total");
+    let good = scenario("named-port-ingress");
+    dir.write(
+        "10-policy.yaml",
+        &good.replace("port: serve-80-tcp", "port: 70000"),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ctls[0].metric("netfence_errors_total") <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the invalid object was not reported"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let kept = dir
+        .text()
+        .replace(&good.replace("port: serve-80-tcp", "port: 70000"), &good);
+    let m = model(&kept);
+    wait_enforced(&lab, &m, "invalid update");
+    lab.assert_agrees(&m, "invalid update keeps the last valid policy");
+
+    dir.remove("10-policy.yaml");
+    dir.remove("20-deny.yaml");
+    step(&lab, &dir, "policies deleted");
+    for c in &ctls {
+        assert_eq!(c.get("/readyz").map(|r| r.0), Some(200));
+        assert!(c.metric("netfence_applies_total") >= 1.0);
+    }
+}
+
+#[test]
+fn restart_keeps_rules_and_opens_no_window() {
+    let dir = Dir::new("restart");
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    dir.write("00-model.yaml", &base);
+    dir.write("10-deny.yaml", &scenario("default-deny-all"));
+    let lab = Lab::build(&model(&base), &PORTS, &[]);
+    let mut ctls = start_all(&lab, &dir, &[], &[]);
+    step(&lab, &dir, "before restart");
+    // A denied flow: x/b -> x/a (default-deny-all in x).
+    let denied =
+        netfence_netns::Probe::tcp("x/b", "10.10.0.1".parse::<std::net::IpAddr>().unwrap(), 80);
+    assert!(!lab.topo.probe(&denied).unwrap());
+    for c in &mut ctls {
+        c.stop();
+    }
+    // Stopped: the rules are still there.
+    assert!(!lab.topo.probe(&denied).unwrap());
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            let mut leaks = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                if lab.topo.probe(&denied).unwrap() {
+                    leaks += 1;
+                }
+            }
+            leaks
+        });
+        let ctls = start_all(&lab, &dir, &[], &[]);
+        step(&lab, &dir, "after restart");
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            watcher.join().unwrap(),
+            0,
+            "a denied flow got through during the restart"
+        );
+        drop(ctls);
+    });
+}
+
+#[test]
+fn nft_failures_keep_the_old_rules_and_are_retried() {
+    let dir = Dir::new("nftfail");
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    dir.write("00-model.yaml", &base);
+    let lab = Lab::build(&model(&base), &PORTS, &[]);
+    // An `nft` that fails while a flag file exists.
+    let bin = Dir::new("nftfail-bin");
+    let flag = bin.path().join("fail");
+    let real = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("nft installed");
+    let wrapper = bin.path().join("nft");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nif [ -e {} ]; then echo 'injected failure' >&2; exit 1; fi\nexec {real} \"$@\"\n",
+            flag.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", &wrapper.display().to_string()])
+        .status()
+        .unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let ctls = start_all(&lab, &dir, &[], &[("PATH", &path)]);
+    step(&lab, &dir, "initial");
+    let old = model(&dir.text());
+    std::fs::write(&flag, "").unwrap();
+    dir.write("10-deny.yaml", &scenario("default-deny-ingress"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while ctls[0].metric("netfence_errors_total") < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failure was not reported"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for n in &lab.nodes {
+        lab.forget_connections(&n.name);
+    }
+    lab.assert_agrees(&old, "nft failing: the old rules stay");
+    std::fs::remove_file(&flag).unwrap();
+    step(&lab, &dir, "after nft recovers");
+}
+
+#[test]
+fn drift_is_repaired_and_cleanup_removes_only_our_table() {
+    let dir = Dir::new("drift");
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    dir.write("00-model.yaml", &base);
+    dir.write("10-deny.yaml", &scenario("default-deny-all"));
+    let lab = Lab::build(&model(&base), &PORTS, &[]);
+    let ctls = start_all(&lab, &dir, &[], &[]);
+    step(&lab, &dir, "initial");
+    let node = &lab.nodes[0].name;
+    lab.topo
+        .exec(
+            node,
+            &["nft", "flush", "chain", "inet", "netfence", "ingress"],
+        )
+        .unwrap();
+    step(&lab, &dir, "after a flush");
+    lab.topo
+        .exec(node, &["nft", "delete", "table", "inet", "netfence"])
+        .unwrap();
+    step(&lab, &dir, "after the table was deleted");
+    assert!(ctls[0].metric("netfence_drift_repairs_total") >= 2.0);
+    drop(ctls);
+    // Someone else's table survives our cleanup.
+    lab.topo.nft(node, "table ip other {\n chain c {\n  type filter hook forward priority 10; policy accept;\n }\n}\n", false).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_netfence-controller"))
+        .args(["cleanup", "--netns", lab.topo.netns(node).unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("removed table inet netfence"));
+    let tables = lab.topo.exec(node, &["nft", "list", "tables"]).unwrap();
+    assert!(tables.contains("table ip other"), "{tables}");
+    assert!(!tables.contains("netfence"), "{tables}");
+}
+
+/// An echo server inside a pod's namespace, and a client connection from another pod.
+fn echo_pair(lab: &Lab, server_pod: &str, addr: &str, client_pod: &str) -> std::net::TcpStream {
+    use std::io::{Read, Write};
+    let server = netfence_netns::Worker::start(lab.topo.netns(server_pod).unwrap()).unwrap();
+    let bind = addr.to_string();
+    let listener = server
+        .run(move || std::net::TcpListener::bind(bind))
+        .expect("listen");
+    std::thread::spawn(move || {
+        for s in listener.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 64];
+                while let Ok(n) = s.read(&mut buf) {
+                    if n == 0 || s.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let client = netfence_netns::Worker::start(lab.topo.netns(client_pod).unwrap()).unwrap();
+    let to: std::net::SocketAddr = addr.parse().unwrap();
+    let conn = client
+        .run(move || std::net::TcpStream::connect_timeout(&to, Duration::from_secs(2)))
+        .expect("connect");
+    conn.set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    std::mem::forget(server);
+    std::mem::forget(client);
+    conn
+}
+
+fn echoes(conn: &mut std::net::TcpStream) -> bool {
+    use std::io::{Read, Write};
+    if conn.write_all(b"ping").is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 4];
+    matches!(conn.read(&mut buf), Ok(4))
+}
+
+#[test]
+fn revoked_connections_are_cut_and_drops_are_named() {
+    let dir = Dir::new("revoke");
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    dir.write("00-model.yaml", &base);
+    let lab = Lab::build(&model(&base), &PORTS, &[]);
+    let ctls = start_all(&lab, &dir, &["--nflog-group", "7"], &[]);
+    let m0 = model(&dir.text());
+    let logged = netfence_nft::RenderOptions {
+        counters: false,
+        log_group: Some(7),
+        unprogrammed_guard: Vec::new(),
+    };
+    common::wait_kernel(&lab, &m0, &logged, "initial");
+    // An established connection x/b -> x/a:9999, then a policy that denies it.
+    let mut conn = echo_pair(&lab, "x/a", "10.10.0.1:9999", "x/b");
+    assert!(echoes(&mut conn), "the connection works before the policy");
+    dir.write("10-deny.yaml", &scenario("default-deny-ingress"));
+    let m1 = model(&dir.text());
+    common::wait_kernel(&lab, &m1, &logged, "deny added");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let node_a = lab.nodes.iter().position(|n| n.name == "node-1").unwrap();
+    while ctls[node_a].metric("netfence_connections_cut_total") < 1.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no connection was cut"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!echoes(&mut conn), "a revoked connection must stop working");
+
+    // The drop is reported with names and the isolating policy.
+    let denied =
+        netfence_netns::Probe::tcp("x/c", "10.10.0.1".parse::<std::net::IpAddr>().unwrap(), 80);
+    assert!(!lab.topo.probe(&denied).unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = ctls[node_a].get("/drops").expect("/drops");
+        if body
+            .contains("dropped x/c -> x/a 80/TCP: x/a is isolated for ingress by [x/deny-ingress]")
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no named drop report: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn unprogrammed_pods_are_dropped_until_programmed() {
+    let dir = Dir::new("gap");
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    dir.write("00-model.yaml", &base);
+    let lab = Lab::build(
+        &model(&base),
+        &PORTS,
+        &[("x/d", "node-1", "10.10.0.60".parse().unwrap())],
+    );
+    let ctls = start_all(&lab, &dir, &["--drop-unprogrammed", "10.10.0.0/24"], &[]);
+    let guarded = netfence_nft::RenderOptions {
+        counters: false,
+        log_group: None,
+        unprogrammed_guard: vec!["10.10.0.0/24".parse().unwrap()],
+    };
+    common::wait_kernel(&lab, &model(&dir.text()), &guarded, "initial");
+    let to_a =
+        netfence_netns::Probe::tcp("x/d", "10.10.0.1".parse::<std::net::IpAddr>().unwrap(), 80);
+    let to_d =
+        netfence_netns::Probe::tcp("x/b", "10.10.0.60".parse::<std::net::IpAddr>().unwrap(), 80);
+    assert!(
+        !lab.topo.probe(&to_a).unwrap(),
+        "an unprogrammed pod must not send"
+    );
+    assert!(
+        !lab.topo.probe(&to_d).unwrap(),
+        "an unprogrammed pod must not receive"
+    );
+    // Known pods are not affected.
+    assert!(lab
+        .topo
+        .probe(&netfence_netns::Probe::tcp(
+            "x/b",
+            "10.10.0.1".parse::<std::net::IpAddr>().unwrap(),
+            80
+        ))
+        .unwrap());
+    dir.write(
+        "05-new-pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: d, namespace: x, labels: {pod: d}}\nspec: {nodeName: node-1}\nstatus: {podIP: 10.10.0.60, hostIPs: [{ip: 192.168.50.1}, {ip: \"fd00:50::1\"}]}\n",
+    );
+    common::wait_kernel(&lab, &model(&dir.text()), &guarded, "pod programmed");
+    for n in &lab.nodes {
+        lab.forget_connections(&n.name);
+    }
+    assert!(lab.topo.probe(&to_a).unwrap());
+    assert!(lab.topo.probe(&to_d).unwrap());
+    drop(ctls);
+}
