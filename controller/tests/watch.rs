@@ -1,0 +1,217 @@
+//! The real controller binary against the in-repo API server fake over real HTTP: the
+//! watch path through object changes, disconnects, relists (410 Gone), a malformed
+//! object and an API server that is down at start. After each step the kernel of every
+//! node of a two-node lab must hold the ruleset of the fake's objects, and every probe
+//! must agree with the analyzer. Needs root; never skipped.
+
+mod common;
+
+use common::lab::Lab;
+use common::{model, testdata, wait_enforced, Controller};
+use netfence_apifake::ApiFake;
+use netfence_model::Protocol;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+const PORTS: [(Protocol, u16); 3] = [
+    (Protocol::Tcp, 80),
+    (Protocol::Udp, 81),
+    (Protocol::Sctp, 80),
+];
+
+fn docs(text: &str) -> Vec<Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .filter_map(|d| {
+            let v: Value = serde::Deserialize::deserialize(d).ok()?;
+            (!v.is_null()).then_some(v)
+        })
+        .collect()
+}
+
+fn scenario(name: &str) -> Vec<Value> {
+    docs(
+        &std::fs::read_to_string(
+            testdata()
+                .join("e2e/scenarios")
+                .join(format!("{name}.yaml")),
+        )
+        .unwrap(),
+    )
+}
+
+/// The fake's objects as one manifest (what the controller must be enforcing).
+fn fake_text(fake: &ApiFake) -> String {
+    let mut out = Vec::new();
+    for (api, kind) in [
+        ("v1", "Namespace"),
+        ("v1", "Pod"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+    ] {
+        for mut o in fake.objects(api, kind) {
+            o["apiVersion"] = Value::String(api.into());
+            o["kind"] = Value::String(kind.into());
+            out.push(o.to_string());
+        }
+    }
+    out.join("\n---\n")
+}
+
+struct Setup {
+    fake: ApiFake,
+    lab: Lab,
+    kubeconfig: std::path::PathBuf,
+}
+
+fn setup(tag: &str) -> Setup {
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    let fake = ApiFake::start(docs(&base));
+    let lab = Lab::build(
+        &model(&base),
+        &PORTS,
+        &[("x/d", "node-1", "10.10.0.60".parse().unwrap())],
+    );
+    let kubeconfig =
+        std::env::temp_dir().join(format!("netfence-{tag}-{}.kubeconfig", std::process::id()));
+    std::fs::write(&kubeconfig, fake.kubeconfig("default")).unwrap();
+    Setup {
+        fake,
+        lab,
+        kubeconfig,
+    }
+}
+
+fn start(s: &Setup) -> Vec<Controller> {
+    let kc = s.kubeconfig.display().to_string();
+    s.lab
+        .nodes
+        .iter()
+        .map(|n| Controller::start(&s.lab, &n.name, &[], &[("KUBECONFIG", &kc)]))
+        .collect()
+}
+
+fn check(s: &Setup, what: &str) {
+    let m = model(&fake_text(&s.fake));
+    wait_enforced(&s.lab, &m, what);
+    s.lab.assert_agrees(&m, what);
+}
+
+fn pod(name: &str, ns: &str, labels: Value, ip: &str, node: &str, host: &str) -> Value {
+    serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": ns, "labels": labels},
+        "spec": {"nodeName": node, "containers": [{"name": "c", "ports": [{"name": "serve-80-tcp", "containerPort": 80}]}]},
+        "status": {"podIP": ip, "hostIP": host}})
+}
+
+#[test]
+fn the_watch_path_follows_every_change_and_fault() {
+    let s = setup("watch");
+    let ctls = start(&s);
+    check(&s, "initial list");
+
+    for p in scenario("pod-and-namespace-selector") {
+        s.fake.apply(p);
+    }
+    check(&s, "policy added");
+
+    // Pod relabelled, pod created, namespace relabelled.
+    let mut yb = s.fake.get("v1", "Pod", "y", "b").unwrap();
+    yb["metadata"]["labels"] = serde_json::json!({"pod": "a"});
+    s.fake.apply(yb);
+    check(&s, "pod relabelled");
+    s.fake.apply(pod(
+        "d",
+        "x",
+        serde_json::json!({"pod": "b"}),
+        "10.10.0.60",
+        "node-1",
+        "192.168.50.1",
+    ));
+    check(&s, "pod created");
+    let mut z = s.fake.get("v1", "Namespace", "", "z").unwrap();
+    z["metadata"]["labels"] = serde_json::json!({"ns": "y"});
+    s.fake.apply(z);
+    check(&s, "namespace relabelled");
+
+    // Policy updated, another added, pod deleted.
+    for p in scenario("named-port-ingress") {
+        s.fake.apply(p);
+    }
+    for p in scenario("default-deny-egress") {
+        s.fake.apply(p);
+    }
+    s.fake.delete("v1", "Pod", "x", "d").unwrap();
+    check(&s, "policies and pods changed");
+
+    // Disconnect: the watches resume.
+    s.fake.drop_watches();
+    s.fake
+        .delete("networking.k8s.io/v1", "NetworkPolicy", "x", "deny-egress")
+        .unwrap();
+    check(&s, "after a disconnect");
+
+    // Missed changes and compacted history: 410 Gone, then a relist.
+    s.fake.set_down(true);
+    for p in scenario("default-deny-all") {
+        s.fake.apply(p);
+    }
+    s.fake
+        .delete("networking.k8s.io/v1", "NetworkPolicy", "x", "named")
+        .unwrap();
+    s.fake.compact();
+    s.fake.set_down(false);
+    check(&s, "after a relist");
+
+    // A 410 in the middle of a watch.
+    s.fake.expire_watches();
+    s.fake
+        .delete("networking.k8s.io/v1", "NetworkPolicy", "x", "deny-all")
+        .unwrap();
+    check(&s, "after an expired watch");
+
+    // A malformed object is skipped and reported; everything else stays enforced.
+    let before = ctls[0].metric("netfence_errors_total");
+    let bad = serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+        "metadata": {"name": "bad", "namespace": "y"},
+        "spec": {"podSelector": {}, "ingress": [{"from": [{"ipBlock": {"cidr": "10.0.0.0/33"}}]}]}});
+    s.fake.apply(bad);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ctls[0].metric("netfence_errors_total") <= before {
+        assert!(
+            Instant::now() < deadline,
+            "the malformed object was not reported"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.fake
+        .delete("networking.k8s.io/v1", "NetworkPolicy", "y", "bad")
+        .unwrap();
+    for p in scenario("client-side-egress-deny") {
+        s.fake.apply(p);
+    }
+    check(&s, "after a malformed object");
+    let _ = std::fs::remove_file(&s.kubeconfig);
+}
+
+#[test]
+fn nothing_is_applied_before_the_api_server_answers() {
+    let s = setup("down");
+    s.fake.set_down(true);
+    for p in scenario("default-deny-ingress") {
+        s.fake.apply(p);
+    }
+    let ctls = start(&s);
+    std::thread::sleep(Duration::from_millis(1500));
+    for (c, n) in ctls.iter().zip(&s.lab.nodes) {
+        assert_eq!(c.get("/readyz").map(|r| r.0), Some(503));
+        assert!(
+            s.lab.nft(&n.name).list_table().unwrap().is_none(),
+            "applied before syncing"
+        );
+    }
+    s.fake.set_down(false);
+    check(&s, "after the API server came up");
+    for c in &ctls {
+        assert_eq!(c.get("/readyz").map(|r| r.0), Some(200));
+    }
+    let _ = std::fs::remove_file(&s.kubeconfig);
+}
