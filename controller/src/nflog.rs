@@ -126,7 +126,8 @@ pub struct LoggedPacket {
 /// How the kernel should report packets. [`Config::default`] suits a drop reporter.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Config {
-    /// Bytes of each packet copied, from the network header (headers are all we read).
+    /// Bytes of each packet copied, from the network header (headers are all we read;
+    /// 0 copies whole packets).
     pub copy_range: u16,
     /// The kernel sends its batch once it holds this many packets...
     pub queue_threshold: u32,
@@ -178,7 +179,6 @@ pub struct NflogSocket {
     fd: OwnedFd,
     group: u16,
     seq: u32,
-    timeout: Option<Duration>,
     buf: Vec<u8>,
     /// Packets that arrived while waiting for an acknowledgement.
     pending: Vec<LoggedPacket>,
@@ -216,7 +216,6 @@ impl NflogSocket {
             fd,
             group,
             seq: 0,
-            timeout: None,
             buf: vec![0; RECV_BUF],
             pending: Vec::new(),
             stats: Stats::default(),
@@ -255,7 +254,6 @@ impl NflogSocket {
     /// How long [`NflogSocket::recv`] blocks at most; `None` (the default) blocks until a
     /// packet arrives.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.timeout = timeout;
         self.apply_timeout(timeout)
     }
 
@@ -622,14 +620,15 @@ fn parse_datagram(mut buf: &[u8]) -> Vec<Message> {
                 None => Message::Unparsed,
             },
             uapi::NLMSG_ERROR => match body.get(0..4) {
-                // struct nlmsgerr: int error, then the header of the request (whose seq
-                // the kernel copies into ours too).
+                // struct nlmsgerr: int error, then the header of the request. The kernel
+                // copies the request's seq into our header too; if it did not, take it
+                // from the embedded header (its seq is at 4 + 8).
                 Some(e) => Message::Ack {
-                    seq: body
-                        .get(8..12)
-                        .map(ne_u32)
-                        .filter(|_| seq == 0)
-                        .unwrap_or(seq),
+                    seq: if seq != 0 {
+                        seq
+                    } else {
+                        body.get(12..16).map_or(0, ne_u32)
+                    },
                     error: ne_u32(e) as i32,
                 },
                 None => Message::Unparsed,
@@ -1042,6 +1041,12 @@ mod tests {
         buf.extend(nlmsg(uapi::NLMSG_ERROR, 0x100, 10, &ack));
         buf.extend(nlmsg(uapi::NLMSG_OVERRUN, 0, 0, &[]));
         buf.extend(nlmsg(uapi::NLMSG_NOOP, 0, 0, &[]));
+        // An error whose own header has seq 0: the request's header inside names it.
+        let mut err = (-1i32).to_ne_bytes().to_vec();
+        err.extend(&nlmsg(uapi::MSG_CONFIG, 5, 11, &[])[..16]);
+        buf.extend(nlmsg(uapi::NLMSG_ERROR, 0, 0, &err));
+        // Too short to hold the error code.
+        buf.extend(nlmsg(uapi::NLMSG_ERROR, 0, 12, &[1, 2]));
         assert_eq!(
             parse_datagram(&buf),
             vec![
@@ -1049,6 +1054,8 @@ mod tests {
                 Message::Ack { seq: 10, error: 0 },
                 Message::Overrun,
                 Message::Ignored,
+                Message::Ack { seq: 11, error: -1 },
+                Message::Unparsed,
             ]
         );
     }

@@ -66,7 +66,7 @@ fn topology() -> Topology {
         }],
     };
     let mut topo = Topology::build(&spec).expect("building the namespace topology");
-    // Every probe of a batch runs once: the packet counts below stay exact.
+    // A dropped probe is not run a second time: each sends its packet once.
     topo.set_confirm_drops(false);
     topo.set_probe_timeout(Duration::from_millis(300));
     topo
