@@ -72,6 +72,7 @@ impl Enforcer {
         if self.cut_established && applied != Applied::Nothing {
             self.cut_revoked(shared, &model, &local);
         }
+        crate::memory::trim();
         Ok(applied)
     }
 

@@ -11,6 +11,7 @@ pub mod enforcer;
 pub mod http;
 pub mod kernel;
 pub mod manifests;
+pub mod memory;
 pub mod metrics;
 pub mod nflog;
 pub mod run;

@@ -1,0 +1,181 @@
+//! `cargo bench -p netfence-controller --bench controller` (root): the real controller
+//! binary against the API fake holding a synthetic cluster (default 10,000 pods, 1,000
+//! policies, a node per 100 pods), enforcing node-0 in a network namespace. Reports the
+//! cold start to a synced, enforced state, CPU and RSS at steady state, and the time
+//! from a pod event at the API server to the kernel being updated (p50/p99).
+//! Options: `--pods N` `--events N`. Asserts nothing about time.
+
+use netfence_apifake::ApiFake;
+use netfence_netns::{NodeSpec, Topology, TopologySpec};
+use serde_json::Value;
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    let code = out.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, out.split_once("\r\n\r\n")?.1.to_string()))
+}
+
+fn metric(port: u16, name: &str) -> f64 {
+    get(port, "/metrics").map_or(0.0, |(_, b)| {
+        b.lines()
+            .filter(|l| l.starts_with(name))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    })
+}
+
+fn proc_cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the comm field.
+    f.get(11).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0)
+}
+
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    let arg = |flag: &str, default: usize| {
+        argv.iter()
+            .position(|a| a == flag)
+            .and_then(|i| argv.get(i + 1)?.parse().ok())
+            .unwrap_or(default)
+    };
+    let pods = arg("--pods", 10_000);
+    let events = arg("--events", 40);
+    let mut cfg = netfence_synth::SynthConfig::bench(pods, pods / 10, 1);
+    cfg.nodes = pods / 100;
+    let text = netfence_synth::generate(&cfg);
+    let objects: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+        .filter(|v: &Value| !v.is_null())
+        .collect();
+    let local: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "Pod"
+                && o["spec"]["nodeName"] == "node-0"
+                && o["status"]["podIP"].is_string()
+        })
+        .cloned()
+        .collect();
+    let fake = ApiFake::start(objects);
+    let topo = Topology::build(&TopologySpec {
+        nodes: vec![NodeSpec::new(
+            "node-0",
+            Ipv4Addr::new(192, 168, 91, 1),
+            Ipv6Addr::new(0xfd00, 0x91, 0, 0, 0, 0, 0, 1),
+        )],
+    })
+    .expect("node namespace");
+    let kubeconfig =
+        std::env::temp_dir().join(format!("netfence-bench-{}.kubeconfig", std::process::id()));
+    std::fs::write(&kubeconfig, fake.kubeconfig("default")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netfence-controller"))
+        .args([
+            "--node-name",
+            "node-0",
+            "--netns",
+            topo.netns("node-0").unwrap(),
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+            "--nflog-group",
+            "0",
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("controller");
+    while get(port, "/readyz").map(|r| r.0) != Some(200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "controller never became ready"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let cold = started.elapsed();
+    let pid = child.id();
+
+    // Steady state: nothing changes for 10 s (the drift check runs every 30 s).
+    std::thread::sleep(Duration::from_secs(2));
+    let t0 = proc_cpu_ticks(pid);
+    let w = Instant::now();
+    std::thread::sleep(Duration::from_secs(10));
+    let cpu = (proc_cpu_ticks(pid) - t0) as f64 / 100.0 / w.elapsed().as_secs_f64() * 100.0;
+    let rss_idle = rss_mb(pid);
+
+    // Pod events: a local pod gets a new address; time until the kernel has it.
+    let mut samples = Vec::new();
+    for i in 0..events {
+        let mut p = local[i % local.len()].clone();
+        p["status"]["podIP"] = Value::String(format!("10.200.{}.{}", i / 250, i % 250 + 1));
+        p["status"].as_object_mut().unwrap().remove("podIPs");
+        let before = metric(port, "netfence_applies_total");
+        let t = Instant::now();
+        fake.apply(p);
+        while metric(port, "netfence_applies_total") <= before {
+            assert!(
+                t.elapsed() < Duration::from_secs(30),
+                "no apply after an event"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        samples.push(t.elapsed());
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    samples.sort();
+    let pct = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    let rss_busy = rss_mb(pid);
+    let reconcile_sum = metric(port, "netfence_reconcile_duration_seconds_sum");
+    let reconcile_count = metric(port, "netfence_reconcile_duration_seconds_count");
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&kubeconfig);
+    println!(
+        "netfence-controller bench: {pods} pods, {} policies, {} local pods on node-0, {} cores",
+        pods / 10,
+        local.len(),
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "  cold start to synced and enforced:   {:.0} ms",
+        cold.as_secs_f64() * 1000.0
+    );
+    println!("  steady state CPU:                    {cpu:.2} % of one core");
+    println!("  RSS at steady state / after events:  {rss_idle:.0} MB / {rss_busy:.0} MB");
+    println!(
+        "  pod event -> kernel ({events} events):   p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        pct(0.5).as_secs_f64() * 1000.0,
+        pct(0.99).as_secs_f64() * 1000.0,
+        samples.last().unwrap().as_secs_f64() * 1000.0
+    );
+    println!(
+        "  mean reconcile (compile+render+apply): {:.1} ms",
+        reconcile_sum / reconcile_count.max(1.0) * 1000.0
+    );
+}
