@@ -70,6 +70,9 @@ pub fn is_local(e: &Endpoint, node: &NodeView) -> bool {
             .is_none_or(|n| e.node.as_ref() == Some(n))
 }
 
+/// Endpoint indices with the container port a name resolves to on them.
+type NamedPorts = std::rc::Rc<Vec<(usize, u16)>>;
+
 struct Renderer<'m> {
     model: &'m Model,
     opts: &'m RenderOptions,
@@ -79,7 +82,7 @@ struct Renderer<'m> {
     /// Peers already turned into sets (a peer shared by many chains is built once).
     peer_memo: HashMap<(String, Addr), Vec<Vec<Match>>>,
     named_memo: HashSet<String>,
-    named_index: HashMap<(String, Protocol), std::rc::Rc<Vec<(usize, u16)>>>,
+    named_index: HashMap<(String, Protocol), NamedPorts>,
 }
 
 impl<'m> Renderer<'m> {
@@ -96,7 +99,7 @@ impl<'m> Renderer<'m> {
 
     /// Pods (not on the host network) with a container port of that name and protocol,
     /// and the port: computed once per name.
-    fn named(&mut self, pname: &str, proto: Protocol) -> std::rc::Rc<Vec<(usize, u16)>> {
+    fn named(&mut self, pname: &str, proto: Protocol) -> NamedPorts {
         let model = self.model;
         self.named_index
             .entry((pname.to_string(), proto))
