@@ -122,6 +122,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     }
                     tracing::debug!(applied = applied.as_str(), generation, "reconciled");
                     backoff = Duration::from_millis(100);
+                    // More changes arrived meanwhile: let the rest of the burst land too.
+                    if shared.store.lock().expect("lock").generation != generation {
+                        tokio::time::sleep(cfg.coalesce).await;
+                    }
                 }
                 Err(e) => {
                     // The kernel keeps the previous rules (transactions are atomic).

@@ -215,3 +215,44 @@ fn nothing_is_applied_before_the_api_server_answers() {
     }
     let _ = std::fs::remove_file(&s.kubeconfig);
 }
+
+#[test]
+fn a_burst_of_changes_becomes_a_few_transactions() {
+    let s = setup("burst");
+    for p in scenario("pod-or-namespace-selector") {
+        s.fake.apply(p);
+    }
+    let ctls = start(&s);
+    check(&s, "before the burst");
+    let before: Vec<f64> = ctls
+        .iter()
+        .map(|c| c.metric("netfence_applies_total"))
+        .collect();
+    // 1,000 changes: x/b flips between a label a policy selects and one it does not.
+    let xb = s.fake.get("v1", "Pod", "x", "b").unwrap();
+    for i in 0..1000 {
+        let mut p = xb.clone();
+        p["metadata"]["labels"] =
+            serde_json::json!({"pod": if i % 2 == 0 { "c" } else { "b" }, "burst": i.to_string()});
+        s.fake.apply(p);
+    }
+    // A last change to a state none of the burst passed through, so that waiting for the
+    // kernel to hold it means waiting for the whole burst.
+    let mut last = xb.clone();
+    last["metadata"]["labels"] = serde_json::json!({"pod": "a"});
+    s.fake.apply(last);
+    check(&s, "after the burst");
+    for (c, b) in ctls.iter().zip(before) {
+        let transactions = c.metric("netfence_applies_total") - b;
+        assert!(
+            transactions <= 25.0,
+            "1001 changes took {transactions} kernel transactions on {}",
+            c.node
+        );
+        eprintln!(
+            "{}: 1001 changes -> {transactions} kernel transactions",
+            c.node
+        );
+    }
+    let _ = std::fs::remove_file(&s.kubeconfig);
+}
