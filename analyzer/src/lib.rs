@@ -3,6 +3,7 @@
 //! Every answer comes from [`netfence_model::Model`], the same structure the nftables
 //! renderer consumes, so the analyzer and the kernel cannot drift apart semantically.
 
+pub mod diff;
 pub mod explain;
 pub mod matrix;
 pub mod party;

@@ -3,11 +3,13 @@
 //! (both shared by every member of a policy union), one bit transpose, one AND.
 
 use netfence_model::addr::Family;
-use netfence_model::compile::{block_admits_endpoint, PeerMatch};
+use netfence_model::cluster::Endpoint;
+use netfence_model::compile::PeerMatch;
 use netfence_model::objects::PortSpec;
 use netfence_model::ports::PortRef;
-use netfence_model::{Allow, EndpointSet, Model, PeerRef, Protocol};
+use netfence_model::{Allow, EndpointSet, IpBlock, Model, PeerRef, Protocol};
 use std::collections::HashMap;
+use std::net::IpAddr;
 
 /// A column of the matrix: a port number, or a container port name resolved on each
 /// destination.
@@ -72,6 +74,7 @@ struct PortContext<'m> {
     port: &'m MatrixPort,
     family: Family,
     n: usize,
+    addrs: &'m AddrIndex,
     block_sets: HashMap<u32, EndpointSet>,
     /// Destinations whose named port `name` resolves to the column's port.
     named_sets: HashMap<String, EndpointSet>,
@@ -84,18 +87,10 @@ impl<'m> PortContext<'m> {
             PeerRef::Peer(id) => match self.model.peer(id) {
                 PeerMatch::Endpoints(s) => s.clone(),
                 PeerMatch::Addrs(block) => {
-                    let (model, family, n) = (self.model, self.family, self.n);
+                    let (index, family, n) = (self.addrs, self.family, self.n);
                     self.block_sets
                         .entry(id.0)
-                        .or_insert_with(|| {
-                            let mut s = EndpointSet::empty(n);
-                            for e in &model.cluster.endpoints {
-                                if block_admits_endpoint(block, e, family) {
-                                    s.insert(e.id.index());
-                                }
-                            }
-                            s
-                        })
+                        .or_insert_with(|| index.block_set(block, family, n))
                         .clone()
                 }
             },
@@ -192,9 +187,70 @@ impl<'m> PortContext<'m> {
     }
 }
 
+/// Endpoints by address, per family, so that the endpoints inside an ipBlock are found by
+/// range search instead of testing every endpoint against every block.
+struct AddrIndex {
+    v4: Vec<(u32, usize)>,
+    v6: Vec<(u128, usize)>,
+    /// Endpoints whose address is not known yet (templates, pending pods).
+    unknown: Vec<usize>,
+}
+
+impl AddrIndex {
+    fn new(model: &Model) -> Self {
+        let mut idx = AddrIndex {
+            v4: Vec::new(),
+            v6: Vec::new(),
+            unknown: Vec::new(),
+        };
+        for e in &model.cluster.endpoints {
+            if e.addrs.is_empty() {
+                idx.unknown.push(e.id.index());
+            }
+            for a in &e.addrs {
+                match a {
+                    IpAddr::V4(x) => idx.v4.push((u32::from(*x), e.id.index())),
+                    IpAddr::V6(x) => idx.v6.push((u128::from(*x), e.id.index())),
+                }
+            }
+        }
+        idx.v4.sort_unstable();
+        idx.v6.sort_unstable();
+        idx
+    }
+
+    /// The endpoints `block` admits over `family`: the same set as testing
+    /// `block_admits_endpoint` on every endpoint.
+    fn block_set(&self, block: &IpBlock, family: Family, n: usize) -> EndpointSet {
+        fn fill<T: Copy + Ord>(sorted: &[(T, usize)], ranges: &[(T, T)], out: &mut EndpointSet) {
+            for &(lo, hi) in ranges {
+                let start = sorted.partition_point(|(a, _)| *a < lo);
+                for &(a, i) in &sorted[start..] {
+                    if a > hi {
+                        break;
+                    }
+                    out.insert(i);
+                }
+            }
+        }
+        let mut s = EndpointSet::empty(n);
+        match family {
+            Family::V4 => fill(&self.v4, block.addrs.v4.ranges(), &mut s),
+            Family::V6 => fill(&self.v6, block.addrs.v6.ranges(), &mut s),
+        }
+        if block.addrs.covers_family(family) {
+            for &i in &self.unknown {
+                s.insert(i);
+            }
+        }
+        s
+    }
+}
+
 fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<EndpointSet> {
     let cluster = &model.cluster;
     let n = cluster.endpoints.len();
+    let addrs = AddrIndex::new(model);
     let mut result = vec![EndpointSet::empty(n); n];
     for &family in families {
         let mut ctx = PortContext {
@@ -202,6 +258,7 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
             port,
             family,
             n,
+            addrs: &addrs,
             block_sets: HashMap::new(),
             named_sets: HashMap::new(),
         };
@@ -214,9 +271,15 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
         }
 
         // Ingress: sources each destination admits. Rows depend only on the union, except
-        // through named ports, which resolve on the destination itself.
-        let mut ingress_cache: HashMap<u32, EndpointSet> = HashMap::new();
-        let mut ingress_rows: Vec<EndpointSet> = Vec::with_capacity(n);
+        // through named ports, which resolve on the destination itself, and on the node
+        // (its hostNetwork pods are always admitted). Distinct rows are kept once in
+        // `rows`; each destination points at its row.
+        let mut rows: Vec<EndpointSet> = vec![EndpointSet::full(n)];
+        const OPEN: usize = 0;
+        let mut ingress_cache: HashMap<u32, usize> = HashMap::new();
+        let mut pattern_rows: HashMap<(u32, Vec<u64>), usize> = HashMap::new();
+        let mut with_node: HashMap<(usize, &str), usize> = HashMap::new();
+        let mut row_of: Vec<usize> = Vec::with_capacity(n);
         let mut host_on_node: HashMap<&str, EndpointSet> = HashMap::new();
         for e in cluster.endpoints.iter().filter(|e| e.host_network) {
             if let Some(node) = e.node.as_deref() {
@@ -228,18 +291,46 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
         }
         for d in &cluster.endpoints {
             let row = match (d.host_network, model.ingress[d.id.index()]) {
-                (true, _) | (false, None) => EndpointSet::full(n),
+                (true, _) | (false, None) => {
+                    row_of.push(OPEN);
+                    continue;
+                }
+                (false, Some(u)) if matches!(port.port, PortRef::Number(_)) => {
+                    // A numeric column: the row depends on the union and on which of its
+                    // allows admit the port on this destination (named ports resolve on
+                    // it), so rows are shared per (union, admitting allows).
+                    let PortRef::Number(number) = port.port else {
+                        unreachable!("matched a numeric column")
+                    };
+                    let union = model.union(u);
+                    let mut key = vec![0u64; union.allows.len().div_ceil(64)];
+                    for (i, a) in union.allows.iter().enumerate() {
+                        if admits_number(a, d, port.protocol, number) {
+                            key[i / 64] |= 1 << (i % 64);
+                        }
+                    }
+                    let key = (u.0, key);
+                    match pattern_rows.get(&key) {
+                        Some(&r) => r,
+                        None => {
+                            let mut row = EndpointSet::empty(n);
+                            for (i, a) in union.allows.iter().enumerate() {
+                                if key.1[i / 64] & (1 << (i % 64)) != 0 {
+                                    row.union_with(&ctx.peer_set(a.peer));
+                                }
+                            }
+                            rows.push(row);
+                            pattern_rows.insert(key, rows.len() - 1);
+                            rows.len() - 1
+                        }
+                    }
+                }
                 (false, Some(u)) => {
                     let union = model.union(u);
                     let dependent = union.allows.iter().any(Allow::has_named_ports)
                         || matches!(port.port, PortRef::Name(_));
-                    let cached = if dependent {
-                        None
-                    } else {
-                        ingress_cache.get(&u.0).cloned()
-                    };
-                    let mut row = match cached {
-                        Some(r) => r,
+                    match ingress_cache.get(&u.0).filter(|_| !dependent) {
+                        Some(&r) => r,
                         None => {
                             let mut row = EndpointSet::empty(n);
                             for a in &union.allows {
@@ -247,24 +338,33 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
                                     row.union_with(&ctx.peer_set(a.peer));
                                 }
                             }
+                            rows.push(row);
                             if !dependent {
-                                ingress_cache.insert(u.0, row.clone());
+                                ingress_cache.insert(u.0, rows.len() - 1);
                             }
-                            row
-                        }
-                    };
-                    if let Some(node) = d.node.as_deref() {
-                        if let Some(h) = host_on_node.get(node) {
-                            row.union_with(h);
+                            rows.len() - 1
                         }
                     }
-                    row
                 }
             };
-            ingress_rows.push(row);
+            let hosts = d
+                .node
+                .as_deref()
+                .and_then(|node| host_on_node.get_key_value(node));
+            row_of.push(match hosts {
+                None => row,
+                Some((node, h)) => *with_node.entry((row, node)).or_insert_with(|| {
+                    let mut r = rows[row].clone();
+                    r.union_with(h);
+                    rows.push(r);
+                    rows.len() - 1
+                }),
+            });
         }
-        let admitted_by = transpose(&ingress_rows, n);
+        let ingress_rows: Vec<&EndpointSet> = row_of.iter().map(|&r| &rows[r]).collect();
+        let admitted_by = transpose_rows(&ingress_rows, n);
         drop(ingress_rows);
+        drop(rows);
 
         // Egress: destinations each source may send to; shared per union.
         let mut egress_cache: HashMap<u32, EndpointSet> = HashMap::new();
@@ -301,16 +401,48 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
     result
 }
 
+/// Does the allow admit the numeric column `proto`/`port` on destination `d`? The same
+/// answer as `PortContext::port_dsts(allow).contains(d)`, without building a set.
+fn admits_number(allow: &Allow, d: &Endpoint, proto: Protocol, port: u16) -> bool {
+    allow.ports.is_empty()
+        || allow.ports.iter().any(|spec| match spec {
+            PortSpec::AllOf(p) => *p == proto,
+            PortSpec::Range {
+                protocol,
+                start,
+                end,
+            } => *protocol == proto && *start <= port && port <= *end,
+            // Named ports never match a hostNetwork destination (it is its node).
+            PortSpec::Named { protocol, name } => {
+                *protocol == proto && !d.host_network && d.named_port(name, proto) == Some(port)
+            }
+        })
+}
+
 /// Transposes an n x n bit matrix given as rows, 64 x 64 blocks at a time.
 pub fn transpose(rows: &[EndpointSet], n: usize) -> Vec<EndpointSet> {
+    let refs: Vec<&EndpointSet> = rows.iter().collect();
+    transpose_rows(&refs, n)
+}
+
+/// [`transpose`] of rows that may be shared between several row positions.
+fn transpose_rows(rows: &[&EndpointSet], n: usize) -> Vec<EndpointSet> {
     let mut out = vec![EndpointSet::empty(n); n];
     let blocks = n.div_ceil(64);
     let mut block = [0u64; 64];
-    for bi in 0..blocks {
-        for bj in 0..blocks {
+    // Output rows block by block: the 64 rows written stay in cache, and the input rows,
+    // often shared between positions, are read one word column at a time.
+    for bj in 0..blocks {
+        for bi in 0..blocks {
+            let mut any = 0u64;
             for (k, slot) in block.iter_mut().enumerate() {
                 let r = bi * 64 + k;
                 *slot = if r < n { rows[r].words()[bj] } else { 0 };
+                any |= *slot;
+            }
+            // An empty block transposes to an empty block, which `out` already holds.
+            if any == 0 {
+                continue;
             }
             transpose64(&mut block);
             for (k, word) in block.iter().enumerate() {

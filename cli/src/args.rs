@@ -25,6 +25,13 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// The nftables ruleset that enforces the policies on a node (`nft -f` accepts it).
     Compile(CompileArgs),
+    /// Check the policies for mistakes (catalogue: `lint --list`, `lint --explain ID`).
+    /// Exit 1 if a finding is at or above --fail-on.
+    Lint(LintArgs),
+    /// Flows that become allowed or denied between two versions of the manifests.
+    Diff(DiffArgs),
+    /// Which workloads are isolated for ingress and egress, by namespace.
+    Coverage(CoverageArgs),
 }
 
 /// Where objects are read from.
@@ -138,6 +145,126 @@ pub struct CompileArgs {
     /// Print the ruleset's size (chains, rules, sets, elements) on stderr.
     #[arg(long)]
     pub stats: bool,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LintFormat {
+    Text,
+    Json,
+    Sarif,
+    Github,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FailOn {
+    Error,
+    Warning,
+    Info,
+    Never,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Exit codes: 0 no finding at or above --fail-on, 1 otherwise, 2 error \
+                  (unreadable input or config; invalid objects are findings, NF001/NF403).\n\
+                  Without --config, ./.netfence-lint.yaml is read if it exists."
+)]
+pub struct LintArgs {
+    /// Print what check ID finds, why it matters and how to fix it.
+    #[arg(long, value_name = "ID", conflicts_with = "list")]
+    pub explain: Option<String>,
+    /// Print the catalogue of checks.
+    #[arg(long)]
+    pub list: bool,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: LintFormat,
+    /// Exit 1 when a finding has this severity or a higher one.
+    #[arg(long, value_enum, default_value = "error")]
+    pub fail_on: FailOn,
+    /// Lint configuration (disable, enable, ignore, networks).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_config")]
+    pub config: Option<std::path::PathBuf>,
+    /// Do not read ./.netfence-lint.yaml.
+    #[arg(long)]
+    pub no_config: bool,
+    /// Also report namespaces and workloads without isolating policies (NF701-NF703).
+    #[arg(long)]
+    pub coverage: bool,
+    /// Turn a check off; repeatable.
+    #[arg(long, value_name = "ID")]
+    pub disable: Vec<String>,
+    /// Turn an off-by-default check on; repeatable.
+    #[arg(long, value_name = "ID")]
+    pub enable: Vec<String>,
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffFormat {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+#[command(
+    after_help = "Exit codes: 0, or 1 with --fail-on-new-allow when a flow becomes allowed; 2 error.\n\
+                  With --base-ref/--head-ref, -f names paths inside the git repository (files or \
+                  directories, as at that commit); without --head/--head-ref, head is -f in the \
+                  working tree."
+)]
+pub struct DiffArgs {
+    /// The old version: manifest files or directories; repeatable.
+    #[arg(long, value_name = "PATH", conflicts_with = "base_ref")]
+    pub base: Vec<String>,
+    /// The new version: manifest files or directories; repeatable.
+    #[arg(long, value_name = "PATH", conflicts_with = "head_ref")]
+    pub head: Vec<String>,
+    /// The old version: the -f paths at this git revision.
+    #[arg(long, value_name = "REF")]
+    pub base_ref: Option<String>,
+    /// The new version: the -f paths at this git revision.
+    #[arg(long, value_name = "REF")]
+    pub head_ref: Option<String>,
+    /// Paths read at --base-ref/--head-ref (or in the working tree for head).
+    #[arg(short = 'f', long = "filename", value_name = "PATH")]
+    pub files: Vec<String>,
+    /// The git repository for --base-ref/--head-ref.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub repo: std::path::PathBuf,
+    /// Port to compare: 80, 80/TCP, 53/UDP, http; repeatable. Added to the default: every
+    /// container port declared in either version.
+    #[arg(short, long = "port", value_name = "PORT[/PROTO]")]
+    pub ports: Vec<String>,
+    /// Compare workloads (pods grouped by owner) or single pods.
+    #[arg(long, value_enum, default_value = "workload")]
+    pub by: GroupBy,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: DiffFormat,
+    /// Exit 1 if any flow becomes allowed.
+    #[arg(long)]
+    pub fail_on_new_allow: bool,
+    /// Namespace for manifest objects without one.
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    /// Compare the valid objects even if some are invalid (errors still printed).
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CoverageFormat {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct CoverageArgs {
+    #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
+    pub output: CoverageFormat,
     #[command(flatten)]
     pub input: InputArgs,
 }

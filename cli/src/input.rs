@@ -3,7 +3,7 @@
 use crate::args::InputArgs;
 use anyhow::{bail, Context, Result};
 use netfence_loader::Loaded;
-use netfence_model::{Cluster, Model};
+use netfence_model::{Cluster, ManifestError, Model};
 
 pub struct Input {
     pub model: Model,
@@ -13,8 +13,10 @@ pub struct Input {
     pub only_namespace: Option<String>,
 }
 
-pub fn load(args: &InputArgs) -> Result<Input> {
-    let (loaded, default_ns) = if args.files.is_empty() {
+/// Reads the objects of the manifests or the live cluster, and the namespace for names
+/// given without one.
+pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
+    if args.files.is_empty() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -29,11 +31,15 @@ pub fn load(args: &InputArgs) -> Result<Input> {
                 .context("connecting to the cluster (use -f to read manifests instead)")?;
             let loaded = netfence_loader::cluster::load_cluster(&client, &ns).await?;
             anyhow::Ok((loaded, ns))
-        })?
+        })
     } else {
         let ns = args.namespace.clone().unwrap_or_else(|| "default".into());
-        (netfence_loader::files::load_paths(&args.files, &ns)?, ns)
-    };
+        Ok((netfence_loader::files::load_paths(&args.files, &ns)?, ns))
+    }
+}
+
+pub fn load(args: &InputArgs) -> Result<Input> {
+    let (loaded, default_ns) = read(args)?;
     let model = compile(loaded, args.keep_going)?;
     Ok(Input {
         model,
@@ -42,9 +48,25 @@ pub fn load(args: &InputArgs) -> Result<Input> {
     })
 }
 
+/// Like [`load`], but invalid objects are handed back instead of stopping the command
+/// (lint reports them as findings).
+pub fn load_with_errors(args: &InputArgs) -> Result<(Input, Vec<ManifestError>)> {
+    let (mut loaded, default_ns) = read(args)?;
+    let errors = std::mem::take(&mut loaded.errors);
+    let model = compile(loaded, true)?;
+    Ok((
+        Input {
+            model,
+            default_ns,
+            only_namespace: args.namespace.clone(),
+        },
+        errors,
+    ))
+}
+
 /// Reports errors and skipped kinds on stderr; without `keep_going` any invalid object
 /// stops the command (exit 2).
-fn compile(loaded: Loaded, keep_going: bool) -> Result<Model> {
+pub fn compile(loaded: Loaded, keep_going: bool) -> Result<Model> {
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }

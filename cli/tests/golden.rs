@@ -340,3 +340,209 @@ fn missing_file_is_an_error() {
         &["matrix", "-f", "testdata/does-not-exist.yaml"],
     );
 }
+
+// ---- lint, coverage and diff ----
+
+const LINT: &str = "testdata/lint";
+
+#[test]
+fn lint_text_every_check() {
+    check(
+        "lint-text",
+        &["lint", "-f", LINT, "--coverage", "--no-config"],
+    );
+}
+
+#[test]
+fn lint_json() {
+    check(
+        "lint-json",
+        &["lint", "-f", LINT, "-o", "json", "--no-config"],
+    );
+}
+
+#[test]
+fn lint_sarif() {
+    check(
+        "lint-sarif",
+        &["lint", "-f", LINT, "-o", "sarif", "--no-config"],
+    );
+}
+
+#[test]
+fn lint_github_annotations() {
+    check(
+        "lint-github",
+        &["lint", "-f", LINT, "-o", "github", "--no-config"],
+    );
+}
+
+#[test]
+fn lint_demo_passes_at_the_default_threshold() {
+    check("lint-demo", &["lint", "-f", DEMO]);
+}
+
+#[test]
+fn lint_fail_on_warning() {
+    check(
+        "lint-fail-on-warning",
+        &[
+            "lint",
+            "-f",
+            DEMO,
+            "--fail-on",
+            "warning",
+            "--disable",
+            "NF207",
+        ],
+    );
+}
+
+#[test]
+fn lint_explain() {
+    check("lint-explain", &["lint", "--explain", "nf203"]);
+}
+
+#[test]
+fn lint_list() {
+    check("lint-list", &["lint", "--list"]);
+}
+
+#[test]
+fn lint_suppressions() {
+    check(
+        "lint-suppressed",
+        &[
+            "lint",
+            "-f",
+            "testdata/lint-suppress/manifests.yaml",
+            "--config",
+            "testdata/lint-suppress/.netfence-lint.yaml",
+        ],
+    );
+}
+
+#[test]
+fn lint_bad_config_is_an_error() {
+    check(
+        "lint-bad-config",
+        &[
+            "lint",
+            "-f",
+            DEMO,
+            "--config",
+            "testdata/lint-suppress/bad-config.yaml",
+        ],
+    );
+}
+
+#[test]
+fn lint_unknown_check_is_an_error() {
+    check("lint-unknown-check", &["lint", "--explain", "NF999"]);
+}
+
+#[test]
+fn lint_missing_file_is_an_error() {
+    check(
+        "lint-missing-file",
+        &["lint", "-f", "testdata/does-not-exist.yaml"],
+    );
+}
+
+#[test]
+fn lint_bad_input_is_reported_as_findings() {
+    check("lint-bad-input", &["lint", "-f", "testdata/bad"]);
+}
+
+#[test]
+fn lint_reads_stdin() {
+    let text = std::fs::read_to_string(root().join("testdata/lint/NF205/triggers.yaml")).unwrap();
+    check_with_stdin(
+        "lint-stdin",
+        &["lint", "-f", "-", "-o", "github"],
+        Some(&text),
+    );
+}
+
+#[test]
+fn coverage_table() {
+    check("coverage-table", &["coverage", "-f", DEMO]);
+}
+
+#[test]
+fn coverage_json() {
+    check(
+        "coverage-json",
+        &["coverage", "-f", DEMO, "-n", "shop", "-o", "json"],
+    );
+}
+
+fn diff_case(case: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec![
+        "diff".to_string(),
+        "--base".to_string(),
+        format!("testdata/diff/{case}/base"),
+        "--head".to_string(),
+        format!("testdata/diff/{case}/head"),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
+fn check_owned(name: &str, args: &[String]) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    check(name, &args);
+}
+
+#[test]
+fn diff_text() {
+    check_owned("diff-text", &diff_case("open-db", &[]));
+}
+
+#[test]
+fn diff_json() {
+    check_owned("diff-json", &diff_case("default-deny", &["-o", "json"]));
+}
+
+#[test]
+fn diff_markdown() {
+    check_owned(
+        "diff-markdown",
+        &diff_case("default-deny", &["-o", "markdown"]),
+    );
+}
+
+#[test]
+fn diff_markdown_new_allow_fails() {
+    check_owned(
+        "diff-fail-on-new-allow",
+        &diff_case("open-db", &["-o", "markdown", "--fail-on-new-allow"]),
+    );
+}
+
+#[test]
+fn diff_labels_and_new_workloads() {
+    check_owned("diff-relabel", &diff_case("relabel", &["--by", "pod"]));
+}
+
+#[test]
+fn diff_without_base_is_an_error() {
+    check(
+        "diff-no-base",
+        &["diff", "--head", "testdata/diff/open-db/head"],
+    );
+}
+
+#[test]
+fn diff_bad_input_is_an_error() {
+    check(
+        "diff-bad-input",
+        &[
+            "diff",
+            "--base",
+            "testdata/bad",
+            "--head",
+            "testdata/bad/good.yaml",
+        ],
+    );
+}

@@ -73,3 +73,38 @@ fn an_unreachable_api_server_is_a_clear_error() {
     assert_eq!(code, 2);
     assert!(err.contains("listing Pod from the API server"), "{err}");
 }
+
+#[test]
+fn lint_and_coverage_on_the_live_cluster() {
+    let fake = cluster();
+    let (code, out, err) = run(&fake, &["lint", "--coverage", "--no-config"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("cluster: info NF702 Pod shop/api: shop/api is not isolated for ingress"),
+        "{out}"
+    );
+    let (code, out, err) = run(
+        &fake,
+        &[
+            "lint",
+            "-o",
+            "sarif",
+            "--fail-on",
+            "info",
+            "--enable",
+            "NF703",
+        ],
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    // Objects read from the API server have no file: results carry no location.
+    let results = doc["runs"][0]["results"].as_array().unwrap();
+    assert!(!results.is_empty());
+    assert!(
+        results.iter().all(|r| r.get("locations").is_none()),
+        "{out}"
+    );
+    let (code, out, err) = run(&fake, &["coverage"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("shop/db"), "{out}");
+}

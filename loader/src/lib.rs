@@ -3,6 +3,7 @@
 
 pub mod cluster;
 pub mod files;
+pub mod git;
 
 use netfence_model::{ManifestError, Object};
 use std::collections::BTreeMap;
@@ -42,6 +43,8 @@ pub enum LoadError {
     NoManifests(String),
     #[error("kubeconfig: {0}")]
     Config(String),
+    #[error("{0}")]
+    Git(String),
     #[error("listing {kind} from the API server: {message}")]
     Api { kind: String, message: String },
 }

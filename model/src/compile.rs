@@ -9,7 +9,6 @@ use crate::objects::{Direction, Peer, PortSpec};
 use crate::ports::PortSet;
 use crate::selector::{LabelSelector, Operator};
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct PeerId(pub u32);
@@ -353,11 +352,12 @@ impl Model {
 /// address is not known yet (a template, a pending pod) could get any address, so only a
 /// block covering the whole family admits it.
 pub fn block_admits_endpoint(block: &IpBlock, e: &Endpoint, family: Family) -> bool {
-    let addrs: Vec<&IpAddr> = e.addrs.iter().filter(|a| Family::of(a) == family).collect();
     if e.addrs.is_empty() {
         block.addrs.covers_family(family)
     } else {
-        addrs.iter().any(|a| block.addrs.contains(a))
+        e.addrs
+            .iter()
+            .any(|a| Family::of(a) == family && block.addrs.contains(a))
     }
 }
 

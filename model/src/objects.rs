@@ -182,6 +182,9 @@ pub struct Service {
     /// None: a Service without selector (its endpoints are managed by hand).
     pub selector: Option<Labels>,
     pub ports: Vec<ServicePort>,
+    /// `spec.clusterIPs` (or `clusterIP`); empty for headless Services and manifests
+    /// that leave the address to the API server.
+    pub cluster_ips: Vec<IpAddr>,
 }
 
 /// A port entry of a policy rule.
@@ -564,10 +567,33 @@ pub(crate) fn service(
             protocol: protocol(p.protocol.as_deref(), &format!("{path}.protocol"))?,
         });
     }
+    // "None" marks a headless Service: it has no virtual address.
+    let ip_texts: Vec<String> = spec
+        .cluster_ips
+        .iter()
+        .flatten()
+        .chain(spec.cluster_ip.iter())
+        .filter(|t| !t.is_empty() && t.as_str() != "None")
+        .cloned()
+        .collect();
+    let mut cluster_ips = Vec::new();
+    for t in ip_texts {
+        let a: IpAddr = t.parse().map_err(|_| {
+            FieldError::new(
+                "spec.clusterIPs",
+                format!("invalid IP address {t:?}"),
+                Some(t.clone()),
+            )
+        })?;
+        if !cluster_ips.contains(&a) {
+            cluster_ips.push(a);
+        }
+    }
     Ok(Service {
         meta,
         selector: spec.selector.filter(|s| !s.is_empty()),
         ports,
+        cluster_ips,
     })
 }
 

@@ -230,6 +230,8 @@ pub struct ServiceSpec {
     pub ports: Option<Vec<ServicePort>>,
     #[serde(rename = "clusterIP")]
     pub cluster_ip: Option<String>,
+    #[serde(rename = "clusterIPs", default, deserialize_with = "nullable_items")]
+    pub cluster_ips: Option<Vec<String>>,
 }
 
 #[derive(Deserialize, Default, Debug)]

@@ -2,6 +2,9 @@
 
 pub mod can_reach;
 mod compile;
+mod coverage;
+mod diff;
+mod lint;
 mod matrix;
 
 use crate::args::{Cli, Command};
@@ -14,5 +17,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Explain(args) => can_reach::run(args, true),
         Command::Matrix(args) => matrix::run(args),
         Command::Compile(args) => compile::run(args),
+        Command::Lint(args) => lint::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Coverage(args) => coverage::run(args),
     }
 }

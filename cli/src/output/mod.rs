@@ -1,4 +1,7 @@
 //! Output formats.
 
+pub mod coverage_out;
+pub mod diff_out;
+pub mod lint_out;
 pub mod matrix_out;
 pub mod reach_json;

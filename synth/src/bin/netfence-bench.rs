@@ -7,10 +7,15 @@
 //!   matrix          the full N x N matrix for one port (computed, not printed)
 //!   reach           one `reach()` between random endpoints (median / p99 over many pairs)
 //! and prints a table, the model's size and the growth ratios between sizes.
+//! With `--lint`: the whole lint catalogue over the compiled model. With `--diff`: the
+//! connectivity diff between the cluster and a changed copy (every K-th policy dropped,
+//! every 5K-th pod relabelled; K = 200 by default, `--diff-every K`), on every declared
+//! container port.
 //!
 //! Run: `cargo run --release -p netfence-synth --bin netfence-bench -- [options]`
 //! Nothing here asserts a time: it reports.
 
+use netfence_analyzer::diff::{default_ports, diff, Grouping};
 use netfence_analyzer::{reach, Flow, Matrix, MatrixPort, Party};
 use netfence_model::ports::PortRef;
 use netfence_model::{parse_manifest, Cluster, EndpointId, Model, Object, Protocol};
@@ -32,6 +37,9 @@ usage: netfence-bench [options]
   --seed S            generator seed (default 1)
   --dual-stack        IPv4 and IPv6 addresses
   --no-workloads      standalone pods, no Deployments
+  --lint              also time lint (every check) over the compiled model
+  --diff              also time the connectivity diff against a changed copy
+  --diff-every K      the copy drops every K-th policy, relabels every 5K-th pod (200)
   -h, --help          this text
 ";
 
@@ -46,6 +54,9 @@ struct Args {
     seed: u64,
     dual_stack: bool,
     workloads: bool,
+    lint: bool,
+    diff: bool,
+    diff_every: usize,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -60,6 +71,9 @@ fn parse_args() -> Result<Option<Args>, String> {
         seed: 1,
         dual_stack: false,
         workloads: true,
+        lint: false,
+        diff: false,
+        diff_every: 200,
     };
     let mut it = std::env::args().skip(1);
     let num = |flag: &str, v: Option<String>| -> Result<usize, String> {
@@ -84,6 +98,9 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--seed" => a.seed = num("--seed", it.next())? as u64,
             "--dual-stack" => a.dual_stack = true,
             "--no-workloads" => a.workloads = false,
+            "--lint" => a.lint = true,
+            "--diff" => a.diff = true,
+            "--diff-every" => a.diff_every = num("--diff-every", it.next())?.max(1),
             "--port" => {
                 let v = it.next().ok_or("--port needs a value")?;
                 let (p, proto) = v.split_once('/').unwrap_or((&v, "TCP"));
@@ -135,6 +152,78 @@ struct Row {
     ingress_unions: usize,
     peers: usize,
     allows: usize,
+    lint: Option<LintRow>,
+    diff: Option<DiffRow>,
+}
+
+struct LintRow {
+    time: Duration,
+    findings: usize,
+    checks: usize,
+}
+
+struct DiffRow {
+    /// Parse and compile of the changed copy.
+    head_load: Duration,
+    time: Duration,
+    ports: usize,
+    changes: usize,
+    policy_changes: usize,
+}
+
+/// The changed copy for the diff: every `every`-th policy dropped, and the first label of
+/// every `5 * every`-th pod renamed (so policies and selections both change).
+fn changed_copy(text: &str, every: usize) -> String {
+    let (mut policies, mut pods) = (0, 0);
+    let mut out = Vec::new();
+    for doc in text.split("\n---\n") {
+        if doc.contains("kind: NetworkPolicy") {
+            policies += 1;
+            if policies % every == 0 {
+                continue;
+            }
+        } else if doc.contains("kind: Pod\n") {
+            pods += 1;
+            if pods % (5 * every) == 0 {
+                out.push(doc.replacen("app: ", "app: renamed-", 1));
+                continue;
+            }
+        }
+        out.push(doc.to_string());
+    }
+    out.join("\n---\n")
+}
+
+fn measure_lint(a: &Args, model: &Model) -> LintRow {
+    eprintln!("   lint");
+    let config = netfence_lint::LintConfig::default();
+    let (time, report) = timed(a.runs, || netfence_lint::lint(model, &[], &config));
+    LintRow {
+        time,
+        findings: report.findings.len(),
+        checks: netfence_lint::CATALOGUE
+            .iter()
+            .filter(|c| config.is_enabled(c))
+            .count(),
+    }
+}
+
+fn measure_diff(a: &Args, text: &str, base: &Model) -> DiffRow {
+    eprintln!("   diff");
+    let head_text = changed_copy(text, a.diff_every);
+    let (head_load, head) = timed(a.runs, || {
+        let parsed = parse_manifest("head.yaml", &head_text, "default");
+        Model::compile(Cluster::build(parsed.objects))
+    });
+    let ports = default_ports(base, &head);
+    let (time, d) = timed(a.runs, || diff(base, &head, &ports, Grouping::Workload));
+    DiffRow {
+        head_load,
+        time,
+        ports: ports.len(),
+        changes: d.changes.len(),
+        policy_changes: d.policy_changes.len(),
+    }
 }
 
 fn ms(d: Duration) -> String {
@@ -215,7 +304,11 @@ fn run_size(a: &Args, pods: usize) -> Row {
     let reach_median_us = us(samples[samples.len() / 2]);
     let reach_p99_us = us(samples[(samples.len() * 99 / 100).min(samples.len() - 1)]);
 
+    let lint = a.lint.then(|| measure_lint(a, &model));
+    let diff = a.diff.then(|| measure_diff(a, &text, &model));
     Row {
+        lint,
+        diff,
         pods,
         policies,
         endpoints: n,
@@ -323,6 +416,47 @@ fn print_table(rows: &[Row], a: &Args) {
             );
         }
     }
+    if rows.iter().any(|r| r.lint.is_some() || r.diff.is_some()) {
+        println!();
+        println!(
+            "{:>7} {:>10} {:>9} {:>9} {:>14} {:>10} {:>7} {:>9} {:>10} {:>15}",
+            "pods",
+            "lint",
+            "checks",
+            "findings",
+            "parse+lint",
+            "diff",
+            "ports",
+            "changes",
+            "policies~",
+            "2x load + diff"
+        );
+        for r in rows {
+            let (lt, checks, findings, e2e) = match &r.lint {
+                Some(l) => (
+                    ms(l.time),
+                    l.checks.to_string(),
+                    l.findings.to_string(),
+                    ms(r.load_compile + l.time),
+                ),
+                None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            };
+            let (dt, ports, changes, pol, d2e) = match &r.diff {
+                Some(d) => (
+                    ms(d.time),
+                    d.ports.to_string(),
+                    d.changes.to_string(),
+                    d.policy_changes.to_string(),
+                    ms(r.load_compile + d.head_load + d.time),
+                ),
+                None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
+            };
+            println!(
+                "{:>7} {:>10} {:>9} {:>9} {:>14} {:>10} {:>7} {:>9} {:>10} {:>15}",
+                r.pods, lt, checks, findings, e2e, dt, ports, changes, pol, d2e
+            );
+        }
+    }
     if let Some(r) = rows.iter().find(|r| r.pods == 10_000) {
         println!();
         println!("targets at 10,000 pods:");
@@ -343,6 +477,21 @@ fn print_table(rows: &[Row], a: &Args) {
             r.reach_p99_us,
             check(r.reach_p99_us < 5000.0)
         );
+        if let Some(l) = &r.lint {
+            println!(
+                "  lint < 2 s:                {} ({})",
+                ms(l.time),
+                check(l.time < Duration::from_secs(2))
+            );
+        }
+        if let Some(d) = &r.diff {
+            println!(
+                "  diff < 2 s:                {} on {} ports ({})",
+                ms(d.time),
+                d.ports,
+                check(d.time < Duration::from_secs(2))
+            );
+        }
     }
 }
 

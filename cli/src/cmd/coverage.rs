@@ -1,0 +1,24 @@
+//! `coverage`: which workloads are isolated for ingress and egress, by namespace.
+
+use crate::args::{CoverageArgs, CoverageFormat};
+use crate::input;
+use crate::output::coverage_out;
+use anyhow::{bail, Result};
+use std::process::ExitCode;
+
+pub fn run(args: CoverageArgs) -> Result<ExitCode> {
+    let input = input::load(&args.input)?;
+    let mut namespaces = netfence_lint::coverage::coverage(&input.model);
+    if let Some(ns) = &input.only_namespace {
+        namespaces.retain(|n| &n.name == ns);
+        if namespaces.is_empty() {
+            bail!("no pods or workloads in namespace {ns}");
+        }
+    }
+    let out = match args.output {
+        CoverageFormat::Table => coverage_out::table(&namespaces),
+        CoverageFormat::Json => coverage_out::json(&namespaces)?,
+    };
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
