@@ -32,6 +32,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Which workloads are isolated for ingress and egress, by namespace.
     Coverage(CoverageArgs),
+    /// Which policies dropped what: a node's netfence-controller drop report.
+    Drops(DropsArgs),
 }
 
 /// Where objects are read from.
@@ -267,4 +269,20 @@ pub struct CoverageArgs {
     pub output: CoverageFormat,
     #[command(flatten)]
     pub input: InputArgs,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DropsFormat {
+    Text,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct DropsArgs {
+    /// The controller's metrics address on the node (its /drops endpoint), e.g.
+    /// http://10.0.0.5:9090 (or through `kubectl port-forward`).
+    #[arg(long, default_value = "http://127.0.0.1:9090")]
+    pub url: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
+    pub output: DropsFormat,
 }

@@ -4,6 +4,7 @@ pub mod can_reach;
 mod compile;
 mod coverage;
 mod diff;
+mod drops;
 mod lint;
 mod matrix;
 
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Lint(args) => lint::run(args),
         Command::Diff(args) => diff::run(args),
         Command::Coverage(args) => coverage::run(args),
+        Command::Drops(args) => drops::run(args),
     }
 }
