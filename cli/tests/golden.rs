@@ -546,3 +546,27 @@ fn diff_bad_input_is_an_error() {
         ],
     );
 }
+
+#[test]
+fn compile_nft_for_a_node() {
+    check(
+        "compile-nft",
+        &["compile", "-f", DEMO, "--node", "node-2", "--counters"],
+    );
+}
+
+#[test]
+fn compile_json_for_a_node() {
+    check(
+        "compile-json",
+        &["compile", "-f", DEMO, "--node", "node-1", "-o", "json"],
+    );
+}
+
+#[test]
+fn compile_for_an_unknown_node_is_an_error() {
+    check(
+        "compile-unknown-node",
+        &["compile", "-f", DEMO, "--node", "node-9"],
+    );
+}

@@ -132,7 +132,9 @@ fn the_watch_path_follows_every_change_and_fault() {
     s.fake.apply(z);
     check(&s, "namespace relabelled");
 
-    // Policy updated, another added, pod deleted.
+    // Policy updated, another added, pod deleted, with a slow API server.
+    s.fake.set_latency(Duration::from_millis(300));
+    s.fake.drop_watches();
     for p in scenario("named-port-ingress") {
         s.fake.apply(p);
     }
@@ -140,7 +142,8 @@ fn the_watch_path_follows_every_change_and_fault() {
         s.fake.apply(p);
     }
     s.fake.delete("v1", "Pod", "x", "d").unwrap();
-    check(&s, "policies and pods changed");
+    check(&s, "policies and pods changed (slow API server)");
+    s.fake.set_latency(Duration::ZERO);
 
     // Disconnect: the watches resume.
     s.fake.drop_watches();

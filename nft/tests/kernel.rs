@@ -52,6 +52,12 @@ fn e2e_scenarios_agree_with_the_analyzer() {
         let text = format!("{base}\n---\n{}", read(&path));
         let m = model(&text);
         lab.load_full(&m, &RenderOptions::default());
+        // Isolated IPv6 pods must find their neighbours again through the ruleset.
+        for node in &lab.nodes {
+            lab.topo
+                .exec(&node.name, &["ip", "-6", "neigh", "flush", "all"])
+                .unwrap();
+        }
         let label = path.file_stem().unwrap().to_string_lossy().to_string();
         let (_, denied) = lab.assert_agrees(&m, &label);
         if label == "default-deny-all" {
@@ -91,7 +97,7 @@ fn testdata_scenarios_agree_with_the_analyzer() {
         let m = model(&text);
         let ports = declared_ports(&m, &[(Protocol::Tcp, 80)], 6);
         let lab = Lab::build(&m, &ports, &[]);
-        lab.load_full(
+        let rulesets = lab.load_full(
             &m,
             &RenderOptions {
                 counters: true,
@@ -99,6 +105,19 @@ fn testdata_scenarios_agree_with_the_analyzer() {
                 unprogrammed_guard: Vec::new(),
             },
         );
+        // The nft-syntax form (what `compile` prints) loads into the same kernel state
+        // as the JSON form that was just applied.
+        for (node, rs) in lab.nodes.iter().zip(&rulesets) {
+            let from_json = listing(&lab, &node.name);
+            lab.nft(&node.name)
+                .run_script(&netfence_nft::text::replace_script(rs))
+                .expect("nft -f of the text form");
+            assert_eq!(
+                from_json,
+                listing(&lab, &node.name),
+                "{label}: text and JSON differ"
+            );
+        }
         // Forget every neighbour: isolated IPv6 pods must rediscover them through the
         // ruleset (neighbour discovery is accepted before any policy).
         for node in &lab.nodes {

@@ -170,3 +170,30 @@ fn size_grows_with_policy_unions_not_pods() {
         "one policy chain whatever the pod count"
     );
 }
+
+#[test]
+fn a_new_pod_address_is_an_element_delta() {
+    let before = render(&model_text(DENY_X), None);
+    let moved = model_text(DENY_X).replacen("{ip: 10.10.0.2}", "{ip: 10.10.0.99}", 1);
+    assert_ne!(moved, model_text(DENY_X));
+    match diff(&before, &render(&moved, None)) {
+        Change::Delta(d) => {
+            // Out of the pod sets and the ingress map, in again with the new address.
+            let removed: Vec<String> = d
+                .map_del
+                .values()
+                .flatten()
+                .map(|a| a.to_string())
+                .collect();
+            assert_eq!(removed, vec!["10.10.0.2"]);
+            let added: Vec<String> = d
+                .map_add
+                .values()
+                .flatten()
+                .map(|(a, _)| a.to_string())
+                .collect();
+            assert_eq!(added, vec!["10.10.0.99"]);
+        }
+        other => panic!("expected a delta, got {other:?}"),
+    }
+}
