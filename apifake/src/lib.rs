@@ -1012,6 +1012,7 @@ async fn stream_watch(
         let now = Instant::now();
         let (lines, end, next_bookmark) = {
             let mut s = shared.lock();
+            let s_down = s.down;
             let interval = s.bookmark_interval.filter(|_| plan.bookmarks);
             let rv = s.resource_version;
             let (api, kind) = s.types(&plan.collection);
@@ -1019,7 +1020,8 @@ async fn stream_watch(
                 return false;
             };
             let mut lines = std::mem::take(&mut w.queue);
-            let end = w.end;
+            // A watch registered just as the server went down is dropped too.
+            let end = if s_down { Some(WatchEnd::Drop) } else { w.end };
             if let Some(every) = interval {
                 if now >= last_bookmark + every {
                     // Every event up to `rv` is in `lines`: the bookmark follows them.

@@ -83,6 +83,9 @@ struct Renderer<'m> {
     peer_memo: HashMap<(String, Addr), Vec<Vec<Match>>>,
     named_memo: HashSet<String>,
     named_index: HashMap<(String, Protocol), NamedPorts>,
+    /// Address families the cluster uses: peer sets and rules of a family no pod or
+    /// ipBlock has would be empty weight on every packet and every nft transaction.
+    families: Vec<Family>,
 }
 
 impl<'m> Renderer<'m> {
@@ -180,7 +183,7 @@ impl<'m> Renderer<'m> {
         let out = match self.model.peer(pid) {
             PeerMatch::Endpoints(set) => {
                 let mut out = Vec::new();
-                for f in Family::ALL {
+                for f in self.families.clone() {
                     let universe = self.universe(f).clone();
                     let mut chosen = set.clone();
                     chosen.intersect_with(&universe);
@@ -340,7 +343,7 @@ impl<'m> Renderer<'m> {
             }
         }
         for (pname, proto) in named_egress {
-            for f in Family::ALL {
+            for f in self.families.clone() {
                 let sname = self.named_port_set(allow, &pname, proto, f);
                 push(vec![Match::DaddrProtoPortInSet(f, sname)]);
             }
@@ -390,6 +393,28 @@ impl<'m> Renderer<'m> {
     }
 }
 
+/// The families of any pod address or ipBlock of the model (IPv4 when there are none).
+fn families_in_use(model: &Model) -> Vec<Family> {
+    let mut out: Vec<Family> = Family::ALL
+        .into_iter()
+        .filter(|f| {
+            model
+                .cluster
+                .endpoints
+                .iter()
+                .any(|e| e.addrs.iter().any(|a| Family::of(a) == *f))
+                || model
+                    .peers
+                    .iter()
+                    .any(|p| matches!(p, PeerMatch::Addrs(b) if b.family() == *f))
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(Family::V4);
+    }
+    out
+}
+
 /// The key of an ingress chain: its policies and the ports its named ports resolve to
 /// on the member (members resolving them differently need different chains).
 fn ingress_chain_name(model: &Model, union: &netfence_model::PolicyUnion, e: &Endpoint) -> String {
@@ -426,6 +451,7 @@ pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> R
         peer_memo: HashMap::new(),
         named_memo: HashSet::new(),
         named_index: HashMap::new(),
+        families: families_in_use(model),
     };
     let mut node_addrs: BTreeSet<IpAddr> = node.addrs.iter().copied().collect();
     for f in Family::ALL {
