@@ -337,12 +337,7 @@ fn denied_by(model: &Model, r: &Reach) -> Vec<String> {
         for d in [&f.egress, &f.ingress] {
             if let Outcome::Isolated(u) = d.outcome {
                 if !r.flow.admitted_by(&d.allowed_ports) {
-                    let names: Vec<String> = model
-                        .union(u)
-                        .policies
-                        .iter()
-                        .map(|p| model.cluster.policy(*p).key())
-                        .collect();
+                    let names: Vec<String> = model.policy_keys(u);
                     out.insert(format!(
                         "{} of {} isolated by [{}]",
                         d.direction,

@@ -58,11 +58,7 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
         )),
         Outcome::Isolated(u) => {
             let union = model.union(u);
-            let names: Vec<String> = union
-                .policies
-                .iter()
-                .map(|p| model.cluster.policy(*p).key())
-                .collect();
+            let names = model.policy_keys(u);
             let verdict = if flow.admitted_by(&d.allowed_ports) {
                 "allowed"
             } else {

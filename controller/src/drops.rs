@@ -46,12 +46,7 @@ pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
         Direction::Egress => &f.egress,
     });
     let policies: Vec<String> = match side.map(|d| d.outcome) {
-        Some(Outcome::Isolated(u)) => model
-            .union(u)
-            .policies
-            .iter()
-            .map(|p| model.cluster.policy(*p).key())
-            .collect(),
+        Some(Outcome::Isolated(u)) => model.policy_keys(u),
         _ => Vec::new(),
     };
     let port = match (p.dst_port, protocol) {

@@ -303,6 +303,15 @@ impl Model {
         &self.unions[id.0 as usize]
     }
 
+    /// `ns/name` of the policies of a union, in order.
+    pub fn policy_keys(&self, id: UnionId) -> Vec<String> {
+        self.union(id)
+            .policies
+            .iter()
+            .map(|p| self.cluster.policy(*p).key())
+            .collect()
+    }
+
     pub fn peer(&self, id: PeerId) -> &PeerMatch {
         &self.peers[id.0 as usize]
     }

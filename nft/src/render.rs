@@ -365,11 +365,7 @@ impl<'m> Renderer<'m> {
         for allow in &union.allows {
             rules.extend(self.allow_rules(allow, Some(member)));
         }
-        let names: Vec<String> = union
-            .policies
-            .iter()
-            .map(|p| self.model.cluster.policy(*p).key())
-            .collect();
+        let names = self.model.policy_keys(union.id);
         if let Some(group) = self.opts.log_group {
             // Logging is rate-limited in a rule of its own: a limit on the drop rule would
             // let packets over the limit fall through to the base chain's accept.
@@ -418,11 +414,7 @@ fn families_in_use(model: &Model) -> Vec<Family> {
 /// The key of an ingress chain: its policies and the ports its named ports resolve to
 /// on the member (members resolving them differently need different chains).
 fn ingress_chain_name(model: &Model, union: &netfence_model::PolicyUnion, e: &Endpoint) -> String {
-    let mut parts: Vec<String> = union
-        .policies
-        .iter()
-        .map(|p| model.cluster.policy(*p).key())
-        .collect();
+    let mut parts = model.policy_keys(union.id);
     for allow in union.allows.iter().filter(|a| a.has_named_ports()) {
         parts.push(format!("{}", allow.ports_for(Some(e))));
     }
@@ -431,11 +423,7 @@ fn ingress_chain_name(model: &Model, union: &netfence_model::PolicyUnion, e: &En
 }
 
 fn egress_chain_name(model: &Model, union: &netfence_model::PolicyUnion) -> String {
-    let parts: Vec<String> = union
-        .policies
-        .iter()
-        .map(|p| model.cluster.policy(*p).key())
-        .collect();
+    let parts = model.policy_keys(union.id);
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     name("eg", &refs)
 }

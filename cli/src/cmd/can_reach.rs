@@ -241,12 +241,7 @@ fn short_reason(model: &Model, r: &Reach) -> Option<String> {
     for d in [&f.egress, &f.ingress] {
         if let Outcome::Isolated(u) = d.outcome {
             if !r.flow.admitted_by(&d.allowed_ports) {
-                let names: Vec<String> = model
-                    .union(u)
-                    .policies
-                    .iter()
-                    .map(|p| model.cluster.policy(*p).key())
-                    .collect();
+                let names: Vec<String> = model.policy_keys(u);
                 return Some(format!(
                     "{} of {} is isolated by [{}] and no rule allows this",
                     d.direction,

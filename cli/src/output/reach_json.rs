@@ -23,12 +23,7 @@ fn outcome(o: &Outcome) -> &'static str {
 fn direction(model: &Model, r: &netfence_analyzer::Reach, d: &DirectionReach) -> Value {
     let (policies, allowed_by) = match d.outcome {
         Outcome::Isolated(u) => {
-            let union = model.union(u);
-            let policies: Vec<String> = union
-                .policies
-                .iter()
-                .map(|p| model.cluster.policy(*p).key())
-                .collect();
+            let policies = model.policy_keys(u);
             let by: Vec<String> = d
                 .checks
                 .iter()
