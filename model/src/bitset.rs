@@ -32,6 +32,13 @@ impl EndpointSet {
         }
     }
 
+    /// Grows or shrinks to `len` endpoints; new ones are not in the set.
+    pub fn resize(&mut self, len: usize) {
+        self.len = len;
+        self.words.resize(len.div_ceil(64), 0);
+        self.clear_tail();
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }
@@ -116,5 +123,10 @@ mod tests {
         assert!(!c.contains(64) && c.contains(63));
         c.intersect_with(&a);
         assert!(c.is_empty());
+        a.resize(129);
+        assert_eq!(a.iter().collect::<Vec<_>>(), vec![0, 64]);
+        a.resize(200);
+        a.insert(199);
+        assert_eq!((a.len(), a.count()), (200, 3));
     }
 }

@@ -2,7 +2,9 @@
 //! standing in for pods not yet created), services and policies, with stable ids.
 
 use crate::error::Source;
-use crate::objects::{ContainerPort, Namespace, Object, Policy, Service, Workload, WorkloadKind};
+use crate::objects::{
+    ContainerPort, Namespace, Object, Pod, Policy, Service, Workload, WorkloadKind,
+};
 use crate::ports::Protocol;
 use crate::selector::Labels;
 use std::collections::{BTreeMap, HashMap};
@@ -68,6 +70,26 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// The endpoint of a pod (its id is assigned by the cluster).
+    pub(crate) fn of_pod(p: Pod, namespace: NamespaceId, workload: Option<usize>) -> Endpoint {
+        Endpoint {
+            id: EndpointId(0),
+            namespace,
+            name: p.meta.name,
+            kind: EndpointKind::Pod,
+            labels: p.meta.labels,
+            ports: p.ports,
+            addrs: p.addrs,
+            node: p.node,
+            host_addrs: p.host_addrs,
+            host_network: p.host_network,
+            source: p.meta.source,
+            workload,
+        }
+    }
+}
+
 /// A namespaced object's display key.
 pub fn endpoint_key(ns: &str, name: &str, kind: EndpointKind) -> String {
     match kind {
@@ -88,7 +110,7 @@ pub struct Cluster {
     /// Things worth telling the user that are not errors (duplicates replaced, ...).
     pub warnings: Vec<String>,
     ns_by_name: HashMap<String, NamespaceId>,
-    endpoint_by_key: HashMap<String, EndpointId>,
+    pub(crate) endpoint_by_key: HashMap<String, EndpointId>,
 }
 
 impl Cluster {
@@ -170,20 +192,8 @@ impl Cluster {
             if let Some(w) = workload {
                 owned[w] = true;
             }
-            endpoints.push(Endpoint {
-                id: EndpointId(0),
-                namespace: cluster.ns_by_name[&p.meta.namespace],
-                name: p.meta.name,
-                kind: EndpointKind::Pod,
-                labels: p.meta.labels,
-                ports: p.ports,
-                addrs: p.addrs,
-                node: p.node,
-                host_addrs: p.host_addrs,
-                host_network: p.host_network,
-                source: p.meta.source,
-                workload,
-            });
+            let ns = cluster.ns_by_name[&p.meta.namespace];
+            endpoints.push(Endpoint::of_pod(p, ns, workload));
         }
         for (i, w) in cluster.workloads.iter().enumerate() {
             // CronJobs stand in for their Jobs' pods, so a Job template owned by a
@@ -226,25 +236,30 @@ impl Cluster {
     /// The workload that owns pods with these labels in this namespace: the top-level
     /// controller is preferred (a Deployment over its ReplicaSet).
     fn owner_of(&self, ns: &str, labels: &Labels) -> Option<usize> {
+        let (start, end) = self.workloads_of(ns);
         let rank = |k: WorkloadKind| match k {
             WorkloadKind::Deployment | WorkloadKind::StatefulSet | WorkloadKind::DaemonSet => 0,
             WorkloadKind::CronJob | WorkloadKind::ReplicationController => 1,
             WorkloadKind::Job => 2,
             WorkloadKind::ReplicaSet => 3,
         };
-        // Workloads are sorted by namespace: look only at this namespace's.
-        let start = self
-            .workloads
-            .partition_point(|w| w.meta.namespace.as_str() < ns);
-        let end = self
-            .workloads
-            .partition_point(|w| w.meta.namespace.as_str() <= ns);
         self.workloads[start..end]
             .iter()
             .enumerate()
             .filter(|(_, w)| !w.selector.is_empty() && w.selector.matches(labels))
             .min_by_key(|(_, w)| rank(w.kind))
             .map(|(i, _)| start + i)
+    }
+
+    /// The range of `workloads` in namespace `ns` (they are sorted by namespace).
+    pub(crate) fn workloads_of(&self, ns: &str) -> (usize, usize) {
+        let start = self
+            .workloads
+            .partition_point(|w| w.meta.namespace.as_str() < ns);
+        let end = self
+            .workloads
+            .partition_point(|w| w.meta.namespace.as_str() <= ns);
+        (start, end)
     }
 
     pub fn namespace_id(&self, name: &str) -> Option<NamespaceId> {

@@ -110,7 +110,11 @@ pub struct Model {
     pub egress: Vec<Option<UnionId>>,
     /// The (rule, peer) of every policy resolved to a peer id:
     /// `peer_of[policy][direction][rule][peer]`.
-    peer_of: Vec<[Vec<Vec<PeerId>>; 2]>,
+    pub(crate) peer_of: Vec<[Vec<Vec<PeerId>>; 2]>,
+    /// What each peer was resolved from (its policy's namespace and the peer), so one
+    /// endpoint can be re-matched without the label index (see `patch`).
+    pub(crate) peer_defs: Vec<(NamespaceId, Peer)>,
+    pub(crate) union_ids: HashMap<(Direction, Vec<PolicyId>), UnionId>,
 }
 
 /// Inverted label index over the endpoints that selectors can choose.
@@ -197,6 +201,7 @@ impl Model {
         let index = LabelIndex::new(&cluster);
         let n = cluster.endpoints.len();
         let mut peers: Vec<PeerMatch> = Vec::new();
+        let mut peer_defs: Vec<(NamespaceId, Peer)> = Vec::new();
         let mut interned: HashMap<(NamespaceId, &Peer), PeerId> = HashMap::new();
         let mut ns_sets: HashMap<&LabelSelector, EndpointSet> = HashMap::new();
         let mut peer_of = Vec::with_capacity(cluster.policies.len());
@@ -235,6 +240,7 @@ impl Model {
                                 }
                             };
                             peers.push(m);
+                            peer_defs.push((own_ns, peer.clone()));
                             PeerId(peers.len() as u32 - 1)
                         });
                         ids.push(id);
@@ -272,14 +278,7 @@ impl Model {
                     Some(id) => *id,
                     None => {
                         let id = UnionId(unions.len() as u32);
-                        let allows = build_allows(&cluster, &peer_of, &key.1, *dir);
-                        unions.push(PolicyUnion {
-                            id,
-                            direction: *dir,
-                            policies: key.1.clone(),
-                            allows,
-                            members: Vec::new(),
-                        });
+                        unions.push(new_union(&cluster, &peer_of, id, *dir, &key.1));
                         union_ids.insert(key, id);
                         id
                     }
@@ -296,6 +295,8 @@ impl Model {
             ingress,
             egress,
             peer_of,
+            peer_defs,
+            union_ids,
         }
     }
 
@@ -367,6 +368,22 @@ pub fn block_admits_endpoint(block: &IpBlock, e: &Endpoint, family: Family) -> b
         e.addrs
             .iter()
             .any(|a| Family::of(a) == family && block.addrs.contains(a))
+    }
+}
+
+pub(crate) fn new_union(
+    cluster: &Cluster,
+    peer_of: &[[Vec<Vec<PeerId>>; 2]],
+    id: UnionId,
+    dir: Direction,
+    policies: &[PolicyId],
+) -> PolicyUnion {
+    PolicyUnion {
+        id,
+        direction: dir,
+        policies: policies.to_vec(),
+        allows: build_allows(cluster, peer_of, policies, dir),
+        members: Vec::new(),
     }
 }
 

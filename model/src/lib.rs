@@ -12,6 +12,7 @@ pub mod error;
 pub mod intervals;
 pub mod manifest;
 pub mod objects;
+pub mod patch;
 pub mod ports;
 pub mod raw;
 pub mod selector;
@@ -23,6 +24,7 @@ pub use compile::{Allow, Model, PeerId, PeerMatch, PeerRef, PolicyUnion, UnionId
 pub use error::{ManifestError, Source};
 pub use manifest::{parse_manifest, ParsedManifest};
 pub use objects::{Object, Peer, Policy, PortSpec, Rule, Workload, WorkloadKind};
+pub use patch::{PodChange, Unpatchable};
 pub use ports::{PortRange, PortSet, Protocol};
 pub use selector::{LabelSelector, Labels};
 

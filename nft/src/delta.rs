@@ -93,6 +93,10 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Change {
     let mut d = Delta::default();
     for (name, s) in &new.sets {
         let o = &old.sets[name];
+        if std::sync::Arc::ptr_eq(&o.elements, &s.elements) {
+            // The same elements, shared (the renderer's cache): nothing to walk.
+            continue;
+        }
         let del: Vec<Element> = o.elements.difference(&s.elements).cloned().collect();
         let add: Vec<Element> = s.elements.difference(&o.elements).cloned().collect();
         if !del.is_empty() {

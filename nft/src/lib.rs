@@ -16,5 +16,5 @@ pub mod text;
 
 pub use apply::{ApplyError, Nft};
 pub use delta::{diff, Change, Delta};
-pub use render::{render_ruleset, NodeView, RenderOptions};
+pub use render::{render_cached, render_ruleset, NodeView, RenderOptions, SetCache};
 pub use ruleset::{Ruleset, TABLE};

@@ -15,8 +15,10 @@ use netfence_model::objects::{Direction, Peer, PortSpec};
 use netfence_model::{
     Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerRef, PortSet, Protocol,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use netfence_model::{PeerId, PodChange};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// Which pods this node enforces, and the node's own addresses.
 #[derive(Clone, Debug, Default)]
@@ -81,23 +83,97 @@ struct Renderer<'m> {
     universe: BTreeMap<Family, EndpointSet>,
     /// Peers already turned into sets (a peer shared by many chains is built once).
     peer_memo: HashMap<(String, Addr), Vec<Vec<Match>>>,
-    named_memo: HashSet<String>,
     named_index: HashMap<(String, Protocol), NamedPorts>,
     /// Address families the cluster uses: peer sets and rules of a family no pod or
     /// ipBlock has would be empty weight on every packet and every nft transaction.
     families: Vec<Family>,
+    cache: &'m mut SetCache,
+}
+
+/// What a cached set's elements were computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum SetSource {
+    /// The pods of a selector peer.
+    Peer(PeerId),
+    /// Every pod, or every pod but a peer's: any endpoint change can change it.
+    AllPods,
+    /// A named port resolved on every pod that has it.
+    NamedPort(String, Protocol),
+    /// An ipBlock: fixed until the policies change.
+    Block,
+}
+
+/// Set contents kept from one render to the next while the model is patched in place
+/// (`Model::upsert_pod`): after a pod event only the sets the pod can be in are built
+/// again. Forget it all (`clear`) when the model is recompiled: peer ids change meaning.
+#[derive(Default)]
+pub struct SetCache {
+    sets: HashMap<String, (SetSource, Elements)>,
+}
+
+impl SetCache {
+    pub fn clear(&mut self) {
+        self.sets.clear();
+    }
+
+    /// Drops what a pod change can have made stale.
+    pub fn forget(&mut self, change: &PodChange) {
+        if !change.endpoints {
+            return;
+        }
+        self.sets.retain(|_, (source, _)| match source {
+            SetSource::Peer(p) => !change.peers.contains(p),
+            SetSource::AllPods => false,
+            SetSource::NamedPort(name, proto) => {
+                !change.named_ports.contains(&(name.clone(), *proto))
+            }
+            SetSource::Block => true,
+        });
+    }
+
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
 }
 
 impl<'m> Renderer<'m> {
-    /// Adds elements to a set: built in bulk from a sorted run (inserting one by one
-    /// dominated render time at 10k pods).
-    fn fill(&mut self, name: &str, kind: SetKind, elements: Vec<Element>) {
-        let set = self.set(name, kind);
-        if set.elements.is_empty() {
-            set.elements = elements.into_iter().collect();
-        } else {
-            set.elements.extend(elements);
+    /// Declares a set whose elements come from the cache or, when not cached, from
+    /// `compute`. A name stands for its content (names derive from what defines the
+    /// set), so a set declared twice in one render is the same set.
+    fn cached_set(
+        &mut self,
+        name: &str,
+        kind: SetKind,
+        source: SetSource,
+        compute: impl FnOnce(&mut Self) -> Vec<Element>,
+    ) {
+        if self.rs.sets.contains_key(name) {
+            return;
         }
+        let elements = match self.cache.sets.get(name) {
+            Some((_, elements)) => elements.clone(),
+            None => {
+                // Collected from a sorted run, the tree is built in bulk (inserting one by
+                // one dominated render time at 10k pods).
+                let elements: Elements = Arc::new(compute(self).into_iter().collect());
+                self.cache
+                    .sets
+                    .insert(name.to_string(), (source, elements.clone()));
+                elements
+            }
+        };
+        self.rs
+            .sets
+            .insert(name.to_string(), SetDef { kind, elements });
+    }
+
+    /// Adds one element to a set of this render (the small per-node sets).
+    fn add(&mut self, name: &str, kind: SetKind, element: Element) {
+        Arc::make_mut(&mut self.set(name, kind).elements).insert(element);
     }
 
     /// Pods (not on the host network) with a container port of that name and protocol,
@@ -128,7 +204,7 @@ impl<'m> Renderer<'m> {
             .entry(name.to_string())
             .or_insert_with(|| SetDef {
                 kind,
-                elements: BTreeSet::new(),
+                elements: Elements::default(),
             })
     }
 
@@ -191,23 +267,24 @@ impl<'m> Renderer<'m> {
                         // Most pods: list the few left out, next to one shared set of all
                         // pods, instead of repeating thousands of addresses per peer.
                         let all = format!("all_{}", fam_suffix(f));
-                        if !self.rs.sets.contains_key(&all) {
-                            let every = self.addrs_of_set(&universe, f);
-                            self.fill(&all, SetKind::Addr(f), every);
-                        }
-                        let mut left_out = universe;
-                        left_out.subtract(set);
+                        self.cached_set(&all, SetKind::Addr(f), SetSource::AllPods, |r| {
+                            r.addrs_of_set(&universe, f)
+                        });
                         let sname = name(&format!("x{}", fam_suffix(f)), &[&key]);
-                        let els = self.addrs_of_set(&left_out, f);
-                        self.fill(&sname, SetKind::Addr(f), els);
+                        self.cached_set(&sname, SetKind::Addr(f), SetSource::AllPods, |r| {
+                            let mut left_out = universe;
+                            left_out.subtract(set);
+                            r.addrs_of_set(&left_out, f)
+                        });
                         out.push(vec![
                             Match::AddrInSet(f, side, all),
                             Match::AddrNotInSet(f, side, sname),
                         ]);
                     } else {
                         let sname = name(&format!("p{}", fam_suffix(f)), &[&key]);
-                        let els = self.addrs_of_set(&chosen, f);
-                        self.fill(&sname, SetKind::Addr(f), els);
+                        self.cached_set(&sname, SetKind::Addr(f), SetSource::Peer(pid), |r| {
+                            r.addrs_of_set(&chosen, f)
+                        });
                         out.push(vec![Match::AddrInSet(f, side, sname)]);
                     }
                 }
@@ -216,20 +293,23 @@ impl<'m> Renderer<'m> {
             PeerMatch::Addrs(block) => {
                 let f = block.family();
                 let sname = name(&format!("b{}", fam_suffix(f)), &[&block.to_string()]);
-                let ranges: Vec<Element> = match f {
-                    Family::V4 => block
-                        .addrs
-                        .v4_ranges()
-                        .map(|(a, b)| Element::Range(a.into(), b.into()))
-                        .collect(),
-                    Family::V6 => block
-                        .addrs
-                        .v6_ranges()
-                        .map(|(a, b)| Element::Range(a.into(), b.into()))
-                        .collect(),
-                };
-                let s = self.set(&sname, SetKind::AddrRange(f));
-                s.elements.extend(ranges);
+                self.cached_set(
+                    &sname,
+                    SetKind::AddrRange(f),
+                    SetSource::Block,
+                    |_| match f {
+                        Family::V4 => block
+                            .addrs
+                            .v4_ranges()
+                            .map(|(a, b)| Element::Range(a.into(), b.into()))
+                            .collect(),
+                        Family::V6 => block
+                            .addrs
+                            .v6_ranges()
+                            .map(|(a, b)| Element::Range(a.into(), b.into()))
+                            .collect(),
+                    },
+                );
                 vec![vec![Match::AddrInSet(f, side, sname)]]
             }
         };
@@ -245,26 +325,26 @@ impl<'m> Renderer<'m> {
             &format!("n{}", fam_suffix(f)),
             &[&key, pname, proto.as_str()],
         );
-        if !self.named_memo.insert(sname.clone()) {
-            return sname;
-        }
-        let mut elements = Vec::new();
-        for &(i, port) in self.named(pname, proto).iter() {
-            let e = self.model.cluster.endpoint(EndpointId(i as u32));
-            for a in addrs_of(e, f) {
-                let admitted = match allow.peer {
-                    PeerRef::Any => true,
-                    PeerRef::Peer(pid) => match self.model.peer(pid) {
-                        PeerMatch::Endpoints(s) => s.contains(i),
-                        PeerMatch::Addrs(b) => b.addrs.contains(&a),
-                    },
-                };
-                if admitted {
-                    elements.push(Element::AddrProtoPort(a, proto, port));
+        let source = SetSource::NamedPort(pname.to_string(), proto);
+        self.cached_set(&sname, SetKind::AddrProtoPort(f), source, |r| {
+            let mut elements = Vec::new();
+            for &(i, port) in r.named(pname, proto).iter() {
+                let e = r.model.cluster.endpoint(EndpointId(i as u32));
+                for a in addrs_of(e, f) {
+                    let admitted = match allow.peer {
+                        PeerRef::Any => true,
+                        PeerRef::Peer(pid) => match r.model.peer(pid) {
+                            PeerMatch::Endpoints(s) => s.contains(i),
+                            PeerMatch::Addrs(b) => b.addrs.contains(&a),
+                        },
+                    };
+                    if admitted {
+                        elements.push(Element::AddrProtoPort(a, proto, port));
+                    }
                 }
             }
-        }
-        self.fill(&sname, SetKind::AddrProtoPort(f), elements);
+            elements
+        });
         sname
     }
 
@@ -430,14 +510,26 @@ fn egress_chain_name(model: &Model, union: &netfence_model::PolicyUnion) -> Stri
 
 /// Renders the ruleset that enforces the model on `node`.
 pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> Ruleset {
+    render_cached(model, node, opts, &mut SetCache::default())
+}
+
+/// Renders as [`render_ruleset`] does, taking the sets `cache` holds from it and
+/// leaving in it the sets of this ruleset. The cache must have been told of every change
+/// of the model since it was filled (`SetCache::forget`, or `clear` after a recompile).
+pub fn render_cached(
+    model: &Model,
+    node: &NodeView,
+    opts: &RenderOptions,
+    cache: &mut SetCache,
+) -> Ruleset {
     let mut r = Renderer {
+        cache,
         model,
         opts,
         rs: Ruleset::default(),
         policy_chains: BTreeMap::new(),
         universe: BTreeMap::new(),
         peer_memo: HashMap::new(),
-        named_memo: HashSet::new(),
         named_index: HashMap::new(),
         families: families_in_use(model),
     };
@@ -475,12 +567,16 @@ pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> R
         });
         for &a in &e.addrs {
             let s = fam_suffix(Family::of(&a));
-            r.set(&format!("pods_{s}"), SetKind::Addr(Family::of(&a)))
-                .elements
-                .insert(Element::Addr(a));
-            r.set(&format!("self_{s}"), SetKind::AddrPair(Family::of(&a)))
-                .elements
-                .insert(Element::Pair(a, a));
+            r.add(
+                &format!("pods_{s}"),
+                SetKind::Addr(Family::of(&a)),
+                Element::Addr(a),
+            );
+            r.add(
+                &format!("self_{s}"),
+                SetKind::AddrPair(Family::of(&a)),
+                Element::Pair(a, a),
+            );
             if let Some(c) = &egress {
                 r.rs.maps
                     .get_mut(&format!("egress_{s}"))
@@ -499,17 +595,21 @@ pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> R
     }
     for a in node_addrs {
         let f = Family::of(&a);
-        r.set(&format!("node_{}", fam_suffix(f)), SetKind::Addr(f))
-            .elements
-            .insert(Element::Addr(a));
+        r.add(
+            &format!("node_{}", fam_suffix(f)),
+            SetKind::Addr(f),
+            Element::Addr(a),
+        );
     }
     let guarded = !opts.unprogrammed_guard.is_empty();
     if guarded {
         for net in &opts.unprogrammed_guard {
             let f = Family::of_net(net);
-            let set = r.set(&format!("guard_{}", fam_suffix(f)), SetKind::AddrRange(f));
-            set.elements
-                .insert(Element::Range(net.network(), net.broadcast()));
+            r.add(
+                &format!("guard_{}", fam_suffix(f)),
+                SetKind::AddrRange(f),
+                Element::Range(net.network(), net.broadcast()),
+            );
         }
         for f in Family::ALL {
             r.set(&format!("guard_{}", fam_suffix(f)), SetKind::AddrRange(f));
@@ -518,7 +618,10 @@ pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> R
     let mut chains = base_chains(guarded);
     chains.extend(std::mem::take(&mut r.policy_chains).into_values());
     r.rs.chains = chains;
-    r.rs
+    // Keep only what this ruleset uses: sets of peers gone stay out of the cache.
+    let rs = r.rs;
+    r.cache.sets.retain(|name, _| rs.sets.contains_key(name));
+    rs
 }
 
 fn per_family(f: impl Fn(Family, &'static str) -> RuleDef) -> Vec<RuleDef> {

@@ -5,6 +5,7 @@
 use netfence_model::{Family, Protocol};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// The one table netfence owns; nothing else is ever touched.
 pub const TABLE: &str = "netfence";
@@ -41,10 +42,14 @@ pub enum Element {
     Pair(IpAddr, IpAddr),
 }
 
+/// A set's elements, shared: a set left unchanged by a pod event is the same allocation
+/// in the old and the new ruleset, so neither rendering nor diffing walks it again.
+pub type Elements = Arc<BTreeSet<Element>>;
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct SetDef {
     pub kind: SetKind,
-    pub elements: BTreeSet<Element>,
+    pub elements: Elements,
 }
 
 /// A verdict map from a pod address to the chain holding its policy.

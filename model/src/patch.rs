@@ -1,0 +1,257 @@
+//! Patching a compiled model for one pod created, changed or deleted, so that a node
+//! controller does not recompile 10,000 endpoints for each pod event.
+//!
+//! A patched model answers every question as `Model::compile` of the changed cluster
+//! would; only numbering differs (a new pod takes the next endpoint id, a deleted pod's
+//! id goes to the last endpoint). Namespace and policy changes are not patched: they can
+//! move many endpoints between many peers at once, and a recompile is the clear way.
+//! Tests hold patched models to fresh compiles over random event sequences.
+
+use crate::cluster::{endpoint_key, Endpoint, EndpointId, EndpointKind, PolicyId};
+use crate::compile::{new_union, Model, PeerId, PeerMatch, UnionId};
+use crate::objects::{Direction, Peer, Pod};
+use crate::ports::Protocol;
+use std::collections::BTreeSet;
+
+/// What a patch touched: enough for caches derived from the model (the nftables
+/// renderer's sets) to know which of their parts are stale.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodChange {
+    /// Peers that hold the pod before or after the change.
+    pub peers: BTreeSet<PeerId>,
+    /// The named container ports (name, protocol) the pod had or has.
+    pub named_ports: BTreeSet<(String, Protocol)>,
+    /// Whether any endpoint changed at all (a delete of an unknown pod changes nothing).
+    pub endpoints: bool,
+}
+
+impl PodChange {
+    pub fn merge(&mut self, other: PodChange) {
+        self.peers.extend(other.peers);
+        self.named_ports.extend(other.named_ports);
+        self.endpoints |= other.endpoints;
+    }
+
+    fn note_ports(&mut self, e: &Endpoint) {
+        for p in &e.ports {
+            if let Some(name) = &p.name {
+                self.named_ports.insert((name.clone(), p.protocol));
+            }
+        }
+    }
+}
+
+/// Why a pod change needs a recompile instead of a patch.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unpatchable {
+    #[error("namespace {0} is not in the model")]
+    UnknownNamespace(String),
+    #[error("namespace {0} has workloads, whose stand-in endpoints depend on its pods")]
+    Workloads(String),
+}
+
+impl Model {
+    /// A pod was created or changed (a terminated pod is removed).
+    pub fn upsert_pod(&mut self, pod: Pod) -> Result<PodChange, Unpatchable> {
+        if pod.terminated {
+            return self.remove_pod(&pod.meta.namespace, &pod.meta.name);
+        }
+        let ns_name = pod.meta.namespace.clone();
+        let ns = self
+            .cluster
+            .namespace_id(&ns_name)
+            .ok_or_else(|| Unpatchable::UnknownNamespace(ns_name.clone()))?;
+        self.no_workloads_in(&ns_name)?;
+        let key = endpoint_key(&ns_name, &pod.meta.name, EndpointKind::Pod);
+        let mut change = PodChange {
+            endpoints: true,
+            ..PodChange::default()
+        };
+        let mut e = Endpoint::of_pod(pod, ns, None);
+        change.note_ports(&e);
+        let id = match self.cluster.endpoint_by_key.get(&key) {
+            Some(&id) => {
+                e.id = id;
+                let old = std::mem::replace(&mut self.cluster.endpoints[id.index()], e);
+                change.note_ports(&old);
+                id
+            }
+            None => {
+                let id = EndpointId(self.cluster.endpoints.len() as u32);
+                e.id = id;
+                self.cluster.endpoints.push(e);
+                self.cluster.endpoint_by_key.insert(key, id);
+                self.ingress.push(None);
+                self.egress.push(None);
+                self.resize_peers(id.index() + 1);
+                id
+            }
+        };
+        self.rematch_peers(id, &mut change);
+        for d in Direction::BOTH {
+            let union = self.selecting_union(id, d);
+            self.assign(id, d, union);
+        }
+        Ok(change)
+    }
+
+    /// A pod was deleted.
+    pub fn remove_pod(&mut self, ns: &str, name: &str) -> Result<PodChange, Unpatchable> {
+        self.no_workloads_in(ns)?;
+        let key = endpoint_key(ns, name, EndpointKind::Pod);
+        let Some(id) = self.cluster.endpoint_by_key.remove(&key) else {
+            return Ok(PodChange::default());
+        };
+        let mut change = PodChange {
+            endpoints: true,
+            ..PodChange::default()
+        };
+        let i = id.index();
+        change.note_ports(&self.cluster.endpoints[i]);
+        for (pi, peer) in self.peers.iter_mut().enumerate() {
+            if let PeerMatch::Endpoints(set) = peer {
+                if set.contains(i) {
+                    set.remove(i);
+                    change.peers.insert(PeerId(pi as u32));
+                }
+            }
+        }
+        self.assign(id, Direction::Ingress, None);
+        self.assign(id, Direction::Egress, None);
+
+        // The last endpoint takes the freed id.
+        let last = self.cluster.endpoints.len() - 1;
+        if i != last {
+            let moved = EndpointId(last as u32);
+            let unions = [self.ingress[last], self.egress[last]];
+            for u in unions.into_iter().flatten() {
+                let members = &mut self.unions[u.0 as usize].members;
+                members.retain(|m| *m != moved);
+                insert_sorted(members, id);
+            }
+            for peer in &mut self.peers {
+                if let PeerMatch::Endpoints(set) = peer {
+                    if set.contains(last) {
+                        set.insert(i);
+                    }
+                }
+            }
+            let e = &self.cluster.endpoints[last];
+            let moved_key = endpoint_key(
+                &self.cluster.namespaces[e.namespace.index()].name,
+                &e.name,
+                e.kind,
+            );
+            self.cluster.endpoint_by_key.insert(moved_key, id);
+        }
+        self.cluster.endpoints.swap_remove(i);
+        if i != last {
+            self.cluster.endpoints[i].id = id;
+        }
+        self.ingress.swap_remove(i);
+        self.egress.swap_remove(i);
+        self.resize_peers(last);
+        Ok(change)
+    }
+
+    /// Puts the endpoint in or out of every selector peer, as compile's label index would.
+    fn rematch_peers(&mut self, id: EndpointId, change: &mut PodChange) {
+        let i = id.index();
+        let e = &self.cluster.endpoints[i];
+        let ns_labels = &self.cluster.namespaces[e.namespace.index()].labels;
+        for (pi, (own_ns, def)) in self.peer_defs.iter().enumerate() {
+            let (PeerMatch::Endpoints(set), Peer::Selectors { namespace, pod }) =
+                (&mut self.peers[pi], def)
+            else {
+                continue;
+            };
+            let in_namespace = match namespace {
+                None => e.namespace == *own_ns,
+                Some(sel) => sel.matches(ns_labels),
+            };
+            // hostNetwork pods are their node: selectors never choose them.
+            let now = !e.host_network
+                && in_namespace
+                && pod.as_ref().is_none_or(|sel| sel.matches(&e.labels));
+            let before = set.contains(i);
+            if now && !before {
+                set.insert(i);
+            } else if before && !now {
+                set.remove(i);
+            }
+            if now || before {
+                change.peers.insert(PeerId(pi as u32));
+            }
+        }
+    }
+
+    /// The union of the policies selecting the endpoint in `d`, created if new.
+    fn selecting_union(&mut self, id: EndpointId, d: Direction) -> Option<UnionId> {
+        let e = &self.cluster.endpoints[id.index()];
+        if e.host_network {
+            return None;
+        }
+        let policies: Vec<PolicyId> = (0..self.cluster.policies.len())
+            .filter(|&p| {
+                let policy = &self.cluster.policies[p];
+                self.cluster.policy_namespace[p] == e.namespace
+                    && policy.affects(d)
+                    && policy.pod_selector.matches(&e.labels)
+            })
+            .map(|p| PolicyId(p as u32))
+            .collect();
+        if policies.is_empty() {
+            return None;
+        }
+        let key = (d, policies);
+        if let Some(u) = self.union_ids.get(&key) {
+            return Some(*u);
+        }
+        let u = UnionId(self.unions.len() as u32);
+        self.unions
+            .push(new_union(&self.cluster, &self.peer_of, u, d, &key.1));
+        self.union_ids.insert(key, u);
+        Some(u)
+    }
+
+    /// Makes `union` the endpoint's union in `d` (None: not isolated).
+    fn assign(&mut self, id: EndpointId, d: Direction, union: Option<UnionId>) {
+        let slot = match d {
+            Direction::Ingress => &mut self.ingress[id.index()],
+            Direction::Egress => &mut self.egress[id.index()],
+        };
+        let old = std::mem::replace(slot, union);
+        if old == union {
+            return;
+        }
+        if let Some(u) = old {
+            self.unions[u.0 as usize].members.retain(|m| *m != id);
+        }
+        if let Some(u) = union {
+            insert_sorted(&mut self.unions[u.0 as usize].members, id);
+        }
+    }
+
+    fn no_workloads_in(&self, ns: &str) -> Result<(), Unpatchable> {
+        let (start, end) = self.cluster.workloads_of(ns);
+        if start == end {
+            Ok(())
+        } else {
+            Err(Unpatchable::Workloads(ns.to_string()))
+        }
+    }
+
+    fn resize_peers(&mut self, len: usize) {
+        for peer in &mut self.peers {
+            if let PeerMatch::Endpoints(set) = peer {
+                set.resize(len);
+            }
+        }
+    }
+}
+
+fn insert_sorted(v: &mut Vec<EndpointId>, id: EndpointId) {
+    if let Err(at) = v.binary_search(&id) {
+        v.insert(at, id);
+    }
+}
