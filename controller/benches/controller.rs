@@ -105,8 +105,16 @@ fn main() {
             "0",
         ])
         .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        // NETFENCE_BENCH_LOG=debug shows the controller's log (each reconcile's phases).
+        .env(
+            "RUST_LOG",
+            std::env::var("NETFENCE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(if std::env::var_os("NETFENCE_BENCH_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("controller");
     while get(port, "/readyz").map(|r| r.0) != Some(200) {

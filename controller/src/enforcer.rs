@@ -5,9 +5,10 @@ use crate::conntrack::{self, Conntrack};
 use crate::kernel::{self, Applied};
 use crate::metrics::PolicyLabel;
 use crate::state::Shared;
+use crate::store::PodEvent;
 use netfence_model::{Cluster, Model, Object};
 use netfence_nft::render::is_local;
-use netfence_nft::{render_ruleset, Nft, NodeView, RenderOptions, Ruleset};
+use netfence_nft::{render_cached, Nft, NodeView, RenderOptions, Ruleset, SetCache};
 use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -22,21 +23,49 @@ pub struct Enforcer {
     /// What the kernel holds (None: unknown, e.g. after a start: replace it whole).
     pub applied: Option<Ruleset>,
     pub applied_generation: Option<u64>,
+    /// Peer sets of the last render, kept while pod events patch the model.
+    pub sets: SetCache,
+    /// Kernel writes so far (applies and repairs): a drift reading taken across a
+    /// write is discarded.
+    pub writes: u64,
+}
+
+/// What a reconcile starts from.
+pub enum Input {
+    /// Every object: compile a new model.
+    Objects(Vec<Object>),
+    /// Pod events since the last reconcile: patch the model (`Model::upsert_pod`).
+    Pods(Vec<PodEvent>),
 }
 
 impl Enforcer {
-    /// Builds, renders and applies; returns how the kernel was changed.
+    /// Brings the model up to date (patched for pod events, recompiled otherwise),
+    /// renders and applies; returns how the kernel was changed. `objects` gives every
+    /// object when a pod event cannot be patched.
     pub fn reconcile(
         &mut self,
         shared: &Shared,
-        objects: Vec<Object>,
+        input: Input,
         generation: u64,
+        objects: impl FnOnce() -> Vec<Object>,
     ) -> anyhow::Result<Applied> {
         let started = Instant::now();
-        shared.metrics.objects.set(objects.len() as i64);
-        let model = Arc::new(Model::compile(Cluster::build(objects)));
-        let rs = render_ruleset(&model, &self.node, &self.opts);
+        let model = self.update_model(shared, input, objects);
+        let modelled = started.elapsed();
+        let rs = render_cached(&model, &self.node, &self.opts, &mut self.sets);
+        let rendered = started.elapsed();
         let applied = kernel::apply(&self.nft, self.applied.as_ref(), &rs)?;
+        if applied != Applied::Nothing {
+            self.writes += 1;
+        }
+        tracing::debug!(
+            model_ms = modelled.as_secs_f64() * 1e3,
+            render_ms = (rendered - modelled).as_secs_f64() * 1e3,
+            apply_ms = (started.elapsed() - rendered).as_secs_f64() * 1e3,
+            applied = applied.as_str(),
+            generation,
+            "reconciled"
+        );
         let m = &shared.metrics;
         m.reconcile_seconds.observe(started.elapsed().as_secs_f64());
         if applied != Applied::Nothing {
@@ -51,13 +80,6 @@ impl Enforcer {
         m.rules.set(stats.rules as i64);
         m.sets.set(stats.sets as i64);
         m.elements.set(stats.elements as i64);
-        let local: HashSet<IpAddr> = model
-            .cluster
-            .endpoints
-            .iter()
-            .filter(|e| is_local(e, &self.node))
-            .flat_map(|e| e.addrs.iter().copied())
-            .collect();
         m.pods_enforced.set(
             model
                 .cluster
@@ -68,12 +90,80 @@ impl Enforcer {
         );
         self.applied = Some(rs);
         self.applied_generation = Some(generation);
-        *shared.model.write().expect("lock") = Some(model.clone());
+        Ok(applied)
+    }
+
+    /// The model after `input`, also left in `shared` for drop reports. Patching works
+    /// on the shared model in place (it is cloned only if a drop report holds it).
+    fn update_model(
+        &mut self,
+        shared: &Shared,
+        input: Input,
+        objects: impl FnOnce() -> Vec<Object>,
+    ) -> Arc<Model> {
+        let mut slot = shared.model.write().expect("lock");
+        let patched = match (input, slot.as_mut()) {
+            (Input::Pods(events), Some(model)) => {
+                let model = Arc::make_mut(model);
+                let mut all = Ok(());
+                for event in events {
+                    let change = match event {
+                        PodEvent::Upsert(pod) => model.upsert_pod(pod),
+                        PodEvent::Delete { namespace, name } => model.remove_pod(&namespace, &name),
+                    };
+                    match change {
+                        Ok(change) => self.sets.apply(model, &change),
+                        Err(e) => {
+                            all = Err(e);
+                            break;
+                        }
+                    }
+                }
+                match all {
+                    Ok(()) => {
+                        shared.metrics.model_update("patch");
+                        true
+                    }
+                    Err(e) => {
+                        tracing::debug!(reason = %e, "recompiling instead of patching");
+                        false
+                    }
+                }
+            }
+            (Input::Pods(_), None) => false,
+            (Input::Objects(all), _) => {
+                *slot = Some(Arc::new(self.compile(shared, all)));
+                true
+            }
+        };
+        if !patched {
+            *slot = Some(Arc::new(self.compile(shared, objects())));
+        }
+        slot.clone().expect("a model")
+    }
+
+    fn compile(&mut self, shared: &Shared, objects: Vec<Object>) -> Model {
+        shared.metrics.model_update("compile");
+        self.sets.clear();
+        Model::compile(Cluster::build(objects))
+    }
+
+    /// After an apply: cut the connections the new policies deny, give memory back.
+    pub fn after_apply(&self, shared: &Shared, applied: Applied) {
+        let Some(model) = shared.model.read().expect("lock").clone() else {
+            return;
+        };
         if self.cut_established && applied != Applied::Nothing {
+            let local: HashSet<IpAddr> = model
+                .cluster
+                .endpoints
+                .iter()
+                .filter(|e| is_local(e, &self.node))
+                .flat_map(|e| e.addrs.iter().copied())
+                .collect();
             self.cut_revoked(shared, &model, &local);
         }
         crate::memory::trim();
-        Ok(applied)
     }
 
     fn cut_revoked(&self, shared: &Shared, model: &Model, local: &HashSet<IpAddr>) {
@@ -99,51 +189,80 @@ impl Enforcer {
         }
     }
 
-    /// Reads the table back: replaces it if it is not what was applied, and refreshes
-    /// the per-policy drop counters. Returns whether a repair was needed.
-    pub fn check_drift(&mut self, shared: &Shared) -> anyhow::Result<bool> {
+    /// Compares what the kernel holds (read by [`read_kernel`], off the reconcile path)
+    /// with what was applied and replaces the table if they differ; refreshes the
+    /// per-policy drop counters. Returns whether a repair was needed.
+    pub fn check_drift(&mut self, shared: &Shared, kernel: KernelView) -> anyhow::Result<bool> {
+        publish_drop_counters(shared, &kernel.drops);
         let Some(applied) = &self.applied else {
             return Ok(false);
         };
-        let listing = self.nft.list_table()?;
-        let drifted = match &listing {
-            None => true,
-            Some(l) => kernel::summarize_listing(l) != kernel::summarize_ruleset(applied),
-        };
-        if let Some(l) = &listing {
-            let mut per_policy: BTreeMap<(String, String), u64> = BTreeMap::new();
-            for (comment, packets) in kernel::drop_counters(l) {
-                // "ingress isolated by ns/a,ns/b"
-                let Some((direction, policies)) = comment.split_once(" isolated by ") else {
-                    continue;
-                };
-                for p in policies.split(',') {
-                    *per_policy
-                        .entry((p.to_string(), direction.to_string()))
-                        .or_default() += packets;
-                }
-            }
-            let mut flat = shared.drop_counters.lock().expect("lock");
-            flat.clear();
-            for ((policy, direction), n) in per_policy {
-                shared
-                    .metrics
-                    .drops
-                    .get_or_create(&PolicyLabel {
-                        policy: policy.clone(),
-                        direction: direction.clone(),
-                    })
-                    .set(n as i64);
-                *flat.entry(format!("{policy} {direction}")).or_default() += n;
-            }
+        if kernel.writes != self.writes {
+            // The kernel changed while it was being read: the reading proves nothing.
+            tracing::debug!("the table changed during the drift check; checking next time");
+            return Ok(false);
         }
+        let drifted = kernel.summary.as_ref() != Some(&kernel::summarize_ruleset(applied));
         if drifted {
             tracing::warn!(
                 "the kernel table is not what was applied (flushed or edited?); replacing it"
             );
             self.nft.replace(applied)?;
+            self.writes += 1;
             shared.metrics.drift_repairs.inc();
         }
         Ok(drifted)
+    }
+}
+
+/// The kernel's table as the drift check sees it.
+pub struct KernelView {
+    /// `Enforcer::writes` when the reading started.
+    pub writes: u64,
+    /// None: the table is gone.
+    pub summary: Option<kernel::Summary>,
+    /// Packets dropped per policy chain (comment of the drop rule, packets).
+    pub drops: Vec<(String, u64)>,
+}
+
+/// Lists and summarises the table. Slow at scale (a listing of every element), so the
+/// controller runs it on a thread of its own while reconciles go on.
+pub fn read_kernel(nft: &Nft, writes: u64) -> anyhow::Result<KernelView> {
+    let listing = nft.list_table()?;
+    Ok(KernelView {
+        writes,
+        summary: listing.as_ref().map(kernel::summarize_listing),
+        drops: listing
+            .as_ref()
+            .map(kernel::drop_counters)
+            .unwrap_or_default(),
+    })
+}
+
+fn publish_drop_counters(shared: &Shared, drops: &[(String, u64)]) {
+    let mut per_policy: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for (comment, packets) in drops {
+        // "ingress isolated by ns/a,ns/b"
+        let Some((direction, policies)) = comment.split_once(" isolated by ") else {
+            continue;
+        };
+        for p in policies.split(',') {
+            *per_policy
+                .entry((p.to_string(), direction.to_string()))
+                .or_default() += packets;
+        }
+    }
+    let mut flat = shared.drop_counters.lock().expect("lock");
+    flat.clear();
+    for ((policy, direction), n) in per_policy {
+        shared
+            .metrics
+            .drops
+            .get_or_create(&PolicyLabel {
+                policy: policy.clone(),
+                direction: direction.clone(),
+            })
+            .set(n as i64);
+        *flat.entry(format!("{policy} {direction}")).or_default() += n;
     }
 }

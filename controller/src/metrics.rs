@@ -24,6 +24,7 @@ pub struct Metrics {
     pub reconcile_seconds: Histogram,
     pub event_to_kernel_seconds: Histogram,
     pub applies: Family<KindLabel, Counter>,
+    pub model_updates: Family<KindLabel, Counter>,
     pub errors: Family<KindLabel, Counter>,
     pub drift_repairs: Counter,
     pub connections_cut: Counter,
@@ -50,6 +51,7 @@ impl Metrics {
             reconcile_seconds: Histogram::new(buckets()),
             event_to_kernel_seconds: Histogram::new(buckets()),
             applies: Family::default(),
+            model_updates: Family::default(),
             errors: Family::default(),
             drift_repairs: Counter::default(),
             connections_cut: Counter::default(),
@@ -76,6 +78,11 @@ impl Metrics {
             "applies",
             "Kernel transactions by kind (delta, full)",
             m.applies.clone(),
+        );
+        registry.register(
+            "model_updates",
+            "Model updates by kind (patch: pod events applied in place; compile: rebuilt)",
+            m.model_updates.clone(),
         );
         registry.register("errors", "Errors by kind", m.errors.clone());
         registry.register(
@@ -112,6 +119,12 @@ impl Metrics {
             m.objects.clone(),
         );
         Metrics { registry, ..m }
+    }
+
+    pub fn model_update(&self, kind: &str) {
+        self.model_updates
+            .get_or_create(&KindLabel { kind: kind.into() })
+            .inc();
     }
 
     pub fn error(&self, kind: &str) {

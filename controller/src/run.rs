@@ -3,7 +3,7 @@
 //! for drift. SIGTERM ends the loop and leaves the rules in place.
 
 use crate::conntrack::Conntrack;
-use crate::enforcer::Enforcer;
+use crate::enforcer::{read_kernel, Enforcer, Input, KernelView};
 use crate::state::Shared;
 use crate::{drops, http, manifests, watch};
 use netfence_nft::{Nft, NodeView, RenderOptions};
@@ -61,9 +61,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             log_group: (cfg.nflog_group != 0).then_some(cfg.nflog_group),
             unprogrammed_guard: cfg.guard.clone(),
         },
-        nft: match &cfg.netns {
-            Some(ns) => Nft::in_netns(ns),
-            None => Nft::default(),
+        nft: match Nft::persistent(cfg.netns.as_deref()) {
+            Ok(nft) => nft,
+            Err(e) => {
+                tracing::warn!(error = %e, "no libnftables context; running the nft binary per change (slower)");
+                match &cfg.netns {
+                    Some(ns) => Nft::in_netns(ns),
+                    None => Nft::default(),
+                }
+            }
         },
         conntrack: Conntrack {
             netns: cfg.netns.clone(),
@@ -71,20 +77,36 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         cut_established: cfg.cut_established,
         applied: None,
         applied_generation: None,
+        sets: Default::default(),
+        writes: 0,
     };
     let mut term = signal(SignalKind::terminate())?;
     let mut drift = tokio::time::interval(cfg.resync);
     drift.tick().await;
+    // The drift check's reading of the kernel, in flight on a thread of its own: a
+    // listing of every element takes long at scale and must not hold up reconciles.
+    let mut reading: Option<tokio::task::JoinHandle<anyhow::Result<KernelView>>> = None;
     let mut backoff = Duration::from_millis(100);
     loop {
         tokio::select! {
             _ = shared.changed.notified() => {}
             _ = drift.tick() => {
-                if shared.is_ready() {
-                    if let Err(e) = tokio::task::block_in_place(|| enforcer.check_drift(&shared)) {
-                        tracing::warn!(error = %e, "drift check failed");
-                        shared.metrics.error("drift_check");
-                    }
+                if shared.is_ready() && reading.is_none() {
+                    let (nft, writes) = (enforcer.nft.clone(), enforcer.writes);
+                    reading = Some(tokio::task::spawn_blocking(move || read_kernel(&nft, writes)));
+                }
+                continue;
+            }
+            read = async { reading.as_mut().expect("guarded").await }, if reading.is_some() => {
+                reading = None;
+                let checked = match read {
+                    Ok(Ok(view)) => tokio::task::block_in_place(|| enforcer.check_drift(&shared, view)),
+                    Ok(Err(e)) => Err(e),
+                    Err(e) => Err(e.into()),
+                };
+                if let Err(e) = checked {
+                    tracing::warn!(error = %e, "drift check failed");
+                    shared.metrics.error("drift_check");
                 }
                 continue;
             }
@@ -97,15 +119,26 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         // Coalesce: a burst of changes becomes one transaction.
         tokio::time::sleep(cfg.coalesce).await;
         loop {
-            let (objects, generation) = {
-                let store = shared.store.lock().expect("lock");
-                (store.objects(), store.generation)
+            let (input, generation) = {
+                let mut store = shared.store.lock().expect("lock");
+                if enforcer.applied_generation == Some(store.generation) {
+                    break;
+                }
+                shared.metrics.objects.set(store.len() as i64);
+                let changes = store.take_changes();
+                // Before the first model, and for anything but pod events: everything.
+                let input = if changes.everything || enforcer.applied_generation.is_none() {
+                    Input::Objects(store.objects())
+                } else {
+                    Input::Pods(changes.pods)
+                };
+                (input, store.generation)
             };
-            if enforcer.applied_generation == Some(generation) {
-                break;
-            }
             let since = shared.pending_since.lock().expect("lock").take();
-            match tokio::task::block_in_place(|| enforcer.reconcile(&shared, objects, generation)) {
+            let objects = || shared.store.lock().expect("lock").objects();
+            match tokio::task::block_in_place(|| {
+                enforcer.reconcile(&shared, input, generation, objects)
+            }) {
                 Ok(applied) => {
                     if let Some(t) = since {
                         shared
@@ -113,6 +146,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                             .event_to_kernel_seconds
                             .observe(t.elapsed().as_secs_f64());
                     }
+                    tokio::task::block_in_place(|| enforcer.after_apply(&shared, applied));
                     if !shared.is_ready() {
                         tracing::info!(
                             elapsed_ms = started.elapsed().as_millis() as u64,
@@ -120,7 +154,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         );
                         shared.set_ready();
                     }
-                    tracing::debug!(applied = applied.as_str(), generation, "reconciled");
                     backoff = Duration::from_millis(100);
                     // More changes arrived meanwhile: let the rest of the burst land too.
                     if shared.store.lock().expect("lock").generation != generation {

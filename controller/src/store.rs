@@ -3,8 +3,45 @@
 //! enforced (one bad object never takes away protection that was in place).
 
 use netfence_model::manifest::decode_object;
+use netfence_model::objects::Pod;
 use netfence_model::{ManifestError, Object, Source};
 use std::collections::{BTreeMap, HashMap};
+
+/// Past this many pod events in one batch, recompiling is cheaper than patching.
+const MAX_PATCHES: usize = 300;
+
+/// A pod event, as the model patches it.
+#[derive(Clone, Debug, PartialEq)]
+pub enum PodEvent {
+    Upsert(Pod),
+    Delete { namespace: String, name: String },
+}
+
+/// What changed since the enforcer last looked: pod events it can patch the model with,
+/// or `everything` (namespaces, policies, relists, reloads: recompile).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Changes {
+    pub pods: Vec<PodEvent>,
+    pub everything: bool,
+}
+
+impl Changes {
+    fn pod(&mut self, e: PodEvent) {
+        if self.everything {
+            return;
+        }
+        if self.pods.len() == MAX_PATCHES {
+            self.all();
+        } else {
+            self.pods.push(e);
+        }
+    }
+
+    fn all(&mut self) {
+        self.everything = true;
+        self.pods = Vec::new();
+    }
+}
 
 /// kind / namespace / name
 pub type Key = (String, String, String);
@@ -16,6 +53,7 @@ pub struct ObjectStore {
     relisting: HashMap<String, BTreeMap<Key, Object>>,
     /// Bumped on every change, so the reconciler knows there is work.
     pub generation: u64,
+    changes: Changes,
 }
 
 /// What happened to an object handed to the store.
@@ -84,6 +122,10 @@ impl ObjectStore {
                 if self.objects.get(&key) == Some(&obj) {
                     return Stored::Unchanged;
                 }
+                match &obj {
+                    Object::Pod(p) => self.changes.pod(PodEvent::Upsert(p.clone())),
+                    _ => self.changes.all(),
+                }
                 self.objects.insert(key, obj);
                 self.generation += 1;
                 Stored::Changed
@@ -97,6 +139,14 @@ impl ObjectStore {
             buffer.remove(&key);
         }
         if self.objects.remove(&key).is_some() {
+            if kind == "Pod" {
+                self.changes.pod(PodEvent::Delete {
+                    namespace: key.1,
+                    name: key.2,
+                });
+            } else {
+                self.changes.all();
+            }
             self.generation += 1;
             Stored::Changed
         } else {
@@ -126,6 +176,7 @@ impl ObjectStore {
             self.objects.remove(k);
         }
         if !stale.is_empty() || before != self.objects.len() {
+            self.changes.all();
             self.generation += 1;
         }
     }
@@ -138,8 +189,14 @@ impl ObjectStore {
         }
         if next != self.objects {
             self.objects = next;
+            self.changes.all();
             self.generation += 1;
         }
+    }
+
+    /// The changes since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
     }
 
     pub fn objects(&self) -> Vec<Object> {

@@ -24,7 +24,7 @@ pub use compile::{Allow, Model, PeerId, PeerMatch, PeerRef, PolicyUnion, UnionId
 pub use error::{ManifestError, Source};
 pub use manifest::{parse_manifest, ParsedManifest};
 pub use objects::{Object, Peer, Policy, PortSpec, Rule, Workload, WorkloadKind};
-pub use patch::{PodChange, Unpatchable};
+pub use patch::{EndpointState, PodChange, Unpatchable};
 pub use ports::{PortRange, PortSet, Protocol};
 pub use selector::{LabelSelector, Labels};
 

@@ -9,35 +9,52 @@
 
 use crate::cluster::{endpoint_key, Endpoint, EndpointId, EndpointKind, PolicyId};
 use crate::compile::{new_union, Model, PeerId, PeerMatch, UnionId};
-use crate::objects::{Direction, Peer, Pod};
-use crate::ports::Protocol;
-use std::collections::BTreeSet;
+use crate::objects::{ContainerPort, Direction, Peer, Pod};
+use std::net::IpAddr;
 
-/// What a patch touched: enough for caches derived from the model (the nftables
-/// renderer's sets) to know which of their parts are stale.
+/// A pod as the sets derived from the model see it, before or after a change.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EndpointState {
+    pub addrs: Vec<IpAddr>,
+    pub ports: Vec<ContainerPort>,
+    pub host_network: bool,
+    /// The selector peers holding it, sorted.
+    pub peers: Vec<PeerId>,
+}
+
+impl EndpointState {
+    fn of(e: &Endpoint) -> EndpointState {
+        EndpointState {
+            addrs: e.addrs.clone(),
+            ports: e.ports.clone(),
+            host_network: e.host_network,
+            peers: Vec::new(),
+        }
+    }
+
+    pub fn in_peer(&self, p: PeerId) -> bool {
+        self.peers.binary_search(&p).is_ok()
+    }
+}
+
+/// What a patch changed: enough for caches derived from the model (the nftables
+/// renderer's sets) to edit themselves instead of starting over.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct PodChange {
-    /// Peers that hold the pod before or after the change.
-    pub peers: BTreeSet<PeerId>,
-    /// The named container ports (name, protocol) the pod had or has.
-    pub named_ports: BTreeSet<(String, Protocol)>,
-    /// Whether any endpoint changed at all (a delete of an unknown pod changes nothing).
-    pub endpoints: bool,
+    /// The pod before (None: it was not an endpoint).
+    pub before: Option<EndpointState>,
+    /// The pod after (None: it is no longer an endpoint).
+    pub after: Option<EndpointState>,
+    /// Another pod (not on the host network) holds one of this pod's old or new
+    /// addresses, as happens when an address is reused before the old pod is gone:
+    /// sets of addresses cannot then be edited for this pod alone.
+    pub shared_addrs: bool,
 }
 
 impl PodChange {
-    pub fn merge(&mut self, other: PodChange) {
-        self.peers.extend(other.peers);
-        self.named_ports.extend(other.named_ports);
-        self.endpoints |= other.endpoints;
-    }
-
-    fn note_ports(&mut self, e: &Endpoint) {
-        for p in &e.ports {
-            if let Some(name) = &p.name {
-                self.named_ports.insert((name.clone(), p.protocol));
-            }
-        }
+    /// Did the change do anything at all?
+    pub fn is_empty(&self) -> bool {
+        self.before.is_none() && self.after.is_none()
     }
 }
 
@@ -63,17 +80,15 @@ impl Model {
             .ok_or_else(|| Unpatchable::UnknownNamespace(ns_name.clone()))?;
         self.no_workloads_in(&ns_name)?;
         let key = endpoint_key(&ns_name, &pod.meta.name, EndpointKind::Pod);
-        let mut change = PodChange {
-            endpoints: true,
-            ..PodChange::default()
-        };
+        let mut change = PodChange::default();
         let mut e = Endpoint::of_pod(pod, ns, None);
-        change.note_ports(&e);
         let id = match self.cluster.endpoint_by_key.get(&key) {
             Some(&id) => {
                 e.id = id;
                 let old = std::mem::replace(&mut self.cluster.endpoints[id.index()], e);
-                change.note_ports(&old);
+                let mut before = EndpointState::of(&old);
+                before.peers = self.peers_holding(id);
+                change.before = Some(before);
                 id
             }
             None => {
@@ -87,11 +102,16 @@ impl Model {
                 id
             }
         };
-        self.rematch_peers(id, &mut change);
+        self.rematch_peers(id);
         for d in Direction::BOTH {
             let union = self.selecting_union(id, d);
             self.assign(id, d, union);
         }
+        let e = &self.cluster.endpoints[id.index()];
+        let mut after = EndpointState::of(e);
+        after.peers = self.peers_holding(id);
+        change.after = Some(after);
+        change.shared_addrs = self.addrs_shared(id, &change);
         Ok(change)
     }
 
@@ -102,18 +122,17 @@ impl Model {
         let Some(id) = self.cluster.endpoint_by_key.remove(&key) else {
             return Ok(PodChange::default());
         };
+        let i = id.index();
+        let mut before = EndpointState::of(&self.cluster.endpoints[i]);
+        before.peers = self.peers_holding(id);
         let mut change = PodChange {
-            endpoints: true,
+            before: Some(before),
             ..PodChange::default()
         };
-        let i = id.index();
-        change.note_ports(&self.cluster.endpoints[i]);
-        for (pi, peer) in self.peers.iter_mut().enumerate() {
+        change.shared_addrs = self.addrs_shared(id, &change);
+        for peer in &mut self.peers {
             if let PeerMatch::Endpoints(set) = peer {
-                if set.contains(i) {
-                    set.remove(i);
-                    change.peers.insert(PeerId(pi as u32));
-                }
+                set.remove(i);
             }
         }
         self.assign(id, Direction::Ingress, None);
@@ -155,7 +174,7 @@ impl Model {
     }
 
     /// Puts the endpoint in or out of every selector peer, as compile's label index would.
-    fn rematch_peers(&mut self, id: EndpointId, change: &mut PodChange) {
+    fn rematch_peers(&mut self, id: EndpointId) {
         let i = id.index();
         let e = &self.cluster.endpoints[i];
         let ns_labels = &self.cluster.namespaces[e.namespace.index()].labels;
@@ -173,16 +192,38 @@ impl Model {
             let now = !e.host_network
                 && in_namespace
                 && pod.as_ref().is_none_or(|sel| sel.matches(&e.labels));
-            let before = set.contains(i);
-            if now && !before {
+            if now {
                 set.insert(i);
-            } else if before && !now {
+            } else {
                 set.remove(i);
             }
-            if now || before {
-                change.peers.insert(PeerId(pi as u32));
-            }
         }
+    }
+
+    fn peers_holding(&self, id: EndpointId) -> Vec<PeerId> {
+        self.peers
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| matches!(p, PeerMatch::Endpoints(s) if s.contains(id.index())))
+            .map(|(i, _)| PeerId(i as u32))
+            .collect()
+    }
+
+    /// Does another endpoint off the host network hold an address of the pod (before or
+    /// after the change, where the pod is off the host network itself)?
+    fn addrs_shared(&self, id: EndpointId, change: &PodChange) -> bool {
+        let mine: Vec<IpAddr> = [&change.before, &change.after]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.host_network)
+            .flat_map(|s| s.addrs.iter().copied())
+            .collect();
+        !mine.is_empty()
+            && self
+                .cluster
+                .endpoints
+                .iter()
+                .any(|e| e.id != id && !e.host_network && e.addrs.iter().any(|a| mine.contains(a)))
     }
 
     /// The union of the policies selecting the endpoint in `d`, created if new.

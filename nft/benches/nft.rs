@@ -7,7 +7,9 @@
 
 use netfence_model::{compile_text, Model};
 use netfence_netns::{NodeSpec, PodSpec, Topology, TopologySpec, Worker};
-use netfence_nft::{diff, render_ruleset, Change, Nft, NodeView, RenderOptions};
+use netfence_nft::{
+    diff, render_cached, render_ruleset, Change, Nft, NodeView, RenderOptions, SetCache,
+};
 use netfence_synth::{generate, SynthConfig};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
@@ -193,10 +195,119 @@ fn main() {
             for_packets = Some(text);
         }
     }
+    pod_events(for_packets.as_deref().unwrap_or(&cluster(10_000).0), a.runs);
     if a.packets {
         let text = for_packets.unwrap_or_else(|| cluster(10_000).0);
         packet_path(&text, a.seconds, a.runs.min(7));
     }
+}
+
+/// The controller's path for one pod event, in process: patch the model
+/// (`Model::upsert_pod`), render with the set cache, diff, apply the delta inside the
+/// node's namespace. The cluster is what the controller watches (pods, namespaces,
+/// policies: no workloads); each event gives a different node-0 pod a new address.
+fn pod_events(text: &str, runs: usize) {
+    use netfence_model::objects::{Meta, Pod};
+    let parsed = netfence_model::parse_manifest("synth.yaml", text, "default");
+    let watched: Vec<_> = parsed
+        .objects
+        .into_iter()
+        .filter(|o| {
+            matches!(
+                o,
+                netfence_model::Object::Pod(_)
+                    | netfence_model::Object::Namespace(_)
+                    | netfence_model::Object::Policy(_)
+            )
+        })
+        .collect();
+    let mut model = Model::compile(netfence_model::Cluster::build(watched));
+    let opts = RenderOptions {
+        counters: true,
+        log_group: Some(1),
+        unprogrammed_guard: vec![],
+    };
+    let mut cache = SetCache::default();
+    let mut current = render_cached(&model, &node_view(), &opts, &mut cache);
+    let topo = Topology::build(&TopologySpec {
+        nodes: vec![NodeSpec::new(
+            "node-0",
+            Ipv4Addr::new(192, 168, 92, 1),
+            Ipv6Addr::new(0xfd00, 0x92, 0, 0, 0, 0, 0, 1),
+        )],
+    })
+    .expect("node namespace");
+    let inside = Worker::start(topo.netns("node-0").unwrap()).expect("enter node-0");
+    inside
+        .run({
+            let rs = current.clone();
+            move || Nft::default().replace(&rs)
+        })
+        .expect("full apply");
+    // As the controller applies deltas: one libnftables context kept open.
+    let kept = Nft::persistent(topo.netns("node-0")).expect("libnftables");
+    let local: Vec<usize> = model
+        .cluster
+        .endpoints
+        .iter()
+        .filter(|e| netfence_nft::render::is_local(e, &node_view()))
+        .map(|e| e.id.index())
+        .collect();
+    let (mut patch, mut render, mut delta, mut apply, mut total) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut size = 0;
+    for i in 0..runs.max(1) * 4 {
+        let e = model
+            .cluster
+            .endpoint(netfence_model::EndpointId(local[i % local.len()] as u32));
+        let pod = Pod {
+            meta: Meta {
+                name: e.name.clone(),
+                namespace: model.cluster.namespace(e.namespace).name.clone(),
+                labels: e.labels.clone(),
+                annotations: Default::default(),
+                source: e.source.clone(),
+            },
+            ports: e.ports.clone(),
+            host_network: e.host_network,
+            node: e.node.clone(),
+            addrs: vec![format!("10.253.{}.{}", i / 250, i % 250 + 1)
+                .parse()
+                .unwrap()],
+            host_addrs: e.host_addrs.clone(),
+            terminated: false,
+        };
+        let t = Instant::now();
+        let change = model.upsert_pod(pod).expect("patchable");
+        cache.apply(&model, &change);
+        let t1 = t.elapsed();
+        let next = render_cached(&model, &node_view(), &opts, &mut cache);
+        let t2 = t.elapsed();
+        let Change::Delta(d) = diff(&current, &next) else {
+            panic!("a new pod address should be an element delta")
+        };
+        let t3 = t.elapsed();
+        size = d.size();
+        let t4 = Instant::now();
+        kept.apply_delta(&d).expect("delta apply");
+        let applied = t4.elapsed();
+        total.push(t.elapsed());
+        current = next;
+        patch.push(t1);
+        render.push(t2 - t1);
+        delta.push(t3 - t2);
+        apply.push(applied);
+    }
+    println!(
+        "\npod event (a node-0 pod readdressed), {} pods, median of {} events:\n  patch {}, render {}, diff {}, nft delta {} ({size} elements), total {}",
+        model.cluster.endpoints.len(),
+        total.len(),
+        ms(median(patch)),
+        ms(median(render)),
+        ms(median(delta)),
+        ms(median(apply)),
+        ms(median(total)),
+    );
 }
 
 fn model_of(text: &str) -> Model {

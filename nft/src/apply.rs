@@ -5,9 +5,11 @@
 use crate::delta::Delta;
 use crate::json;
 use crate::ruleset::{Ruleset, TABLE};
+use crate::session::Session;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -27,11 +29,14 @@ pub enum ApplyError {
     Output(String),
 }
 
-/// How to reach `nft`: optionally inside a network namespace (tests, per-node harness).
+/// How to reach nftables: the `nft` binary per command (optionally inside a network
+/// namespace: tests, per-node harness), with element deltas through a libnftables
+/// context kept open when [`Nft::persistent`] (what the controller uses, see `session`).
 #[derive(Clone, Debug)]
 pub struct Nft {
     pub program: String,
     pub netns: Option<String>,
+    session: Option<Arc<Session>>,
 }
 
 impl Default for Nft {
@@ -39,6 +44,7 @@ impl Default for Nft {
         Nft {
             program: "nft".into(),
             netns: None,
+            session: None,
         }
     }
 }
@@ -49,6 +55,22 @@ impl Nft {
             netns: Some(netns.to_string()),
             ..Nft::default()
         }
+    }
+
+    /// Applies element deltas through one libnftables context kept open (inside `netns`
+    /// when given) instead of starting `nft` for each: a pod event's delta then takes
+    /// well under a millisecond of nftables time instead of 10-20 ms.
+    pub fn persistent(netns: Option<&str>) -> Result<Nft, String> {
+        Ok(Nft {
+            netns: netns.map(str::to_string),
+            session: Some(Arc::new(Session::start(netns)?)),
+            ..Nft::default()
+        })
+    }
+
+    /// Whether commands go through a libnftables context rather than the `nft` binary.
+    pub fn is_persistent(&self) -> bool {
+        self.session.is_some()
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
@@ -122,7 +144,20 @@ impl Nft {
         if d.is_empty() {
             return Ok(());
         }
-        self.run_json(&d.document())
+        match &self.session {
+            // Only deltas go through the kept context: a context also keeps the cache
+            // of its last command, which for a full replace or a listing holds every
+            // element (~100 MB at 10k pods); those run `nft` and are rare.
+            Some(session) => session
+                .run(&d.document().to_string(), false)
+                .map(|_| ())
+                .map_err(|stderr| ApplyError::Failed {
+                    args: "element delta (libnftables)".into(),
+                    status: "error".into(),
+                    stderr,
+                }),
+            None => self.run_json(&d.document()),
+        }
     }
 
     /// Our table as nft lists it (JSON), or None when it does not exist.

@@ -12,6 +12,7 @@ pub mod json;
 pub mod names;
 pub mod render;
 pub mod ruleset;
+pub mod session;
 pub mod text;
 
 pub use apply::{ApplyError, Nft};

@@ -12,6 +12,7 @@ use crate::names::name;
 use crate::ruleset::*;
 use netfence_model::compile::PeerMatch;
 use netfence_model::objects::{Direction, Peer, PortSpec};
+use netfence_model::patch::EndpointState;
 use netfence_model::{
     Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerRef, PortSet, Protocol,
 };
@@ -95,20 +96,70 @@ struct Renderer<'m> {
 enum SetSource {
     /// The pods of a selector peer.
     Peer(PeerId),
-    /// Every pod, or every pod but a peer's: any endpoint change can change it.
+    /// Every pod.
     AllPods,
-    /// A named port resolved on every pod that has it.
-    NamedPort(String, Protocol),
+    /// Every pod but those of a selector peer.
+    AllPodsBut(PeerId),
+    /// `addr . proto . port` of the pods with that named port that the peer admits.
+    NamedPort(PeerRef, String, Protocol),
     /// An ipBlock: fixed until the policies change.
     Block,
 }
 
+struct CachedSet {
+    source: SetSource,
+    family: Family,
+    elements: Elements,
+}
+
+impl CachedSet {
+    /// The elements a pod in state `s` puts in this set.
+    fn contribution(&self, model: &Model, s: &EndpointState, out: &mut Vec<Element>) {
+        if s.host_network {
+            // A hostNetwork pod is its node: in no set of pods.
+            return;
+        }
+        let addrs = s.addrs.iter().filter(|a| Family::of(a) == self.family);
+        match &self.source {
+            SetSource::Peer(p) if s.in_peer(*p) => out.extend(addrs.map(|a| Element::Addr(*a))),
+            SetSource::AllPods => out.extend(addrs.map(|a| Element::Addr(*a))),
+            SetSource::AllPodsBut(p) if !s.in_peer(*p) => {
+                out.extend(addrs.map(|a| Element::Addr(*a)))
+            }
+            SetSource::NamedPort(peer, name, proto) => {
+                let Some(port) = s
+                    .ports
+                    .iter()
+                    .find(|p| p.protocol == *proto && p.name.as_deref() == Some(name))
+                    .map(|p| p.port)
+                else {
+                    return;
+                };
+                for a in addrs {
+                    let admitted = match peer {
+                        PeerRef::Any => true,
+                        PeerRef::Peer(pid) => match model.peer(*pid) {
+                            PeerMatch::Endpoints(_) => s.in_peer(*pid),
+                            PeerMatch::Addrs(b) => b.addrs.contains(a),
+                        },
+                    };
+                    if admitted {
+                        out.push(Element::AddrProtoPort(*a, *proto, port));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 /// Set contents kept from one render to the next while the model is patched in place
-/// (`Model::upsert_pod`): after a pod event only the sets the pod can be in are built
-/// again. Forget it all (`clear`) when the model is recompiled: peer ids change meaning.
+/// (`Model::upsert_pod`): a pod event edits the sets the pod was or is in, and an
+/// unchanged set stays the very same allocation (so the diff skips it). Clear it when
+/// the model is recompiled: peer ids change meaning.
 #[derive(Default)]
 pub struct SetCache {
-    sets: HashMap<String, (SetSource, Elements)>,
+    sets: HashMap<String, CachedSet>,
 }
 
 impl SetCache {
@@ -116,19 +167,41 @@ impl SetCache {
         self.sets.clear();
     }
 
-    /// Drops what a pod change can have made stale.
-    pub fn forget(&mut self, change: &PodChange) {
-        if !change.endpoints {
+    /// Brings the sets in step with one pod change of `model` (patched by it).
+    pub fn apply(&mut self, model: &Model, change: &PodChange) {
+        if change.is_empty() {
             return;
         }
-        self.sets.retain(|_, (source, _)| match source {
-            SetSource::Peer(p) => !change.peers.contains(p),
-            SetSource::AllPods => false,
-            SetSource::NamedPort(name, proto) => {
-                !change.named_ports.contains(&(name.clone(), *proto))
+        if change.shared_addrs {
+            // Elements are addresses, not pods: with an address held twice, removing
+            // it for one pod could be wrong for the other. Build these sets again.
+            self.sets
+                .retain(|_, s| matches!(s.source, SetSource::Block));
+            return;
+        }
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        for set in self.sets.values_mut() {
+            old.clear();
+            new.clear();
+            if let Some(s) = &change.before {
+                set.contribution(model, s, &mut old);
             }
-            SetSource::Block => true,
-        });
+            if let Some(s) = &change.after {
+                set.contribution(model, s, &mut new);
+            }
+            let gone: Vec<&Element> = old.iter().filter(|e| !new.contains(e)).collect();
+            let added: Vec<&Element> = new.iter().filter(|e| !old.contains(e)).collect();
+            if gone.is_empty() && added.is_empty() {
+                continue;
+            }
+            let elements = Arc::make_mut(&mut set.elements);
+            for e in gone {
+                elements.remove(e);
+            }
+            for e in added {
+                elements.insert(e.clone());
+            }
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -155,14 +228,17 @@ impl<'m> Renderer<'m> {
             return;
         }
         let elements = match self.cache.sets.get(name) {
-            Some((_, elements)) => elements.clone(),
+            Some(cached) => cached.elements.clone(),
             None => {
                 // Collected from a sorted run, the tree is built in bulk (inserting one by
                 // one dominated render time at 10k pods).
                 let elements: Elements = Arc::new(compute(self).into_iter().collect());
-                self.cache
-                    .sets
-                    .insert(name.to_string(), (source, elements.clone()));
+                let cached = CachedSet {
+                    source,
+                    family: kind.family(),
+                    elements: elements.clone(),
+                };
+                self.cache.sets.insert(name.to_string(), cached);
                 elements
             }
         };
@@ -271,7 +347,8 @@ impl<'m> Renderer<'m> {
                             r.addrs_of_set(&universe, f)
                         });
                         let sname = name(&format!("x{}", fam_suffix(f)), &[&key]);
-                        self.cached_set(&sname, SetKind::Addr(f), SetSource::AllPods, |r| {
+                        let source = SetSource::AllPodsBut(pid);
+                        self.cached_set(&sname, SetKind::Addr(f), source, |r| {
                             let mut left_out = universe;
                             left_out.subtract(set);
                             r.addrs_of_set(&left_out, f)
@@ -325,7 +402,7 @@ impl<'m> Renderer<'m> {
             &format!("n{}", fam_suffix(f)),
             &[&key, pname, proto.as_str()],
         );
-        let source = SetSource::NamedPort(pname.to_string(), proto);
+        let source = SetSource::NamedPort(allow.peer, pname.to_string(), proto);
         self.cached_set(&sname, SetKind::AddrProtoPort(f), source, |r| {
             let mut elements = Vec::new();
             for &(i, port) in r.named(pname, proto).iter() {
@@ -553,7 +630,20 @@ pub fn render_cached(
             );
         }
     }
-    for e in model.cluster.endpoints.iter().filter(|e| is_local(e, node)) {
+    // In name order, whatever the endpoint numbering (a patched model appends new pods):
+    // when two local pods claim one address (reused before the old pod is gone), the
+    // same one wins the dispatch maps in every render.
+    let mut local: Vec<&Endpoint> = model
+        .cluster
+        .endpoints
+        .iter()
+        .filter(|e| is_local(e, node))
+        .collect();
+    local.sort_by(|a, b| {
+        let ns = |e: &Endpoint| &model.cluster.namespace(e.namespace).name;
+        (ns(a), &a.name).cmp(&(ns(b), &b.name))
+    });
+    for e in local {
         node_addrs.extend(e.host_addrs.iter().copied());
         let egress = model.union_of(e.id, Direction::Egress).map(|u| {
             let c = egress_chain_name(model, u);

@@ -171,7 +171,11 @@ fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> boo
         match netfence_nft::diff(&current[i], &rs) {
             netfence_nft::Change::None => {}
             netfence_nft::Change::Delta(d) => {
-                nft.apply_delta(&d).expect("delta");
+                // As the controller applies deltas: through a libnftables context kept
+                // open in the node's namespace.
+                let session = netfence_nft::Nft::persistent(nft.netns.as_deref())
+                    .expect("a libnftables context");
+                session.apply_delta(&d).expect("delta");
                 let after_delta = listing(lab, &node.name);
                 nft.replace(&rs).expect("full");
                 assert_eq!(
