@@ -49,6 +49,49 @@ fn rss_mb(pid: u32) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// Pods of other nodes whose address node-0's ruleset holds (so that readdressing one
+/// changes node-0's kernel), from the same objects the controller watches.
+fn remote_pods_in_sets(text: &str, objects: &[Value]) -> Vec<Value> {
+    use netfence_model::Object;
+    let parsed = netfence_model::parse_manifest("synth.yaml", text, "default");
+    let watched: Vec<Object> = parsed
+        .objects
+        .into_iter()
+        .filter(|o| matches!(o, Object::Pod(_) | Object::Namespace(_) | Object::Policy(_)))
+        .collect();
+    let model = netfence_model::Model::compile(netfence_model::Cluster::build(watched));
+    let node = netfence_nft::NodeView {
+        name: Some("node-0".into()),
+        addrs: vec![],
+    };
+    let rs = netfence_nft::render_ruleset(&model, &node, &Default::default());
+    let held: std::collections::HashSet<String> = rs
+        .sets
+        .values()
+        .flat_map(|s| s.elements.iter())
+        .filter_map(|e| match e {
+            netfence_nft::ruleset::Element::Addr(a) => Some(a.to_string()),
+            _ => None,
+        })
+        .collect();
+    let remote: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            o["kind"] == "Pod"
+                && o["spec"]["nodeName"] != "node-0"
+                && o["status"]["podIP"]
+                    .as_str()
+                    .is_some_and(|ip| held.contains(ip))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        !remote.is_empty(),
+        "no pod of another node in node-0's sets"
+    );
+    remote
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().collect();
     let arg = |flag: &str, default: usize| {
@@ -75,6 +118,7 @@ fn main() {
         })
         .cloned()
         .collect();
+    let remote = remote_pods_in_sets(&text, &objects);
     let fake = ApiFake::start(objects);
     let topo = Topology::build(&TopologySpec {
         nodes: vec![NodeSpec::new(
@@ -135,23 +179,60 @@ fn main() {
     let cpu = (proc_cpu_ticks(pid) - t0) as f64 / 100.0 / w.elapsed().as_secs_f64() * 100.0;
     let rss_idle = rss_mb(pid);
 
-    // Pod events: a local pod gets a new address; time until the kernel has it.
+    // Pod events, four kinds in turn, each changing node-0's kernel: a local pod gets a
+    // new address; a pod of another node that node-0's sets hold gets a new address; a
+    // new local pod appears; that pod is deleted. Time until the kernel has it.
+    let kinds = [
+        "local readdressed",
+        "remote readdressed",
+        "local created",
+        "local deleted",
+    ];
+    let mut by_kind: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
     let mut samples = Vec::new();
     for i in 0..events {
-        let mut p = local[i % local.len()].clone();
-        p["status"]["podIP"] = Value::String(format!("10.200.{}.{}", i / 250, i % 250 + 1));
-        p["status"].as_object_mut().unwrap().remove("podIPs");
+        let kind = i % kinds.len();
+        let round = i / kinds.len();
+        let addr = |net: u32| format!("10.{net}.{}.{}", round / 250, round % 250 + 1);
         let before = metric(port, "netfence_applies_total");
         let t = Instant::now();
-        fake.apply(p);
+        match kind {
+            0 => {
+                let mut p = local[round % local.len()].clone();
+                p["status"]["podIP"] = Value::String(addr(200));
+                p["status"].as_object_mut().unwrap().remove("podIPs");
+                fake.apply(p);
+            }
+            1 => {
+                let mut p = remote[round % remote.len()].clone();
+                p["status"]["podIP"] = Value::String(addr(201));
+                p["status"].as_object_mut().unwrap().remove("podIPs");
+                fake.apply(p);
+            }
+            2 => {
+                let mut p = local[round % local.len()].clone();
+                p["metadata"]["name"] = Value::String(format!("bench-new-{round}"));
+                p["status"]["podIP"] = Value::String(addr(202));
+                p["status"].as_object_mut().unwrap().remove("podIPs");
+                fake.apply(p);
+            }
+            _ => {
+                let p = &local[round % local.len()];
+                let ns = p["metadata"]["namespace"].as_str().unwrap();
+                fake.delete("v1", "Pod", ns, &format!("bench-new-{round}"))
+                    .expect("the created pod");
+            }
+        }
         while metric(port, "netfence_applies_total") <= before {
             assert!(
                 t.elapsed() < Duration::from_secs(30),
-                "no apply after an event"
+                "no apply after a {} event",
+                kinds[kind]
             );
             std::thread::sleep(Duration::from_millis(1));
         }
         samples.push(t.elapsed());
+        by_kind[kind].push(t.elapsed());
         std::thread::sleep(Duration::from_millis(150));
     }
     samples.sort();
@@ -159,6 +240,8 @@ fn main() {
     let rss_busy = rss_mb(pid);
     let reconcile_sum = metric(port, "netfence_reconcile_duration_seconds_sum");
     let reconcile_count = metric(port, "netfence_reconcile_duration_seconds_count");
+    let patches = metric(port, "netfence_model_updates_total{kind=\"patch\"}");
+    let compiles = metric(port, "netfence_model_updates_total{kind=\"compile\"}");
     let _ = Command::new("kill")
         .args(["-TERM", &pid.to_string()])
         .status();
@@ -181,6 +264,21 @@ fn main() {
         pct(0.5).as_secs_f64() * 1000.0,
         pct(0.99).as_secs_f64() * 1000.0,
         samples.last().unwrap().as_secs_f64() * 1000.0
+    );
+    for (k, mut v) in kinds.iter().zip(by_kind) {
+        v.sort();
+        if !v.is_empty() {
+            println!(
+                "    {k:<20} p50 {:.1} ms, max {:.1} ms ({} events)",
+                v[v.len() / 2].as_secs_f64() * 1000.0,
+                v[v.len() - 1].as_secs_f64() * 1000.0,
+                v.len()
+            );
+        }
+    }
+    println!(
+        "  model updates (patch / compile):    {:.0} / {:.0}",
+        patches, compiles
     );
     println!(
         "  mean reconcile (compile+render+apply): {:.1} ms",

@@ -68,7 +68,10 @@ fn setup(tag: &str) -> Setup {
     let lab = Lab::build(
         &model(&base),
         &PORTS,
-        &[("x/d", "node-1", "10.10.0.60".parse().unwrap())],
+        &[
+            ("x/d", "node-1", "10.10.0.60".parse().unwrap()),
+            ("x/e", "node-2", "10.10.0.61".parse().unwrap()),
+        ],
     );
     let kubeconfig =
         std::env::temp_dir().join(format!("netfence-{tag}-{}.kubeconfig", std::process::id()));
@@ -127,6 +130,35 @@ fn the_watch_path_follows_every_change_and_fault() {
         "192.168.50.1",
     ));
     check(&s, "pod created");
+
+    // Pod readdressed: x/e appears with an address no pod has, is applied, then moves
+    // to its real one (the old address must leave every set and map).
+    let applies = |c: &Controller| c.metric("netfence_reconcile_duration_seconds_count");
+    let before: Vec<f64> = ctls.iter().map(applies).collect();
+    s.fake.apply(pod(
+        "e",
+        "x",
+        serde_json::json!({"pod": "c"}),
+        "10.10.0.99",
+        "node-2",
+        "192.168.50.2",
+    ));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ctls.iter().zip(&before).any(|(c, b)| applies(c) <= *b) {
+        assert!(Instant::now() < deadline, "the new pod was not reconciled");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut xe = s.fake.get("v1", "Pod", "x", "e").unwrap();
+    xe["status"]["podIP"] = serde_json::json!("10.10.0.61");
+    s.fake.apply(xe);
+    check(&s, "pod readdressed");
+    // Those pod events patched the model in place on every node (no recompile).
+    for c in &ctls {
+        assert!(
+            c.metric("netfence_model_updates_total{kind=\"patch\"}") >= 2.0,
+            "pod events should patch the model"
+        );
+    }
     let mut z = s.fake.get("v1", "Namespace", "", "z").unwrap();
     z["metadata"]["labels"] = serde_json::json!({"ns": "y"});
     s.fake.apply(z);
