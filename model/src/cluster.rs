@@ -68,9 +68,7 @@ impl Endpoint {
             .iter()
             .filter(move |p| p.name.as_deref() == Some(name))
     }
-}
 
-impl Endpoint {
     /// The endpoint of a pod (its id is assigned by the cluster).
     pub(crate) fn of_pod(p: Pod, namespace: NamespaceId, workload: Option<usize>) -> Endpoint {
         Endpoint {
@@ -101,6 +99,8 @@ pub fn endpoint_key(ns: &str, name: &str, kind: EndpointKind) -> String {
 #[derive(Clone, Debug, Default)]
 pub struct Cluster {
     pub namespaces: Vec<Namespace>,
+    /// By id. `build` orders them by namespace and name; a patched model appends new
+    /// pods and moves the last endpoint into a deleted one's place (see `patch`).
     pub endpoints: Vec<Endpoint>,
     pub services: Vec<Service>,
     pub policies: Vec<Policy>,

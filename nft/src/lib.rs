@@ -13,9 +13,11 @@ pub mod names;
 pub mod render;
 pub mod ruleset;
 pub mod session;
+pub mod set_cache;
 pub mod text;
 
 pub use apply::{ApplyError, Nft};
 pub use delta::{diff, Change, Delta};
-pub use render::{render_cached, render_ruleset, NodeView, RenderOptions, SetCache};
+pub use render::{render_cached, render_ruleset, NodeView, RenderOptions};
 pub use ruleset::{Ruleset, TABLE};
+pub use set_cache::SetCache;

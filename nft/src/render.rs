@@ -10,13 +10,12 @@
 
 use crate::names::name;
 use crate::ruleset::*;
+use crate::set_cache::{SetCache, SetSource};
 use netfence_model::compile::PeerMatch;
 use netfence_model::objects::{Direction, Peer, PortSpec};
-use netfence_model::patch::EndpointState;
 use netfence_model::{
     Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerRef, PortSet, Protocol,
 };
-use netfence_model::{PeerId, PodChange};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -91,128 +90,6 @@ struct Renderer<'m> {
     cache: &'m mut SetCache,
 }
 
-/// What a cached set's elements were computed from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum SetSource {
-    /// The pods of a selector peer.
-    Peer(PeerId),
-    /// Every pod.
-    AllPods,
-    /// Every pod but those of a selector peer.
-    AllPodsBut(PeerId),
-    /// `addr . proto . port` of the pods with that named port that the peer admits.
-    NamedPort(PeerRef, String, Protocol),
-    /// An ipBlock: fixed until the policies change.
-    Block,
-}
-
-struct CachedSet {
-    source: SetSource,
-    family: Family,
-    elements: Elements,
-}
-
-impl CachedSet {
-    /// The elements a pod in state `s` puts in this set.
-    fn contribution(&self, model: &Model, s: &EndpointState, out: &mut Vec<Element>) {
-        if s.host_network {
-            // A hostNetwork pod is its node: in no set of pods.
-            return;
-        }
-        let addrs = s.addrs.iter().filter(|a| Family::of(a) == self.family);
-        match &self.source {
-            SetSource::Peer(p) if s.in_peer(*p) => out.extend(addrs.map(|a| Element::Addr(*a))),
-            SetSource::AllPods => out.extend(addrs.map(|a| Element::Addr(*a))),
-            SetSource::AllPodsBut(p) if !s.in_peer(*p) => {
-                out.extend(addrs.map(|a| Element::Addr(*a)))
-            }
-            SetSource::NamedPort(peer, name, proto) => {
-                let Some(port) = s
-                    .ports
-                    .iter()
-                    .find(|p| p.protocol == *proto && p.name.as_deref() == Some(name))
-                    .map(|p| p.port)
-                else {
-                    return;
-                };
-                for a in addrs {
-                    let admitted = match peer {
-                        PeerRef::Any => true,
-                        PeerRef::Peer(pid) => match model.peer(*pid) {
-                            PeerMatch::Endpoints(_) => s.in_peer(*pid),
-                            PeerMatch::Addrs(b) => b.addrs.contains(a),
-                        },
-                    };
-                    if admitted {
-                        out.push(Element::AddrProtoPort(*a, *proto, port));
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-}
-
-/// Set contents kept from one render to the next while the model is patched in place
-/// (`Model::upsert_pod`): a pod event edits the sets the pod was or is in, and an
-/// unchanged set stays the very same allocation (so the diff skips it). Clear it when
-/// the model is recompiled: peer ids change meaning.
-#[derive(Default)]
-pub struct SetCache {
-    sets: HashMap<String, CachedSet>,
-}
-
-impl SetCache {
-    pub fn clear(&mut self) {
-        self.sets.clear();
-    }
-
-    /// Brings the sets in step with one pod change of `model` (patched by it).
-    pub fn apply(&mut self, model: &Model, change: &PodChange) {
-        if change.is_empty() {
-            return;
-        }
-        if change.shared_addrs {
-            // Elements are addresses, not pods: with an address held twice, removing
-            // it for one pod could be wrong for the other. Build these sets again.
-            self.sets
-                .retain(|_, s| matches!(s.source, SetSource::Block));
-            return;
-        }
-        let (mut old, mut new) = (Vec::new(), Vec::new());
-        for set in self.sets.values_mut() {
-            old.clear();
-            new.clear();
-            if let Some(s) = &change.before {
-                set.contribution(model, s, &mut old);
-            }
-            if let Some(s) = &change.after {
-                set.contribution(model, s, &mut new);
-            }
-            let gone: Vec<&Element> = old.iter().filter(|e| !new.contains(e)).collect();
-            let added: Vec<&Element> = new.iter().filter(|e| !old.contains(e)).collect();
-            if gone.is_empty() && added.is_empty() {
-                continue;
-            }
-            let elements = Arc::make_mut(&mut set.elements);
-            for e in gone {
-                elements.remove(e);
-            }
-            for e in added {
-                elements.insert(e.clone());
-            }
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.sets.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
-    }
-}
-
 impl<'m> Renderer<'m> {
     /// Declares a set whose elements come from the cache or, when not cached, from
     /// `compute`. A name stands for its content (names derive from what defines the
@@ -227,18 +104,14 @@ impl<'m> Renderer<'m> {
         if self.rs.sets.contains_key(name) {
             return;
         }
-        let elements = match self.cache.sets.get(name) {
-            Some(cached) => cached.elements.clone(),
+        let elements = match self.cache.get(name) {
+            Some(elements) => elements.clone(),
             None => {
                 // Collected from a sorted run, the tree is built in bulk (inserting one by
                 // one dominated render time at 10k pods).
                 let elements: Elements = Arc::new(compute(self).into_iter().collect());
-                let cached = CachedSet {
-                    source,
-                    family: kind.family(),
-                    elements: elements.clone(),
-                };
-                self.cache.sets.insert(name.to_string(), cached);
+                self.cache
+                    .insert(name, source, kind.family(), elements.clone());
                 elements
             }
         };
@@ -710,7 +583,7 @@ pub fn render_cached(
     r.rs.chains = chains;
     // Keep only what this ruleset uses: sets of peers gone stay out of the cache.
     let rs = r.rs;
-    r.cache.sets.retain(|name, _| rs.sets.contains_key(name));
+    r.cache.keep_only(|name| rs.sets.contains_key(name));
     rs
 }
 

@@ -78,34 +78,23 @@ impl Library {
             }
         };
         // SAFETY: each symbol is transmuted to the signature libnftables.h declares
-        // for it (nftables 0.9.3 and later).
-        unsafe {
-            Ok(Library {
-                ctx_new: std::mem::transmute::<*mut c_void, CtxNew>(sym(c"nft_ctx_new")?),
-                ctx_free: std::mem::transmute::<*mut c_void, CtxFree>(sym(c"nft_ctx_free")?),
-                output_set_flags: std::mem::transmute::<*mut c_void, SetFlags>(sym(
-                    c"nft_ctx_output_set_flags",
-                )?),
-                buffer_output: std::mem::transmute::<*mut c_void, Buffer>(sym(
-                    c"nft_ctx_buffer_output",
-                )?),
-                buffer_error: std::mem::transmute::<*mut c_void, Buffer>(sym(
-                    c"nft_ctx_buffer_error",
-                )?),
-                get_output: std::mem::transmute::<*mut c_void, GetBuffer>(sym(
-                    c"nft_ctx_get_output_buffer",
-                )?),
-                get_error: std::mem::transmute::<*mut c_void, GetBuffer>(sym(
-                    c"nft_ctx_get_error_buffer",
-                )?),
-                set_dry_run: std::mem::transmute::<*mut c_void, SetDryRun>(sym(
-                    c"nft_ctx_set_dry_run",
-                )?),
-                run_cmd: std::mem::transmute::<*mut c_void, RunCmd>(sym(
-                    c"nft_run_cmd_from_buffer",
-                )?),
-            })
+        // for it (nftables 0.9.3 and later); the field types spell those signatures.
+        macro_rules! load {
+            ($($field:ident: $ty:ty = $sym:literal),* $(,)?) => {
+                Library { $($field: unsafe { std::mem::transmute::<*mut c_void, $ty>(sym($sym)?) }),* }
+            };
         }
+        Ok(load! {
+            ctx_new: CtxNew = c"nft_ctx_new",
+            ctx_free: CtxFree = c"nft_ctx_free",
+            output_set_flags: SetFlags = c"nft_ctx_output_set_flags",
+            buffer_output: Buffer = c"nft_ctx_buffer_output",
+            buffer_error: Buffer = c"nft_ctx_buffer_error",
+            get_output: GetBuffer = c"nft_ctx_get_output_buffer",
+            get_error: GetBuffer = c"nft_ctx_get_error_buffer",
+            set_dry_run: SetDryRun = c"nft_ctx_set_dry_run",
+            run_cmd: RunCmd = c"nft_run_cmd_from_buffer",
+        })
     }
 }
 

@@ -1,0 +1,156 @@
+//! Set contents kept between renders while the model is patched in place, and edited
+//! from a pod's before/after state instead of being built again.
+
+use crate::ruleset::{Element, Elements};
+use netfence_model::compile::PeerMatch;
+use netfence_model::{EndpointState, Family, Model, PeerId, PeerRef, PodChange, Protocol};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// What a cached set's elements were computed from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum SetSource {
+    /// The pods of a selector peer.
+    Peer(PeerId),
+    /// Every pod.
+    AllPods,
+    /// Every pod but those of a selector peer.
+    AllPodsBut(PeerId),
+    /// `addr . proto . port` of the pods with that named port that the peer admits.
+    NamedPort(PeerRef, String, Protocol),
+    /// An ipBlock: fixed until the policies change.
+    Block,
+}
+
+struct CachedSet {
+    source: SetSource,
+    family: Family,
+    elements: Elements,
+}
+
+impl CachedSet {
+    /// The elements a pod in state `s` puts in this set.
+    fn contribution(&self, model: &Model, s: &EndpointState, out: &mut Vec<Element>) {
+        if s.host_network {
+            // A hostNetwork pod is its node: in no set of pods.
+            return;
+        }
+        let addrs = s.addrs.iter().filter(|a| Family::of(a) == self.family);
+        match &self.source {
+            SetSource::Peer(p) if s.in_peer(*p) => out.extend(addrs.map(|a| Element::Addr(*a))),
+            SetSource::AllPods => out.extend(addrs.map(|a| Element::Addr(*a))),
+            SetSource::AllPodsBut(p) if !s.in_peer(*p) => {
+                out.extend(addrs.map(|a| Element::Addr(*a)))
+            }
+            SetSource::NamedPort(peer, name, proto) => {
+                let Some(port) = s
+                    .ports
+                    .iter()
+                    .find(|p| p.protocol == *proto && p.name.as_deref() == Some(name))
+                    .map(|p| p.port)
+                else {
+                    return;
+                };
+                for a in addrs {
+                    let admitted = match peer {
+                        PeerRef::Any => true,
+                        PeerRef::Peer(pid) => match model.peer(*pid) {
+                            PeerMatch::Endpoints(_) => s.in_peer(*pid),
+                            PeerMatch::Addrs(b) => b.addrs.contains(a),
+                        },
+                    };
+                    if admitted {
+                        out.push(Element::AddrProtoPort(*a, *proto, port));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Set contents kept from one render to the next while the model is patched in place
+/// (`Model::upsert_pod`): a pod event edits the sets the pod was or is in, and an
+/// unchanged set stays the very same allocation (so the diff skips it). Clear it when
+/// the model is recompiled: peer ids change meaning.
+#[derive(Default)]
+pub struct SetCache {
+    sets: HashMap<String, CachedSet>,
+}
+
+impl SetCache {
+    pub fn clear(&mut self) {
+        self.sets.clear();
+    }
+
+    /// Brings the sets in step with one pod change of `model` (patched by it).
+    pub fn apply(&mut self, model: &Model, change: &PodChange) {
+        if change.is_empty() {
+            return;
+        }
+        if change.shared_addrs {
+            // Elements are addresses, not pods: with an address held twice, removing
+            // it for one pod could be wrong for the other. Build these sets again.
+            self.sets
+                .retain(|_, s| matches!(s.source, SetSource::Block));
+            return;
+        }
+        let (mut old, mut new) = (Vec::new(), Vec::new());
+        for set in self.sets.values_mut() {
+            old.clear();
+            new.clear();
+            if let Some(s) = &change.before {
+                set.contribution(model, s, &mut old);
+            }
+            if let Some(s) = &change.after {
+                set.contribution(model, s, &mut new);
+            }
+            let gone: Vec<&Element> = old.iter().filter(|e| !new.contains(e)).collect();
+            let added: Vec<&Element> = new.iter().filter(|e| !old.contains(e)).collect();
+            if gone.is_empty() && added.is_empty() {
+                continue;
+            }
+            let elements = Arc::make_mut(&mut set.elements);
+            for e in gone {
+                elements.remove(e);
+            }
+            for e in added {
+                elements.insert(e.clone());
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&Elements> {
+        self.sets.get(name).map(|s| &s.elements)
+    }
+
+    pub(crate) fn insert(
+        &mut self,
+        name: &str,
+        source: SetSource,
+        family: Family,
+        elements: Elements,
+    ) {
+        self.sets.insert(
+            name.to_string(),
+            CachedSet {
+                source,
+                family,
+                elements,
+            },
+        );
+    }
+
+    /// Forgets the sets a render no longer uses (peers gone stay out of the cache).
+    pub(crate) fn keep_only(&mut self, used: impl Fn(&str) -> bool) {
+        self.sets.retain(|name, _| used(name));
+    }
+
+    pub fn len(&self) -> usize {
+        self.sets.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.sets.is_empty()
+    }
+}
