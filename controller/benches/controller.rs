@@ -237,6 +237,45 @@ fn main() {
     }
     samples.sort();
     let pct = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+
+    // Policy events, for comparison: a deny-all policy appears in a local pod's
+    // namespace and goes again. Chains change, so the model is compiled and the table
+    // replaced whole.
+    let ns = local[0]["metadata"]["namespace"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut policy_times = Vec::new();
+    for round in 0..3 {
+        for add in [true, false] {
+            let before = metric(port, "netfence_applies_total");
+            let t = Instant::now();
+            if add {
+                fake.apply(serde_json::json!({
+                    "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                    "metadata": {"name": format!("bench-deny-{round}"), "namespace": ns},
+                    "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}));
+            } else {
+                fake.delete(
+                    "networking.k8s.io/v1",
+                    "NetworkPolicy",
+                    &ns,
+                    &format!("bench-deny-{round}"),
+                )
+                .expect("the bench policy");
+            }
+            while metric(port, "netfence_applies_total") <= before {
+                assert!(
+                    t.elapsed() < Duration::from_secs(60),
+                    "no apply after a policy event"
+                );
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            policy_times.push(t.elapsed());
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+    policy_times.sort();
     let rss_busy = rss_mb(pid);
     let reconcile_sum = metric(port, "netfence_reconcile_duration_seconds_sum");
     let reconcile_count = metric(port, "netfence_reconcile_duration_seconds_count");
@@ -276,6 +315,12 @@ fn main() {
             );
         }
     }
+    println!(
+        "  policy event -> kernel ({} events):  p50 {:.0} ms, max {:.0} ms (compile + full replace)",
+        policy_times.len(),
+        policy_times[policy_times.len() / 2].as_secs_f64() * 1000.0,
+        policy_times[policy_times.len() - 1].as_secs_f64() * 1000.0
+    );
     println!(
         "  model updates (patch / compile):    {:.0} / {:.0}",
         patches, compiles
