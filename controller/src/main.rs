@@ -52,6 +52,11 @@ struct Cli {
     /// nested setups).
     #[arg(long, global = true)]
     netns: Option<String>,
+    /// Run this `nft` binary for every kernel change, deltas included, instead of
+    /// applying deltas through a libnftables context kept open (slower: 10-20 ms more
+    /// per change; for a custom or wrapped nft).
+    #[arg(long, value_name = "PATH")]
+    nft: Option<String>,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
@@ -106,6 +111,7 @@ fn main() -> anyhow::Result<()> {
         nflog_group: cli.nflog_group,
         node_addrs: cli.node_addrs,
         netns: cli.netns,
+        nft: cli.nft,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -26,6 +26,31 @@ pub struct Config {
     pub nflog_group: u16,
     pub node_addrs: Vec<IpAddr>,
     pub netns: Option<String>,
+    /// An `nft` binary to run for every change (None: deltas through libnftables).
+    pub nft: Option<String>,
+}
+
+/// How the controller reaches nftables: deltas through a kept libnftables context,
+/// unless an `nft` binary is named or libnftables cannot be loaded.
+fn kernel_access(cfg: &Config) -> Nft {
+    let binary = |program: &str| {
+        let mut nft = match &cfg.netns {
+            Some(ns) => Nft::in_netns(ns),
+            None => Nft::default(),
+        };
+        nft.program = program.to_string();
+        nft
+    };
+    if let Some(program) = &cfg.nft {
+        return binary(program);
+    }
+    match Nft::persistent(cfg.netns.as_deref()) {
+        Ok(nft) => nft,
+        Err(e) => {
+            tracing::warn!(error = %e, "no libnftables context; running nft for every change (slower)");
+            binary("nft")
+        }
+    }
 }
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
@@ -61,16 +86,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             log_group: (cfg.nflog_group != 0).then_some(cfg.nflog_group),
             unprogrammed_guard: cfg.guard.clone(),
         },
-        nft: match Nft::persistent(cfg.netns.as_deref()) {
-            Ok(nft) => nft,
-            Err(e) => {
-                tracing::warn!(error = %e, "no libnftables context; running the nft binary per change (slower)");
-                match &cfg.netns {
-                    Some(ns) => Nft::in_netns(ns),
-                    None => Nft::default(),
-                }
-            }
-        },
+        nft: kernel_access(&cfg),
         conntrack: Conntrack {
             netns: cfg.netns.clone(),
         },

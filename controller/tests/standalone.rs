@@ -200,7 +200,7 @@ fn nft_failures_keep_the_old_rules_and_are_retried() {
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
     dir.write("00-model.yaml", &base);
     let lab = Lab::build(&model(&base), &PORTS, &[]);
-    // An `nft` that fails while a flag file exists.
+    // An `nft` that fails while a flag file exists, run for every change (`--nft`).
     let bin = Dir::new("nftfail-bin");
     let flag = bin.path().join("fail");
     let real = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"]
@@ -220,12 +220,8 @@ fn nft_failures_keep_the_old_rules_and_are_retried() {
         .args(["+x", &wrapper.display().to_string()])
         .status()
         .unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.path().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let ctls = start_all(&lab, &dir, &[], &[("PATH", &path)]);
+    let nft = wrapper.display().to_string();
+    let ctls = start_all(&lab, &dir, &["--nft", &nft], &[]);
     step(&lab, &dir, "initial");
     let old = model(&dir.text());
     std::fs::write(&flag, "").unwrap();

@@ -164,7 +164,7 @@ fn statement(m: &Match) -> Statement<'static> {
     }
 }
 
-fn rule(chain: &str, r: &RuleDef) -> Value {
+pub(crate) fn rule(chain: &str, r: &RuleDef) -> Value {
     let mut stmts: Vec<Value> = r
         .matches
         .iter()
@@ -243,7 +243,7 @@ fn set_type(kind: SetKind) -> SetTypeValue<'static> {
     }
 }
 
-fn set(name: &str, def: &SetDef) -> Value {
+pub(crate) fn set(name: &str, def: &SetDef) -> Value {
     let flags = matches!(def.kind, SetKind::AddrRange(_)).then(|| {
         let mut f = HashSet::new();
         f.insert(SetFlag::Interval);
@@ -288,7 +288,7 @@ fn map(name: &str, m: &MapDef) -> Value {
     v
 }
 
-fn chain(c: &ChainDef) -> Value {
+pub(crate) fn chain(c: &ChainDef) -> Value {
     let (ty, hook, prio, policy) = match c.base {
         Some(b) => (
             Some(NfChainType::Filter),

@@ -68,6 +68,37 @@ fn e2e_scenarios_agree_with_the_analyzer() {
     assert!(cross_node_denials > 0);
 }
 
+/// Going from each e2e scenario to the next through a delta (chains and sets created,
+/// refilled, deleted; elements moved) leaves every node's kernel exactly as a full
+/// replace with the next scenario does (`update` checks that); every verdict of the
+/// states themselves is probed in `e2e_scenarios_agree_with_the_analyzer`.
+#[test]
+fn scenario_to_scenario_deltas_leave_what_a_full_replace_leaves() {
+    let base = read(&testdata().join("e2e/model.yaml"));
+    let lab = Lab::build(&model(&base), &E2E_PORTS, &[]);
+    let mut dir: Vec<PathBuf> = std::fs::read_dir(testdata().join("e2e/scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    dir.sort();
+    let mut current = lab.load_full(&model(&base), &RenderOptions::default());
+    let mut structural = 0;
+    // Forwards, then backwards: every transition both ways.
+    let there_and_back: Vec<&PathBuf> = dir.iter().chain(dir.iter().rev()).collect();
+    for path in there_and_back {
+        let m = model(&format!("{base}\n---\n{}", read(path)));
+        match update(&lab, &mut current, &m) {
+            UpdatePath::Structure => structural += 1,
+            UpdatePath::Elements => {}
+            UpdatePath::Full => panic!(
+                "{}: a policy change should not replace the table",
+                path.display()
+            ),
+        }
+    }
+    assert!(structural >= dir.len(), "most transitions change chains");
+}
+
 /// Every scenario of testdata/ that has pods with addresses.
 #[test]
 fn testdata_scenarios_agree_with_the_analyzer() {
@@ -152,18 +183,41 @@ fn random_scenarios_agree_with_the_analyzer() {
     }
 }
 
-/// The listing of our table, normalised (handles and counters dropped, elements sorted).
+/// The listing of our table, normalised (handles and counters dropped, elements sorted)
+/// and arranged so that only meaning counts, not creation order: sets, maps and chains
+/// by name, rules by chain in their order.
 fn listing(lab: &Lab, node: &str) -> serde_json::Value {
     let v = lab.nft(node).list_table().unwrap().expect("table present");
-    netfence_nft::apply::normalize_listing(&v)
+    let v = netfence_nft::apply::normalize_listing(&v);
+    let mut objects = std::collections::BTreeMap::new();
+    let mut rules: std::collections::BTreeMap<String, Vec<serde_json::Value>> = Default::default();
+    for item in v["nftables"].as_array().into_iter().flatten() {
+        if let Some(rule) = item.get("rule") {
+            let chain = rule["chain"].as_str().unwrap_or_default().to_string();
+            rules.entry(chain).or_default().push(rule.clone());
+        } else {
+            objects.insert(item.to_string(), item.clone());
+        }
+    }
+    serde_json::json!({ "objects": objects.into_values().collect::<Vec<_>>(), "rules": rules })
 }
 
-/// Applies `next` to every node the way the controller will: the element delta when the
-/// shape is unchanged, a full replace otherwise. Checks that the kernel then holds
-/// exactly what a full replace of the same ruleset gives. Returns whether every node
-/// took the delta path.
-fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> bool {
-    let mut all_delta = true;
+/// How an update reached the kernels.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum UpdatePath {
+    /// Only set and map elements changed.
+    Elements,
+    /// Chains or sets were created, refilled or deleted, in a delta.
+    Structure,
+    /// Some node's table was replaced whole.
+    Full,
+}
+
+/// Applies `next` to every node the way the controller will: the delta when the frame
+/// (base chains, maps) is unchanged, a full replace otherwise. Checks that the kernel
+/// then holds exactly what a full replace of the same ruleset gives.
+fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> UpdatePath {
+    let mut path = UpdatePath::Elements;
     for (i, node) in lab.nodes.iter().enumerate() {
         let rs =
             netfence_nft::render_ruleset(next, &lab.node_view(node), &RenderOptions::default());
@@ -171,11 +225,16 @@ fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> boo
         match netfence_nft::diff(&current[i], &rs) {
             netfence_nft::Change::None => {}
             netfence_nft::Change::Delta(d) => {
+                if d.is_structural() && path == UpdatePath::Elements {
+                    path = UpdatePath::Structure;
+                }
                 // As the controller applies deltas: through a libnftables context kept
                 // open in the node's namespace.
                 let session = netfence_nft::Nft::persistent(nft.netns.as_deref())
                     .expect("a libnftables context");
-                session.apply_delta(&d).expect("delta");
+                session.apply_delta(&d).unwrap_or_else(|e| {
+                    panic!("the delta to {} failed: {e}\n{:#}", node.name, d.document())
+                });
                 let after_delta = listing(lab, &node.name);
                 nft.replace(&rs).expect("full");
                 assert_eq!(
@@ -186,18 +245,19 @@ fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> boo
                 );
             }
             netfence_nft::Change::Full => {
-                all_delta = false;
+                path = UpdatePath::Full;
                 nft.replace(&rs).expect("full");
             }
         }
         lab.forget_connections(&node.name);
         current[i] = rs;
     }
-    all_delta
+    path
 }
 
 /// Pods relabelled, created and deleted, namespaces relabelled (element deltas), and
-/// policies changed and deleted (full replaces); probed after every step.
+/// policies changed and deleted (chains and sets created, refilled, deleted); probed
+/// after every step.
 #[test]
 fn updates_through_the_delta_path_agree_with_the_analyzer() {
     let base = read(&testdata().join("e2e/model.yaml"));
@@ -221,8 +281,9 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
     );
     assert_ne!(v1, v0);
     let m1 = model(&v1);
-    assert!(
+    assert_eq!(
         update(&lab, &mut current, &m1),
+        UpdatePath::Elements,
         "a relabel is an element delta"
     );
     lab.assert_agrees(&m1, "pod relabelled");
@@ -235,8 +296,9 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
     );
     assert_ne!(v2, v1);
     let m2 = model(&v2);
-    assert!(
+    assert_eq!(
         update(&lab, &mut current, &m2),
+        UpdatePath::Elements,
         "a namespace relabel is an element delta"
     );
     lab.assert_agrees(&m2, "namespace relabelled");
@@ -244,26 +306,29 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
     // A pod is created (it already has its namespace in the kernel).
     let v3 = format!("{v2}\n{new_pod}");
     let m3 = model(&v3);
-    assert!(
+    assert_eq!(
         update(&lab, &mut current, &m3),
+        UpdatePath::Elements,
         "a new pod is an element delta"
     );
     lab.assert_agrees(&m3, "pod created");
 
-    // A policy changes its ports: new rules, so the table is replaced.
+    // A policy changes its ports: its chains are refilled.
     let v4 = v3.replacen("ports: [{port: 80}, ", "ports: [{port: 81}, ", 1);
     assert_ne!(v4, v3);
     let m4 = model(&v4);
-    assert!(
-        !update(&lab, &mut current, &m4),
-        "a policy change replaces the table"
+    assert_eq!(
+        update(&lab, &mut current, &m4),
+        UpdatePath::Structure,
+        "a policy change refills its chains"
     );
     lab.assert_agrees(&m4, "policy updated");
 
     // The pod is deleted again, then a policy.
     let m5 = model(&v2.replacen("ports: [{port: 80}, ", "ports: [{port: 81}, ", 1));
-    assert!(
+    assert_eq!(
         update(&lab, &mut current, &m5),
+        UpdatePath::Elements,
         "a deleted pod is an element delta"
     );
     lab.assert_agrees(&m5, "pod deleted");
@@ -275,7 +340,11 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
         .to_string();
     let m6 = model(&without_egress);
     assert_eq!(m6.cluster.policies.len(), 1);
-    assert!(!update(&lab, &mut current, &m6));
+    assert_eq!(
+        update(&lab, &mut current, &m6),
+        UpdatePath::Structure,
+        "a deleted policy takes its chains and sets with it"
+    );
     lab.assert_agrees(&m6, "policy deleted");
 }
 

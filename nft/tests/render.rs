@@ -110,7 +110,7 @@ fn egress_named_ports_resolve_per_destination_in_a_concatenated_set() {
 }
 
 #[test]
-fn a_relabelled_pod_is_an_element_delta_and_a_new_policy_a_full_replace() {
+fn a_relabelled_pod_is_an_element_delta_and_a_new_policy_a_chain_delta() {
     let policy = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: from-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress: [{from: [{podSelector: {matchLabels: {pod: b}}}]}]\n";
     let before = render(&model_text(policy), None);
     assert_eq!(diff(&before, &before), Change::None);
@@ -140,11 +140,41 @@ fn a_relabelled_pod_is_an_element_delta_and_a_new_policy_a_full_replace() {
         }
         other => panic!("expected a delta, got {other:?}"),
     }
+    // A second policy selecting x/a: its chain is now that of both policies; x/b and x/c
+    // get a chain of their own. The old chain goes; the peer set stays as it is.
     let more = format!("{policy}---\n{DENY_X}");
-    assert_eq!(
-        diff(&before, &render(&model_text(&more), None)),
-        Change::Full
+    let with_deny = render(&model_text(&more), None);
+    match diff(&before, &with_deny) {
+        Change::Delta(d) => {
+            assert!(d.is_structural());
+            assert_eq!(d.chains_new.len(), 2, "{d:?}");
+            assert_eq!(d.chains_gone.len(), 1, "{d:?}");
+            assert!(d.chains_changed.is_empty() && d.sets_new.is_empty() && d.sets_gone.is_empty());
+            assert!(d.set_add.is_empty() && d.set_del.is_empty());
+            assert_eq!(
+                d.map_add["ingress_v4"].len(),
+                3,
+                "x/a, x/b, x/c dispatch anew"
+            );
+            // Back again: the mirror image.
+            let Change::Delta(back) = diff(&with_deny, &before) else {
+                panic!("removing the policy is a delta too")
+            };
+            assert_eq!((back.chains_new.len(), back.chains_gone.len()), (1, 2));
+        }
+        other => panic!("expected a chain delta, got {other:?}"),
+    }
+    // The base chains change (the unprogrammed-pod guard is switched on): replace.
+    let model = compile_text("t.yaml", &model_text(policy), "default").unwrap();
+    let guarded = render_ruleset(
+        &model,
+        &NodeView::default(),
+        &RenderOptions {
+            unprogrammed_guard: vec!["10.10.0.0/24".parse().unwrap()],
+            ..RenderOptions::default()
+        },
     );
+    assert_eq!(diff(&before, &guarded), Change::Full);
 }
 
 #[test]
