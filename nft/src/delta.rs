@@ -133,16 +133,22 @@ pub enum Change {
     Full,
 }
 
+fn base_chains(rs: &Ruleset) -> impl Iterator<Item = &ChainDef> {
+    rs.chains.iter().filter(|c| c.base.is_some())
+}
+
+/// The policy chains of a ruleset by name.
+fn policy_chains(rs: &Ruleset) -> BTreeMap<&str, &ChainDef> {
+    rs.chains
+        .iter()
+        .filter(|c| c.base.is_none())
+        .map(|c| (c.name.as_str(), c))
+        .collect()
+}
+
 /// The smallest correct change from `old` (what the kernel holds) to `new`.
 pub fn diff(old: &Ruleset, new: &Ruleset) -> Change {
-    let base = |rs: &Ruleset| -> Vec<ChainDef> {
-        rs.chains
-            .iter()
-            .filter(|c| c.base.is_some())
-            .cloned()
-            .collect()
-    };
-    let same_frame = base(old) == base(new)
+    let same_frame = base_chains(old).eq(base_chains(new))
         && old.maps.len() == new.maps.len()
         && old
             .maps
@@ -156,25 +162,18 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Change {
         return Change::Full;
     }
     let mut d = Delta::default();
-    let policy_chains = |rs: &'_ Ruleset| -> BTreeMap<String, ChainDef> {
-        rs.chains
-            .iter()
-            .filter(|c| c.base.is_none())
-            .map(|c| (c.name.clone(), c.clone()))
-            .collect()
-    };
     let (was, is) = (policy_chains(old), policy_chains(new));
     for (name, c) in &is {
         match was.get(name) {
-            None => d.chains_new.push(c.clone()),
-            Some(o) if o.rules != c.rules => d.chains_changed.push(c.clone()),
+            None => d.chains_new.push((*c).clone()),
+            Some(o) if o.rules != c.rules => d.chains_changed.push((*c).clone()),
             Some(_) => {}
         }
     }
     d.chains_gone = was
         .keys()
         .filter(|n| !is.contains_key(*n))
-        .cloned()
+        .map(|n| n.to_string())
         .collect();
     d.sets_gone = old
         .sets

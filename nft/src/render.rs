@@ -14,7 +14,7 @@ use crate::set_cache::{SetCache, SetSource};
 use netfence_model::compile::PeerMatch;
 use netfence_model::objects::{Direction, Peer, PortSpec};
 use netfence_model::{
-    Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerRef, PortSet, Protocol,
+    Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerId, PeerRef, PortSet, Protocol,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -82,7 +82,7 @@ struct Renderer<'m> {
     policy_chains: BTreeMap<String, ChainDef>,
     universe: BTreeMap<Family, EndpointSet>,
     /// Peers already turned into sets (a peer shared by many chains is built once).
-    peer_memo: HashMap<(String, Addr), Vec<Vec<Match>>>,
+    peer_memo: HashMap<(PeerId, Addr), Vec<Vec<Match>>>,
     named_index: HashMap<(String, Protocol), NamedPorts>,
     /// Address families the cluster uses: peer sets and rules of a family no pod or
     /// ipBlock has would be empty weight on every packet and every nft transaction.
@@ -201,10 +201,11 @@ impl<'m> Renderer<'m> {
         let PeerRef::Peer(pid) = allow.peer else {
             return vec![Vec::new()];
         };
-        let key = self.peer_key(allow);
-        if let Some(m) = self.peer_memo.get(&(key.clone(), side)) {
+        // By peer id: the key string below is the same for every allow of the peer.
+        if let Some(m) = self.peer_memo.get(&(pid, side)) {
             return m.clone();
         }
+        let key = self.peer_key(allow);
         let out = match self.model.peer(pid) {
             PeerMatch::Endpoints(set) => {
                 let mut out = Vec::new();
@@ -263,7 +264,7 @@ impl<'m> Renderer<'m> {
                 vec![vec![Match::AddrInSet(f, side, sname)]]
             }
         };
-        self.peer_memo.insert((key, side), out.clone());
+        self.peer_memo.insert((pid, side), out.clone());
         out
     }
 
