@@ -25,7 +25,9 @@ impl Applied {
 }
 
 /// Brings the kernel from `current` (what we last applied, None after a start or a
-/// detected drift) to `next`.
+/// detected drift) to `next`. A full replace counts only once the kernel is seen to hold
+/// it (`Nft::replace` reads the table back): an error here leaves `current` as it was,
+/// and the caller reports it and retries.
 pub fn apply(nft: &Nft, current: Option<&Ruleset>, next: &Ruleset) -> anyhow::Result<Applied> {
     let change = match current {
         Some(c) => diff(c, next),

@@ -128,13 +128,13 @@ fn main() {
         let render_times: Vec<Duration> = (0..a.runs)
             .map(|_| {
                 let t = Instant::now();
-                let rs = render_ruleset(&model, &node_view(), &opts);
+                let rs = render_ruleset(&model, &node_view(), &opts).expect("render");
                 let d = t.elapsed();
                 std::hint::black_box(rs);
                 d
             })
             .collect();
-        let rs = render_ruleset(&model, &node_view(), &opts);
+        let rs = render_ruleset(&model, &node_view(), &opts).expect("render");
         let stats = rs.stats();
 
         // The kernel: one node namespace.
@@ -155,7 +155,7 @@ fn main() {
             })
             .collect();
         let other = model_of(&readdressed(&text));
-        let rs2 = render_ruleset(&other, &node_view(), &opts);
+        let rs2 = render_ruleset(&other, &node_view(), &opts).expect("render");
         let (there, back) = match (diff(&rs, &rs2), diff(&rs2, &rs)) {
             (Change::Delta(d1), Change::Delta(d2)) => (d1, d2),
             other => panic!("a new pod address should be an element delta, got {other:?}"),
@@ -228,7 +228,7 @@ fn pod_events(text: &str, runs: usize) {
         unprogrammed_guard: vec![],
     };
     let mut cache = SetCache::default();
-    let mut current = render_cached(&model, &node_view(), &opts, &mut cache);
+    let mut current = render_cached(&model, &node_view(), &opts, &mut cache).expect("render");
     let topo = Topology::build(&TopologySpec {
         nodes: vec![NodeSpec::new(
             "node-0",
@@ -281,7 +281,7 @@ fn pod_events(text: &str, runs: usize) {
         let change = model.upsert_pod(pod).expect("patchable");
         cache.apply(&model, &change);
         let t1 = t.elapsed();
-        let next = render_cached(&model, &node_view(), &opts, &mut cache);
+        let next = render_cached(&model, &node_view(), &opts, &mut cache).expect("render");
         let t2 = t.elapsed();
         let Change::Delta(d) = diff(&current, &next) else {
             panic!("a new pod address should be an element delta")
@@ -394,7 +394,7 @@ fn packet_path(text: &str, seconds: f64, reps: usize) {
     });
     let to: SocketAddr = "10.250.0.2:5201".parse().unwrap();
     let nft = Nft::in_netns(topo.netns("node-0").unwrap());
-    let rs = render_ruleset(&model, &node_view(), &RenderOptions::default());
+    let rs = render_ruleset(&model, &node_view(), &RenderOptions::default()).expect("render");
     let stats = rs.stats();
     // The baseline is netfence itself with no policy: the same table, hooks and
     // conntrack (as every cluster with kube-proxy has), nobody isolated.
@@ -405,7 +405,8 @@ fn packet_path(text: &str, seconds: f64, reps: usize) {
         &Model::compile(bare),
         &node_view(),
         &RenderOptions::default(),
-    );
+    )
+    .expect("render");
     let (mut base_rate, mut base_tp, mut pol_rate, mut pol_tp) = (vec![], vec![], vec![], vec![]);
     for _ in 0..reps {
         nft.replace(&baseline).expect("baseline");

@@ -1,11 +1,16 @@
 //! Talking to the kernel through the `nft` binary: its stderr is kept for the error
 //! (the `nftables` crate's helper drops it), and only our own table is ever listed,
 //! replaced or deleted.
+//!
+//! JSON goes to nft in a file, never a pipe: `nft -j -f -` that cannot parse the JSON
+//! falls back to its text parser on the stdin it has already drained and exits 0
+//! having done nothing. A full replace is also read back (`verify`).
 
 use crate::delta::Delta;
 use crate::json;
 use crate::ruleset::{Ruleset, TABLE};
 use crate::session::Session;
+use crate::verify;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -27,6 +32,13 @@ pub enum ApplyError {
     },
     #[error("nft printed JSON we could not read: {0}")]
     Output(String),
+    #[error(transparent)]
+    Unsafe(#[from] json::UnsafeString),
+    #[error("writing the document for nft: {0}")]
+    File(#[source] std::io::Error),
+    /// nft reported success, but the kernel does not hold what was sent.
+    #[error("nft reported success but the kernel does not hold the table sent: {0}")]
+    Unverified(String),
 }
 
 /// How to reach nftables: the `nft` binary per command (optionally inside a network
@@ -118,8 +130,26 @@ impl Nft {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// Runs a JSON document (`nft -j -f -`): one atomic transaction.
+    /// Runs a JSON document (`nft -j -f FILE`): one atomic transaction.
     pub fn run_json(&self, doc: &Value) -> Result<(), ApplyError> {
+        let text = json::to_text(doc)?;
+        let mut file = tempfile::Builder::new()
+            .prefix("netfence-")
+            .suffix(".json")
+            .tempfile()
+            .map_err(ApplyError::File)?;
+        file.write_all(text.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(ApplyError::File)?;
+        let path = file.path().to_string_lossy().into_owned();
+        self.run(&["-j", "-f", &path], None).map(|_| ())
+    }
+
+    /// Runs a JSON document through a pipe (`nft -j -f -`), the way that can report
+    /// success for JSON nft could not read. Only for tests showing why nothing else
+    /// uses it.
+    #[doc(hidden)]
+    pub fn run_json_piped(&self, doc: &Value) -> Result<(), ApplyError> {
         self.run(&["-j", "-f", "-"], Some(&doc.to_string()))
             .map(|_| ())
     }
@@ -134,9 +164,25 @@ impl Nft {
         self.run(&["-c", "-f", "-"], Some(script)).map(|_| ())
     }
 
-    /// Replaces our table with `rs` in one transaction.
+    /// Replaces our table with `rs` in one transaction, and checks that the kernel
+    /// then holds a new table of the layout sent (see `verify`).
     pub fn replace(&self, rs: &Ruleset) -> Result<(), ApplyError> {
-        self.run_json(&json::replace_document(rs))
+        let before = self.table_handle()?;
+        self.run_json(&json::replace_document(rs))?;
+        let listing = self
+            .run(&["-j", "-t", "list", "table", "inet", TABLE], None)
+            .map_err(|e| ApplyError::Unverified(format!("listing the table: {e}")))?;
+        let listing: Value =
+            serde_json::from_str(&listing).map_err(|e| ApplyError::Output(e.to_string()))?;
+        verify::confirm(before, &listing, rs).map_err(ApplyError::Unverified)
+    }
+
+    /// The handle of our table (`nft -j list tables`: no chains, sets or elements).
+    fn table_handle(&self) -> Result<Option<u64>, ApplyError> {
+        let out = self.run(&["-j", "list", "tables"], None)?;
+        let tables: Value =
+            serde_json::from_str(&out).map_err(|e| ApplyError::Output(e.to_string()))?;
+        Ok(verify::table_handle(&tables))
     }
 
     /// Applies element changes in one transaction.
@@ -149,7 +195,7 @@ impl Nft {
             // of its last command, which for a full replace or a listing holds every
             // element (~100 MB at 10k pods); those run `nft` and are rare.
             Some(session) => session
-                .run(&d.document().to_string(), false)
+                .run(&json::to_text(&d.document())?, false)
                 .map(|_| ())
                 .map_err(|stderr| ApplyError::Failed {
                     args: "element delta (libnftables)".into(),

@@ -346,3 +346,55 @@ pub fn replace_document(rs: &Ruleset) -> Value {
 pub fn document(rs: &Ruleset) -> Value {
     json!({ "nftables": create_commands(rs) })
 }
+
+/// A document string that must not reach nft.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("refusing to write {found:?} (a control character) to nftables in {context:?}: nft cannot read it back as it was meant")]
+pub struct UnsafeString {
+    /// The string, clipped, with the character escaped.
+    pub context: String,
+    pub found: char,
+}
+
+/// Serialises a document for nft, refusing any string (or key) that holds a NUL or
+/// another control character: escaped as `\u0000` it is valid JSON, but nft's parser
+/// rejects it, and from a pipe nft then exits 0 having applied nothing.
+pub fn to_text(doc: &Value) -> Result<String, UnsafeString> {
+    fn walk(v: &Value) -> Result<(), UnsafeString> {
+        let check = |s: &str| match s.chars().find(|c| c.is_control()) {
+            Some(found) => Err(UnsafeString {
+                context: s.chars().take(80).collect(),
+                found,
+            }),
+            None => Ok(()),
+        };
+        match v {
+            Value::String(s) => check(s),
+            Value::Array(a) => a.iter().try_for_each(walk),
+            Value::Object(m) => m.iter().try_for_each(|(k, v)| {
+                check(k)?;
+                walk(v)
+            }),
+            Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+        }
+    }
+    walk(doc)?;
+    Ok(doc.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_refused() {
+        let doc = json!({"nftables": [{"add": {"rule": {"comment": "prod/a\u{0}b"}}}]});
+        let err = to_text(&doc).unwrap_err();
+        assert_eq!(err.found, '\0');
+        assert!(err.context.starts_with("prod/a"));
+        assert_eq!(to_text(&json!({"k\n": 1})).unwrap_err().found, '\n');
+        assert_eq!(to_text(&json!(["tab\there"])).unwrap_err().found, '\t');
+        let fine = json!({"nftables": [{"add": {"rule": {"comment": "prod/db ingress[0]"}}}]});
+        assert_eq!(to_text(&fine).unwrap(), fine.to_string());
+    }
+}

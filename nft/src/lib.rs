@@ -15,9 +15,11 @@ pub mod ruleset;
 pub mod session;
 pub mod set_cache;
 pub mod text;
+pub mod verify;
 
 pub use apply::{ApplyError, Nft};
 pub use delta::{diff, Change, Delta};
-pub use render::{render_cached, render_ruleset, NodeView, RenderOptions};
+pub use names::NameCollision;
+pub use render::{render_cached, render_ruleset, render_with_names, NodeView, RenderOptions};
 pub use ruleset::{Ruleset, TABLE};
 pub use set_cache::SetCache;

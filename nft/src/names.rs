@@ -1,34 +1,172 @@
 //! Stable names for sets and chains: derived from what they stand for (policies, peers),
 //! never from positions, so that the same policy keeps the same chain across renders and
 //! a pod change touches only elements.
+//!
+//! Tenants choose the strings names are derived from (policy names), so a name must not
+//! be forgeable: it is SHA-256 over an unambiguous encoding, and a name that would stand
+//! for two different contents is a [`NameCollision`], never a silent reuse. A dispatch
+//! map pointing a pod at a chain that some other tenant defined is exactly the bypass
+//! this guards against.
 
-/// FNV-1a, 64 bit: tiny, stable across Rust versions and processes (unlike the std
-/// hasher), which matters because names are compared with what the kernel holds.
-pub fn fnv64(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// How a name is derived from its prefix and parts (a parameter of [`Names`], so that
+/// tests can force collisions).
+pub type NameFn = fn(&str, &[&str]) -> String;
+
+/// `prefix_` + the 64 hex digits of SHA-256 over the length-prefixed parts: 68 bytes
+/// at most for our prefixes, well under the kernel's NFT_NAME_MAXLEN (256, chains and
+/// sets alike).
+pub fn name(prefix: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
     for p in parts {
-        for b in p.bytes().chain(std::iter::once(0xff)) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
+        // Length-prefixed: ["ab"] and ["a", "b"] never hash alike.
+        h.update((p.len() as u64).to_be_bytes());
+        h.update(p.as_bytes());
     }
-    h
+    let digest = h.finalize();
+    let mut out = String::with_capacity(prefix.len() + 1 + 64);
+    out.push_str(prefix);
+    out.push('_');
+    for b in digest {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
 }
 
-/// `prefix_` + 12 hex digits of the hash of `parts` (nft names are limited in length).
-pub fn name(prefix: &str, parts: &[&str]) -> String {
-    format!("{prefix}_{:012x}", fnv64(parts) & 0xffff_ffff_ffff)
+/// What a name stands for: the prefix and parts it was derived from, unambiguously
+/// (Debug quotes and escapes each part).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Content(String);
+
+impl Content {
+    pub fn new(prefix: &str, parts: &[&str]) -> Content {
+        Content(format!("{prefix}{parts:?}"))
+    }
+}
+
+/// A name taken for two different contents.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the nftables name {name} would stand for both {first} and {second}; refusing to render rather than let one reuse the other's rules")]
+pub struct NameCollision {
+    pub name: String,
+    pub first: String,
+    pub second: String,
+}
+
+/// The one collision check: `name` was taken for `had`, and is wanted for `wants`.
+pub fn check(name: &str, had: &Content, wants: &Content) -> Result<(), NameCollision> {
+    if had == wants {
+        Ok(())
+    } else {
+        Err(NameCollision {
+            name: name.to_string(),
+            first: had.0.clone(),
+            second: wants.0.clone(),
+        })
+    }
+}
+
+/// The names one render has handed out, with what each stands for.
+pub struct Names {
+    derive: NameFn,
+    taken: HashMap<String, Content>,
+}
+
+impl Default for Names {
+    fn default() -> Self {
+        Names::with_fn(name)
+    }
+}
+
+impl Names {
+    /// A registry deriving names with `derive` instead of [`name`] (tests).
+    pub fn with_fn(derive: NameFn) -> Names {
+        Names {
+            derive,
+            taken: HashMap::new(),
+        }
+    }
+
+    /// The name for `parts`, with its content; an error if the name already stands for
+    /// something else in this render.
+    pub fn claim(
+        &mut self,
+        prefix: &str,
+        parts: &[&str],
+    ) -> Result<(String, Content), NameCollision> {
+        let n = (self.derive)(prefix, parts);
+        let content = Content::new(prefix, parts);
+        match self.taken.get(&n) {
+            Some(had) => check(&n, had, &content)?,
+            None => {
+                self.taken.insert(n.clone(), content.clone());
+            }
+        }
+        Ok((n, content))
+    }
+
+    /// Takes a fixed name (the per-node sets: `pods_v4`, `all_v6`, ...) so that no
+    /// derived name can land on it.
+    pub fn claim_fixed(&mut self, fixed: &str) -> Result<Content, NameCollision> {
+        let content = Content(format!("fixed {fixed}"));
+        match self.taken.get(fixed) {
+            Some(had) => check(fixed, had, &content)?,
+            None => {
+                self.taken.insert(fixed.to_string(), content.clone());
+            }
+        }
+        Ok(content)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// The FNV-1a, 48-bit names this module used to derive, kept here only to show
+    /// that the known colliding pair no longer collides.
+    fn fnv48(prefix: &str, parts: &[&str]) -> String {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for p in parts {
+            for b in p.bytes().chain(std::iter::once(0xff)) {
+                h ^= u64::from(b);
+                h = h.wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+        format!("{prefix}_{:012x}", h & 0xffff_ffff_ffff)
+    }
+
     #[test]
-    fn names_are_stable_and_distinct() {
+    fn names_are_stable_distinct_and_fit_the_kernel() {
         assert_eq!(name("in", &["a", "b"]), name("in", &["a", "b"]));
         assert_ne!(name("in", &["a", "b"]), name("in", &["ab"]));
-        assert_eq!(fnv64(&[]), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(name("x", &["netfence"]).len(), 14);
+        assert_ne!(name("in", &["a", ""]), name("in", &["a"]));
+        assert_eq!(
+            name("x", &[]),
+            "x_e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert!(name("xv6", &["netfence"]).len() < 256);
+    }
+
+    #[test]
+    fn the_known_fnv_collision_is_gone() {
+        let (victim, attacker) = (["prod/db"], ["aaa/x7254jad4ckm0"]);
+        assert_eq!(fnv48("in", &victim), fnv48("in", &attacker));
+        assert_ne!(name("in", &victim), name("in", &attacker));
+    }
+
+    #[test]
+    fn a_name_for_two_contents_is_an_error() {
+        let mut names = Names::with_fn(|prefix, _| format!("{prefix}_same"));
+        let (n, _) = names.claim("in", &["prod/db"]).unwrap();
+        assert_eq!(names.claim("in", &["prod/db"]).unwrap().0, n);
+        let err = names.claim("in", &["aaa/evil"]).unwrap_err();
+        assert_eq!(err.name, "in_same");
+        assert!(err.first.contains("prod/db") && err.second.contains("aaa/evil"));
+        let mut fixed = Names::with_fn(|_, _| "pods_v4".into());
+        fixed.claim_fixed("pods_v4").unwrap();
+        assert!(fixed.claim("p", &["x"]).is_err());
     }
 }

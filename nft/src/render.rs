@@ -8,7 +8,7 @@
 //! Pods dispatch to their policy chain through verdict maps keyed by address; pods with
 //! the same policy union (and the same resolved named ports) share a chain.
 
-use crate::names::name;
+use crate::names::{Content, NameCollision, Names};
 use crate::ruleset::*;
 use crate::set_cache::{SetCache, SetSource};
 use netfence_model::compile::PeerMatch;
@@ -88,6 +88,8 @@ struct Renderer<'m> {
     /// ipBlock has would be empty weight on every packet and every nft transaction.
     families: Vec<Family>,
     cache: &'m mut SetCache,
+    /// Every name this render hands out, with what it stands for.
+    names: Names,
 }
 
 impl<'m> Renderer<'m> {
@@ -96,28 +98,31 @@ impl<'m> Renderer<'m> {
     /// set), so a set declared twice in one render is the same set.
     fn cached_set(
         &mut self,
-        name: &str,
+        (name, content): (&str, Content),
         kind: SetKind,
         source: SetSource,
         compute: impl FnOnce(&mut Self) -> Vec<Element>,
-    ) {
+    ) -> Result<(), NameCollision> {
+        // The name was claimed for `content` in this render: declared already means the
+        // same set.
         if self.rs.sets.contains_key(name) {
-            return;
+            return Ok(());
         }
-        let elements = match self.cache.get(name) {
+        let elements = match self.cache.get(name, &content)? {
             Some(elements) => elements.clone(),
             None => {
                 // Collected from a sorted run, the tree is built in bulk (inserting one by
                 // one dominated render time at 10k pods).
                 let elements: Elements = Arc::new(compute(self).into_iter().collect());
                 self.cache
-                    .insert(name, source, kind.family(), elements.clone());
+                    .insert(name, content, source, kind.family(), elements.clone());
                 elements
             }
         };
         self.rs
             .sets
             .insert(name.to_string(), SetDef { kind, elements });
+        Ok(())
     }
 
     /// Adds one element to a set of this render (the small per-node sets).
@@ -197,13 +202,17 @@ impl<'m> Renderer<'m> {
 
     /// The matches of a peer, one alternative per family the peer can hold (a single
     /// empty alternative: any peer).
-    fn peer_matches(&mut self, allow: &Allow, side: Addr) -> Vec<Vec<Match>> {
+    fn peer_matches(
+        &mut self,
+        allow: &Allow,
+        side: Addr,
+    ) -> Result<Vec<Vec<Match>>, NameCollision> {
         let PeerRef::Peer(pid) = allow.peer else {
-            return vec![Vec::new()];
+            return Ok(vec![Vec::new()]);
         };
         // By peer id: the key string below is the same for every allow of the peer.
         if let Some(m) = self.peer_memo.get(&(pid, side)) {
-            return m.clone();
+            return Ok(m.clone());
         }
         let key = self.peer_key(allow);
         let out = match self.model.peer(pid) {
@@ -217,25 +226,29 @@ impl<'m> Renderer<'m> {
                         // Most pods: list the few left out, next to one shared set of all
                         // pods, instead of repeating thousands of addresses per peer.
                         let all = format!("all_{}", fam_suffix(f));
-                        self.cached_set(&all, SetKind::Addr(f), SetSource::AllPods, |r| {
+                        let named = (all.as_str(), self.names.claim_fixed(&all)?);
+                        self.cached_set(named, SetKind::Addr(f), SetSource::AllPods, |r| {
                             r.addrs_of_set(&universe, f)
-                        });
-                        let sname = name(&format!("x{}", fam_suffix(f)), &[&key]);
+                        })?;
+                        let (sname, content) =
+                            self.names.claim(&format!("x{}", fam_suffix(f)), &[&key])?;
                         let source = SetSource::AllPodsBut(pid);
-                        self.cached_set(&sname, SetKind::Addr(f), source, |r| {
+                        self.cached_set((&sname, content), SetKind::Addr(f), source, |r| {
                             let mut left_out = universe;
                             left_out.subtract(set);
                             r.addrs_of_set(&left_out, f)
-                        });
+                        })?;
                         out.push(vec![
                             Match::AddrInSet(f, side, all),
                             Match::AddrNotInSet(f, side, sname),
                         ]);
                     } else {
-                        let sname = name(&format!("p{}", fam_suffix(f)), &[&key]);
-                        self.cached_set(&sname, SetKind::Addr(f), SetSource::Peer(pid), |r| {
+                        let (sname, content) =
+                            self.names.claim(&format!("p{}", fam_suffix(f)), &[&key])?;
+                        let source = SetSource::Peer(pid);
+                        self.cached_set((&sname, content), SetKind::Addr(f), source, |r| {
                             r.addrs_of_set(&chosen, f)
-                        });
+                        })?;
                         out.push(vec![Match::AddrInSet(f, side, sname)]);
                     }
                 }
@@ -243,9 +256,11 @@ impl<'m> Renderer<'m> {
             }
             PeerMatch::Addrs(block) => {
                 let f = block.family();
-                let sname = name(&format!("b{}", fam_suffix(f)), &[&block.to_string()]);
+                let (sname, content) = self
+                    .names
+                    .claim(&format!("b{}", fam_suffix(f)), &[&block.to_string()])?;
                 self.cached_set(
-                    &sname,
+                    (&sname, content),
                     SetKind::AddrRange(f),
                     SetSource::Block,
                     |_| match f {
@@ -260,24 +275,30 @@ impl<'m> Renderer<'m> {
                             .map(|(a, b)| Element::Range(a.into(), b.into()))
                             .collect(),
                     },
-                );
+                )?;
                 vec![vec![Match::AddrInSet(f, side, sname)]]
             }
         };
         self.peer_memo.insert((pid, side), out.clone());
-        out
+        Ok(out)
     }
 
     /// Set of `addr . proto . port` for a named port resolved on every destination pod
     /// the egress peer admits.
-    fn named_port_set(&mut self, allow: &Allow, pname: &str, proto: Protocol, f: Family) -> String {
+    fn named_port_set(
+        &mut self,
+        allow: &Allow,
+        pname: &str,
+        proto: Protocol,
+        f: Family,
+    ) -> Result<String, NameCollision> {
         let key = self.peer_key(allow);
-        let sname = name(
+        let (sname, content) = self.names.claim(
             &format!("n{}", fam_suffix(f)),
             &[&key, pname, proto.as_str()],
-        );
+        )?;
         let source = SetSource::NamedPort(allow.peer, pname.to_string(), proto);
-        self.cached_set(&sname, SetKind::AddrProtoPort(f), source, |r| {
+        self.cached_set((&sname, content), SetKind::AddrProtoPort(f), source, |r| {
             let mut elements = Vec::new();
             for &(i, port) in r.named(pname, proto).iter() {
                 let e = r.model.cluster.endpoint(EndpointId(i as u32));
@@ -295,8 +316,8 @@ impl<'m> Renderer<'m> {
                 }
             }
             elements
-        });
-        sname
+        })?;
+        Ok(sname)
     }
 
     fn origin(&self, allow: &Allow) -> String {
@@ -312,14 +333,18 @@ impl<'m> Renderer<'m> {
     }
 
     /// The rules of one allow element. `member` resolves ingress named ports.
-    fn allow_rules(&mut self, allow: &Allow, member: Option<&Endpoint>) -> Vec<RuleDef> {
+    fn allow_rules(
+        &mut self,
+        allow: &Allow,
+        member: Option<&Endpoint>,
+    ) -> Result<Vec<RuleDef>, NameCollision> {
         let side = match allow.direction {
             Direction::Ingress => Addr::Source,
             Direction::Egress => Addr::Destination,
         };
         let origin = self.origin(allow);
         let mut rules = Vec::new();
-        let peers = self.peer_matches(allow, side);
+        let peers = self.peer_matches(allow, side)?;
         // Numeric ports (and, for ingress, named ports resolved on the member itself).
         let mut numeric = PortSet::empty();
         let mut named_egress = Vec::new();
@@ -375,11 +400,11 @@ impl<'m> Renderer<'m> {
         }
         for (pname, proto) in named_egress {
             for f in self.families.clone() {
-                let sname = self.named_port_set(allow, &pname, proto, f);
+                let sname = self.named_port_set(allow, &pname, proto, f)?;
                 push(vec![Match::DaddrProtoPortInSet(f, sname)]);
             }
         }
-        rules
+        Ok(rules)
     }
 
     fn policy_chain(
@@ -388,13 +413,15 @@ impl<'m> Renderer<'m> {
         dir: Direction,
         union: &netfence_model::PolicyUnion,
         member: &Endpoint,
-    ) {
+    ) -> Result<(), NameCollision> {
+        // The name was claimed for this chain's content: defined already means the same
+        // chain.
         if self.policy_chains.contains_key(&chain) {
-            return;
+            return Ok(());
         }
         let mut rules = Vec::new();
         for allow in &union.allows {
-            rules.extend(self.allow_rules(allow, Some(member)));
+            rules.extend(self.allow_rules(allow, Some(member))?);
         }
         let names = self.model.policy_keys(union.id);
         if let Some(group) = self.opts.log_group {
@@ -417,6 +444,7 @@ impl<'m> Renderer<'m> {
                 rules,
             },
         );
+        Ok(())
     }
 }
 
@@ -444,23 +472,37 @@ fn families_in_use(model: &Model) -> Vec<Family> {
 
 /// The key of an ingress chain: its policies and the ports its named ports resolve to
 /// on the member (members resolving them differently need different chains).
-fn ingress_chain_name(model: &Model, union: &netfence_model::PolicyUnion, e: &Endpoint) -> String {
+fn ingress_chain_name(
+    names: &mut Names,
+    model: &Model,
+    union: &netfence_model::PolicyUnion,
+    e: &Endpoint,
+) -> Result<String, NameCollision> {
     let mut parts = model.policy_keys(union.id);
     for allow in union.allows.iter().filter(|a| a.has_named_ports()) {
         parts.push(format!("{}", allow.ports_for(Some(e))));
     }
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-    name("in", &refs)
+    Ok(names.claim("in", &refs)?.0)
 }
 
-fn egress_chain_name(model: &Model, union: &netfence_model::PolicyUnion) -> String {
+fn egress_chain_name(
+    names: &mut Names,
+    model: &Model,
+    union: &netfence_model::PolicyUnion,
+) -> Result<String, NameCollision> {
     let parts = model.policy_keys(union.id);
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-    name("eg", &refs)
+    Ok(names.claim("eg", &refs)?.0)
 }
 
-/// Renders the ruleset that enforces the model on `node`.
-pub fn render_ruleset(model: &Model, node: &NodeView, opts: &RenderOptions) -> Ruleset {
+/// Renders the ruleset that enforces the model on `node`. Fails only when two
+/// different chains or sets would get one name (see `names`).
+pub fn render_ruleset(
+    model: &Model,
+    node: &NodeView,
+    opts: &RenderOptions,
+) -> Result<Ruleset, NameCollision> {
     render_cached(model, node, opts, &mut SetCache::default())
 }
 
@@ -472,8 +514,30 @@ pub fn render_cached(
     node: &NodeView,
     opts: &RenderOptions,
     cache: &mut SetCache,
-) -> Ruleset {
+) -> Result<Ruleset, NameCollision> {
+    render_with_names(model, node, opts, cache, Names::default())
+}
+
+/// [`render_cached`] with the names handed out by `names` (tests derive colliding
+/// names through it).
+pub fn render_with_names(
+    model: &Model,
+    node: &NodeView,
+    opts: &RenderOptions,
+    cache: &mut SetCache,
+    mut names: Names,
+) -> Result<Ruleset, NameCollision> {
+    // The fixed names first: no derived name may take one of them.
+    for f in Family::ALL {
+        for fixed in ["pods", "node", "self", "guard", "all", "egress", "ingress"] {
+            names.claim_fixed(&format!("{fixed}_{}", fam_suffix(f)))?;
+        }
+    }
+    for chain in [EGRESS_CHAIN, INGRESS_CHAIN, INPUT_CHAIN] {
+        names.claim_fixed(chain)?;
+    }
     let mut r = Renderer {
+        names,
         cache,
         model,
         opts,
@@ -519,16 +583,22 @@ pub fn render_cached(
     });
     for e in local {
         node_addrs.extend(e.host_addrs.iter().copied());
-        let egress = model.union_of(e.id, Direction::Egress).map(|u| {
-            let c = egress_chain_name(model, u);
-            r.policy_chain(c.clone(), Direction::Egress, u, e);
-            c
-        });
-        let ingress = model.union_of(e.id, Direction::Ingress).map(|u| {
-            let c = ingress_chain_name(model, u, e);
-            r.policy_chain(c.clone(), Direction::Ingress, u, e);
-            c
-        });
+        let egress = match model.union_of(e.id, Direction::Egress) {
+            Some(u) => {
+                let c = egress_chain_name(&mut r.names, model, u)?;
+                r.policy_chain(c.clone(), Direction::Egress, u, e)?;
+                Some(c)
+            }
+            None => None,
+        };
+        let ingress = match model.union_of(e.id, Direction::Ingress) {
+            Some(u) => {
+                let c = ingress_chain_name(&mut r.names, model, u, e)?;
+                r.policy_chain(c.clone(), Direction::Ingress, u, e)?;
+                Some(c)
+            }
+            None => None,
+        };
         for &a in &e.addrs {
             let s = fam_suffix(Family::of(&a));
             r.add(
@@ -585,7 +655,7 @@ pub fn render_cached(
     // Keep only what this ruleset uses: sets of peers gone stay out of the cache.
     let rs = r.rs;
     r.cache.keep_only(|name| rs.sets.contains_key(name));
-    rs
+    Ok(rs)
 }
 
 fn per_family(f: impl Fn(Family, &'static str) -> RuleDef) -> Vec<RuleDef> {

@@ -1,6 +1,7 @@
 //! Set contents kept between renders while the model is patched in place, and edited
 //! from a pod's before/after state instead of being built again.
 
+use crate::names::{self, Content, NameCollision};
 use crate::ruleset::{Element, Elements};
 use netfence_model::compile::PeerMatch;
 use netfence_model::{EndpointState, Family, Model, PeerId, PeerRef, PodChange, Protocol};
@@ -23,6 +24,9 @@ pub(crate) enum SetSource {
 }
 
 struct CachedSet {
+    /// What the name was derived from: a later render asking for the same name with
+    /// other content is a collision, not a cache hit.
+    content: Content,
     source: SetSource,
     family: Family,
     elements: Elements,
@@ -120,13 +124,22 @@ impl SetCache {
         }
     }
 
-    pub(crate) fn get(&self, name: &str) -> Option<&Elements> {
-        self.sets.get(name).map(|s| &s.elements)
+    /// The cached elements of `name`, if it was cached for the same `content`.
+    pub(crate) fn get(
+        &self,
+        name: &str,
+        content: &Content,
+    ) -> Result<Option<&Elements>, NameCollision> {
+        match self.sets.get(name) {
+            Some(s) => names::check(name, &s.content, content).map(|()| Some(&s.elements)),
+            None => Ok(None),
+        }
     }
 
     pub(crate) fn insert(
         &mut self,
         name: &str,
+        content: Content,
         source: SetSource,
         family: Family,
         elements: Elements,
@@ -134,6 +147,7 @@ impl SetCache {
         self.sets.insert(
             name.to_string(),
             CachedSet {
+                content,
                 source,
                 family,
                 elements,

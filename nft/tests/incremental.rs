@@ -334,7 +334,7 @@ fn patched_models_render_as_fresh_compiles_do() {
         let mut live = Model::compile(Cluster::build(w.objects()));
         let mut caches: Vec<SetCache> = views.iter().map(|_| SetCache::default()).collect();
         for (view, cache) in views.iter().zip(&mut caches) {
-            render_cached(&live, view, &opts, cache);
+            render_cached(&live, view, &opts, cache).expect("render");
         }
         for step in 0..40 {
             let event = w.event();
@@ -356,8 +356,8 @@ fn patched_models_render_as_fresh_compiles_do() {
             );
             for (view, cache) in views.iter().zip(&mut caches) {
                 let before = cache.len();
-                let got = render_cached(&live, view, &opts, cache);
-                let want = render_ruleset(&fresh, view, &opts);
+                let got = render_cached(&live, view, &opts, cache).expect("render");
+                let want = render_ruleset(&fresh, view, &opts).expect("render");
                 assert!(
                     got == want,
                     "seed {seed} step {step} node {:?}: cached render differs: {}",

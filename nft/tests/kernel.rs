@@ -11,6 +11,16 @@ use common::lab::{declared_ports, Lab};
 use netfence_model::{compile_text, Model, Protocol};
 use netfence_nft::RenderOptions;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+/// One lab at a time in this process: each lab holds hundreds of listener sockets, and
+/// libnftables (the kept context the deltas go through) waits on its netlink socket with
+/// select(), which aborts the process when that socket's number is past FD_SETSIZE
+/// (1024). Six labs at once reached ~1,900 descriptors.
+fn one_lab_at_a_time() -> MutexGuard<'static, ()> {
+    static LAB: Mutex<()> = Mutex::new(());
+    LAB.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 fn testdata() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata")
@@ -36,6 +46,7 @@ const E2E_PORTS: [(Protocol, u16); 6] = [
 /// The upstream e2e model (x, y, z / a, b, c, two nodes) under every scenario.
 #[test]
 fn e2e_scenarios_agree_with_the_analyzer() {
+    let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
     let lab = Lab::build(&model(&base), &E2E_PORTS, &[]);
     let mut dir: Vec<PathBuf> = std::fs::read_dir(testdata().join("e2e/scenarios"))
@@ -74,6 +85,7 @@ fn e2e_scenarios_agree_with_the_analyzer() {
 /// states themselves is probed in `e2e_scenarios_agree_with_the_analyzer`.
 #[test]
 fn scenario_to_scenario_deltas_leave_what_a_full_replace_leaves() {
+    let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
     let lab = Lab::build(&model(&base), &E2E_PORTS, &[]);
     let mut dir: Vec<PathBuf> = std::fs::read_dir(testdata().join("e2e/scenarios"))
@@ -102,6 +114,7 @@ fn scenario_to_scenario_deltas_leave_what_a_full_replace_leaves() {
 /// Every scenario of testdata/ that has pods with addresses.
 #[test]
 fn testdata_scenarios_agree_with_the_analyzer() {
+    let _lab = one_lab_at_a_time();
     for (label, files) in [
         ("demo", vec!["demo"]),
         ("bad/good", vec!["bad/good.yaml"]),
@@ -163,6 +176,7 @@ fn testdata_scenarios_agree_with_the_analyzer() {
 /// Random clusters from the generator: a seeded batch per run.
 #[test]
 fn random_scenarios_agree_with_the_analyzer() {
+    let _lab = one_lab_at_a_time();
     let start: u64 = std::env::var("NETFENCE_KERNEL_SEED_START")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -220,7 +234,8 @@ fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> Upd
     let mut path = UpdatePath::Elements;
     for (i, node) in lab.nodes.iter().enumerate() {
         let rs =
-            netfence_nft::render_ruleset(next, &lab.node_view(node), &RenderOptions::default());
+            netfence_nft::render_ruleset(next, &lab.node_view(node), &RenderOptions::default())
+                .expect("render");
         let nft = lab.nft(&node.name);
         match netfence_nft::diff(&current[i], &rs) {
             netfence_nft::Change::None => {}
@@ -260,9 +275,10 @@ fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> Upd
 /// after every step.
 #[test]
 fn updates_through_the_delta_path_agree_with_the_analyzer() {
+    let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
-    let policies = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-y-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: y}}, podSelector: {matchLabels: {pod: b}}}]\n    ports: [{port: 80}, {port: serve-81-udp, protocol: UDP}]\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: egress-to-b, namespace: y}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{podSelector: {matchLabels: {pod: b}}, namespaceSelector: {}}]\n";
-    let new_pod = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: d, namespace: y, labels: {pod: b}}\nspec:\n  nodeName: node-2\n  containers:\n  - name: cont\n    ports: [{name: serve-81-udp, containerPort: 81, protocol: UDP}]\nstatus:\n  hostIPs: [{ip: 192.168.50.2}, {ip: \"fd00:50::2\"}]\n  podIP: 10.10.0.50\n";
+    let policies = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-y-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: \"y\"}}, podSelector: {matchLabels: {pod: b}}}]\n    ports: [{port: 80}, {port: serve-81-udp, protocol: UDP}]\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: egress-to-b, namespace: \"y\"}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{podSelector: {matchLabels: {pod: b}}, namespaceSelector: {}}]\n";
+    let new_pod = "---\napiVersion: v1\nkind: Pod\nmetadata: {name: d, namespace: \"y\", labels: {pod: b}}\nspec:\n  nodeName: node-2\n  containers:\n  - name: cont\n    ports: [{name: serve-81-udp, containerPort: 81, protocol: UDP}]\nstatus:\n  hostIPs: [{ip: 192.168.50.2}, {ip: \"fd00:50::2\"}]\n  podIP: 10.10.0.50\n";
     let v0 = format!("{base}\n{policies}");
     let m0 = model(&v0);
     let lab = Lab::build(
@@ -275,8 +291,8 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
 
     // y/c is relabelled pod=b: it joins the peer sets.
     let v1 = v0.replacen(
-        "  name: c\n  namespace: y\n  labels: {pod: c}",
-        "  name: c\n  namespace: y\n  labels: {pod: b}",
+        "  name: c\n  namespace: \"y\"\n  labels: {pod: c}",
+        "  name: c\n  namespace: \"y\"\n  labels: {pod: b}",
         1,
     );
     assert_ne!(v1, v0);
@@ -291,7 +307,7 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
     // Namespace z is relabelled ns=y.
     let v2 = v1.replacen(
         "  name: z\n  labels: {ns: z}",
-        "  name: z\n  labels: {ns: y}",
+        "  name: z\n  labels: {ns: \"y\"}",
         1,
     );
     assert_ne!(v2, v1);
@@ -353,6 +369,7 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
 /// kube-proxy; the probes go to the Service address.
 #[test]
 fn service_traffic_is_checked_after_dnat() {
+    let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
     let policy = "---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: from-b, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {pod: b}}}]\n    ports: [{port: 81, protocol: TCP}, {port: 81, protocol: UDP}]\n";
     let m = model(&format!("{base}\n{policy}"));

@@ -25,6 +25,7 @@ fn render(text: &str, node: Option<&str>) -> Ruleset {
         },
         &RenderOptions::default(),
     )
+    .expect("render")
 }
 
 fn policy_chains(rs: &Ruleset) -> Vec<&str> {
@@ -67,7 +68,7 @@ fn only_the_nodes_own_pods_are_dispatched() {
 
 #[test]
 fn ingress_named_ports_resolving_differently_get_their_own_chains() {
-    let text = "kind: Pod\napiVersion: v1\nmetadata: {name: p1, namespace: n, labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.1}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p2, namespace: n, labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]}\nstatus: {podIP: 10.1.0.2}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p3, namespace: n, labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.3}\n---\nkind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: web, namespace: n}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: web}]}]\n";
+    let text = "kind: Pod\napiVersion: v1\nmetadata: {name: p1, namespace: \"n\", labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.1}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p2, namespace: \"n\", labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]}\nstatus: {podIP: 10.1.0.2}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p3, namespace: \"n\", labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.3}\n---\nkind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: web, namespace: \"n\"}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: web}]}]\n";
     let rs = render(text, None);
     assert_eq!(policy_chains(&rs).len(), 2, "p1 and p3 share, p2 differs");
     let m = &rs.maps["ingress_v4"].elements;
@@ -78,7 +79,7 @@ fn ingress_named_ports_resolving_differently_get_their_own_chains() {
 
 #[test]
 fn egress_named_ports_resolve_per_destination_in_a_concatenated_set() {
-    let policy = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {ns: y}}}]\n    ports: [{port: serve-81-udp, protocol: UDP}]\n";
+    let policy = "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: e, namespace: x}\nspec:\n  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {ns: \"y\"}}}]\n    ports: [{port: serve-81-udp, protocol: UDP}]\n";
     let rs = render(&model_text(policy), None);
     let (_, set) = rs
         .sets
@@ -173,7 +174,8 @@ fn a_relabelled_pod_is_an_element_delta_and_a_new_policy_a_chain_delta() {
             unprogrammed_guard: vec!["10.10.0.0/24".parse().unwrap()],
             ..RenderOptions::default()
         },
-    );
+    )
+    .expect("render");
     assert_eq!(diff(&before, &guarded), Change::Full);
 }
 

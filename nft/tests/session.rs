@@ -18,7 +18,7 @@ fn demo() -> Ruleset {
         "default",
     )
     .expect("e2e model");
-    render_ruleset(&model, &NodeView::default(), &RenderOptions::default())
+    render_ruleset(&model, &NodeView::default(), &RenderOptions::default()).expect("render")
 }
 
 fn node() -> Topology {

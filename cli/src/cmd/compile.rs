@@ -28,7 +28,7 @@ pub fn run(args: CompileArgs) -> Result<ExitCode> {
         log_group: None,
         unprogrammed_guard: Vec::new(),
     };
-    let rs = render_ruleset(model, &node, &opts);
+    let rs = render_ruleset(model, &node, &opts)?;
     match args.output {
         RulesetFormat::Nft => print!("{}", text::replace_script(&rs)),
         RulesetFormat::Json => println!(

@@ -194,7 +194,7 @@ impl Lab {
         self.nodes
             .iter()
             .map(|n| {
-                let rs = render_ruleset(model, &self.node_view(n), opts);
+                let rs = render_ruleset(model, &self.node_view(n), opts).expect("render");
                 self.nft(&n.name)
                     .replace(&rs)
                     .unwrap_or_else(|e| panic!("loading the ruleset of {}: {e}", n.name));
