@@ -515,7 +515,7 @@ fn empty_namespace_selector_matches_every_namespace() {
         namespace("ns3", "team: z"),
         pod("ns1", "b", "app: b", "10.0.0.2"),
         pod("ns2", "x", "app: x", "10.0.1.1"),
-        pod("ns3", "y", "", "10.0.2.1"),
+        pod("ns3", "\"y\"", "", "10.0.2.1"),
         r#"---
 kind: NetworkPolicy
 apiVersion: networking.k8s.io/v1
@@ -537,7 +537,7 @@ fn and_or_model(policy: &str) -> Model {
     model(&[
         namespace("ns1", "team: own"),
         namespace("ns2", "team: x"),
-        namespace("ns3", "team: y"),
+        namespace("ns3", "team: \"y\""),
         pod("ns1", "dst", "app: dst", "10.0.0.1"),
         pod("ns1", "a", "app: a", "10.0.0.2"),
         pod("ns1", "b", "app: b", "10.0.0.3"),

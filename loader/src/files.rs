@@ -1,6 +1,7 @@
 //! Manifests from files, directories (recursive) and stdin.
 
 use crate::{LoadError, Loaded};
+use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -11,8 +12,42 @@ fn is_manifest(path: &Path) -> bool {
     )
 }
 
+/// A directory's identity across links: the same (device, inode) is the same directory.
+type DirId = (u64, u64);
+
+fn dir_id(path: &Path) -> Result<DirId, LoadError> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).map_err(|source| LoadError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// Where the walk has been: the directories on the current path (a link back to one of
+/// them is a loop) and every directory read (one reached again through another link is
+/// not read twice).
+struct Walk {
+    ancestors: Vec<(DirId, PathBuf)>,
+    seen: HashSet<DirId>,
+}
+
 /// Manifest files below `dir`, sorted so that results do not depend on the filesystem.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+/// Symbolic links are followed; one that leads back to a directory being read is an
+/// error naming the link (kubectl -R does not follow directory links at all, so such a
+/// tree is not what it would apply either).
+fn walk(dir: &Path, state: &mut Walk, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let id = dir_id(dir)?;
+    if let Some((_, first)) = state.ancestors.iter().find(|(a, _)| *a == id) {
+        return Err(LoadError::DirectoryLoop {
+            link: dir.display().to_string(),
+            target: first.display().to_string(),
+        });
+    }
+    if !state.seen.insert(id) {
+        return Ok(());
+    }
+    state.ancestors.push((id, dir.to_path_buf()));
     let io = |source| LoadError::Io {
         path: dir.display().to_string(),
         source,
@@ -29,12 +64,24 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             continue;
         }
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, state, out)?;
         } else if is_manifest(&p) {
             out.push(p);
         }
     }
+    state.ancestors.pop();
     Ok(())
+}
+
+/// The manifest files of a directory tree, read as [`load_paths`] reads directories.
+pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    let mut state = Walk {
+        ancestors: Vec::new(),
+        seen: HashSet::new(),
+    };
+    let mut files = Vec::new();
+    walk(dir, &mut state, &mut files)?;
+    Ok(files)
 }
 
 /// Reads every path: `-` is stdin, a directory is read recursively (.yaml, .yml, .json),
@@ -43,21 +90,22 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
     let mut loaded = Loaded::default();
     for p in paths {
         if p == "-" {
-            let mut text = String::new();
+            let mut bytes = Vec::new();
             std::io::stdin()
-                .read_to_string(&mut text)
+                .read_to_end(&mut bytes)
                 .map_err(|source| LoadError::Io {
                     path: "<stdin>".into(),
                     source,
                 })?;
-            loaded.absorb(netfence_model::parse_manifest("<stdin>", &text, default_ns));
+            let text = netfence_model::text::manifest_text("<stdin>", &bytes)
+                .map_err(LoadError::NotText)?;
+            loaded.absorb(netfence_model::parse_manifest("<stdin>", text, default_ns));
             loaded.inputs += 1;
             continue;
         }
         let path = Path::new(p);
         let files = if path.is_dir() {
-            let mut files = Vec::new();
-            walk(path, &mut files)?;
+            let files = manifest_files(path)?;
             if files.is_empty() {
                 return Err(LoadError::NoManifests(p.clone()));
             }
@@ -71,10 +119,9 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
                 path: shown.clone(),
                 source,
             })?;
-            let text = String::from_utf8(bytes).map_err(|_| LoadError::NotText {
-                path: shown.clone(),
-            })?;
-            loaded.absorb(netfence_model::parse_manifest(&shown, &text, default_ns));
+            let text =
+                netfence_model::text::manifest_text(&shown, &bytes).map_err(LoadError::NotText)?;
+            loaded.absorb(netfence_model::parse_manifest(&shown, text, default_ns));
             loaded.inputs += 1;
         }
     }

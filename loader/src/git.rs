@@ -89,10 +89,9 @@ pub fn load_revision(
         for f in manifests {
             let shown = format!("{rev}:{f}");
             let bytes = git(root, &["cat-file", "blob", &format!("{rev}:{f}")])?;
-            let body = String::from_utf8(bytes).map_err(|_| LoadError::NotText {
-                path: shown.clone(),
-            })?;
-            loaded.absorb(netfence_model::parse_manifest(&shown, &body, default_ns));
+            let body =
+                netfence_model::text::manifest_text(&shown, &bytes).map_err(LoadError::NotText)?;
+            loaded.absorb(netfence_model::parse_manifest(&shown, body, default_ns));
             loaded.inputs += 1;
         }
     }

@@ -37,8 +37,11 @@ pub enum LoadError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not valid UTF-8 text")]
-    NotText { path: String },
+    /// Names the line and byte offset of the first byte that is not UTF-8.
+    #[error("{0}")]
+    NotText(netfence_model::ManifestError),
+    #[error("{link}: directory loop: it leads back to {target}, which is being read")]
+    DirectoryLoop { link: String, target: String },
     #[error("{0}: no manifest files (.yaml, .yml, .json) found")]
     NoManifests(String),
     #[error("kubeconfig: {0}")]

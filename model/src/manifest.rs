@@ -1,9 +1,12 @@
 //! Manifest text (YAML or JSON, multi-document, `kind: List`) to model objects, with the
 //! file and line of every object and of every error.
 
+use crate::docsplit;
 use crate::error::{ManifestError, Source};
+use crate::lines::LineIndex;
 use crate::objects::{self, FieldError, Object, WorkloadKind};
 use crate::raw;
+use crate::yaml11;
 use serde::de::DeserializeOwned;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,66 +18,6 @@ pub struct ParsedManifest {
     pub errors: Vec<ManifestError>,
     /// Objects of kinds the model does not use, counted by kind.
     pub skipped: BTreeMap<String, usize>,
-}
-
-/// One YAML document: its text and the line (1-based) of its first line in the file.
-struct Document<'a> {
-    text: &'a str,
-    first_line: usize,
-}
-
-/// Splits on `---` document markers, keeping line numbers.
-fn documents(text: &str) -> Vec<Document<'_>> {
-    let mut docs = Vec::new();
-    let mut start_byte = 0;
-    let mut start_line = 1;
-    let mut offset = 0;
-    for (i, line) in text.split_inclusive('\n').enumerate() {
-        let trimmed = line.trim_end();
-        let is_marker = trimmed == "---"
-            || trimmed.starts_with("--- ")
-            || trimmed.starts_with("---\t")
-            || trimmed == "...";
-        if is_marker {
-            docs.push(Document {
-                text: &text[start_byte..offset],
-                first_line: start_line,
-            });
-            // The marker line itself may carry content (`--- {a: b}`); YAML allows it but
-            // manifests never use it, so the document starts on the next line.
-            start_byte = offset + line.len();
-            start_line = i + 2;
-        }
-        offset += line.len();
-    }
-    docs.push(Document {
-        text: &text[start_byte..],
-        first_line: start_line,
-    });
-    docs.retain(|d| {
-        d.text
-            .lines()
-            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-    });
-    docs
-}
-
-/// Finds the first line at or after `from` (0-based within `text`) that contains `needle`
-/// as a whole token, so that `80` does not match `8080` nor `in` match `networking`.
-fn line_of(text: &str, needle: &str, from: usize) -> Option<usize> {
-    text.lines()
-        .enumerate()
-        .skip(from)
-        .find(|(_, l)| contains_token(l, needle))
-        .map(|(i, _)| i)
-}
-
-fn contains_token(line: &str, needle: &str) -> bool {
-    let word = |c: char| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '/');
-    line.match_indices(needle).any(|(i, _)| {
-        !line[..i].chars().next_back().is_some_and(word)
-            && !line[i + needle.len()..].chars().next().is_some_and(word)
-    })
 }
 
 struct Ctx<'a> {
@@ -106,7 +49,9 @@ fn object_name(kind: &str, meta: &raw::Meta, default_ns: &str) -> String {
 }
 
 /// Parses one manifest text. `file` names it in sources and errors; objects without a
-/// namespace go to `default_ns`.
+/// namespace go to `default_ns`. The text is read as kubectl reads it (documents split as
+/// [`docsplit`] does, YAML resolved as [`yaml11`] does), so the objects are those the API
+/// server would receive; reading stops at the first document kubectl could not read.
 pub fn parse_manifest(file: &str, text: &str, default_ns: &str) -> ParsedManifest {
     let file: Arc<str> = Arc::from(file);
     let ctx = Ctx {
@@ -114,23 +59,38 @@ pub fn parse_manifest(file: &str, text: &str, default_ns: &str) -> ParsedManifes
         default_ns,
     };
     let mut out = ParsedManifest::default();
-    for doc in documents(text) {
-        let value: serde_yaml::Value = match serde_yaml::from_str(doc.text) {
-            Ok(v) => v,
+    for chunk in docsplit::split(text) {
+        let chunk = match chunk {
+            Ok(c) => c,
             Err(e) => {
-                let line = e
-                    .location()
-                    .map(|l| doc.first_line + l.line() - 1)
-                    .unwrap_or(doc.first_line);
                 out.errors.push(ManifestError {
-                    location: ctx.source(line),
+                    location: ctx.source(e.line),
                     object: None,
-                    message: format!("malformed YAML: {}", strip_location(&e.to_string())),
+                    message: e.message,
                 });
-                continue;
+                break;
             }
         };
-        decode_value(&ctx, value, doc.text, doc.first_line, 0, &mut out);
+        let doc = match yaml11::parse_document(chunk.text, chunk.first_line) {
+            Ok(d) => d,
+            Err(e) => {
+                out.errors.push(ManifestError {
+                    location: ctx.source(e.line),
+                    object: None,
+                    message: format!("malformed YAML: {}", e.message),
+                });
+                break;
+            }
+        };
+        let lines = LineIndex::new(chunk.text);
+        let span = Span {
+            lines: &lines,
+            first_line: chunk.first_line,
+            // An object's line is its document's first line (comments above it included).
+            from: 0,
+            to: lines.len(),
+        };
+        decode_value(&ctx, doc.value, &doc.item_lines, &span, &mut out);
     }
     out
 }
@@ -143,7 +103,14 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
         default_ns,
     };
     let mut out = ParsedManifest::default();
-    decode_value(&ctx, value, "", source.line, 0, &mut out);
+    let lines = LineIndex::new("");
+    let span = Span {
+        lines: &lines,
+        first_line: 0,
+        from: 0,
+        to: 0,
+    };
+    decode_value(&ctx, value, &[], &span, &mut out);
     out
 }
 
@@ -155,24 +122,76 @@ fn strip_location(msg: &str) -> String {
     }
 }
 
-/// Decodes a parsed document (or a List item) whose text starts at `first_line`;
-/// `from_line` is the 0-based line within `text` where this object starts.
+/// Where an object's text is: lines `from..to` (0-based) of its document, whose first line
+/// is line `first_line` of the file (0: no text, as for the API server).
+#[derive(Clone, Copy)]
+struct Span<'a> {
+    lines: &'a LineIndex<'a>,
+    first_line: usize,
+    from: usize,
+    to: usize,
+}
+
+impl Span<'_> {
+    fn line(&self) -> usize {
+        if self.first_line == 0 {
+            0
+        } else {
+            self.first_line + self.from
+        }
+    }
+
+    /// The line of the object that names `needle`, else the object's own line.
+    fn line_of(&self, needle: Option<&str>) -> usize {
+        if self.first_line == 0 {
+            return 0;
+        }
+        needle
+            .and_then(|n| self.lines.find_token(n, self.from, self.to))
+            .map(|l| self.first_line + l)
+            .unwrap_or_else(|| self.line())
+    }
+}
+
+/// The apiVersion a kind the model reads has; another one (`projectcalico.org/v3`'s
+/// NetworkPolicy, a removed beta) is another resource, which the model does not read.
+fn api_version_of(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "Namespace" | "Pod" | "Service" | "ReplicationController" => "v1",
+        "NetworkPolicy" => "networking.k8s.io/v1",
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => "apps/v1",
+        "Job" | "CronJob" => "batch/v1",
+        _ => return None,
+    })
+}
+
+/// Items of a typed list read from a list endpoint (`PodList`) carry neither kind nor
+/// apiVersion; apimachinery fills both in from the list, and so does this.
+fn fill_in_kind(item: &mut serde_yaml::Value, list_kind: &str, list_api_version: &str) {
+    let Some(m) = item.as_mapping_mut() else {
+        return;
+    };
+    let empty = |k: &str| m.get(k).and_then(|v| v.as_str()).is_none_or(str::is_empty);
+    if empty("kind") && empty("apiVersion") {
+        let item_kind = list_kind.strip_suffix("List").unwrap_or(list_kind);
+        m.insert("kind".into(), item_kind.into());
+        m.insert("apiVersion".into(), list_api_version.into());
+    }
+}
+
+/// Decodes a parsed document (or a List item) whose text is `span`; `item_lines` are the
+/// lines (of the file) of its `items`, when it is a list.
 fn decode_value(
     ctx: &Ctx<'_>,
     value: serde_yaml::Value,
-    text: &str,
-    first_line: usize,
-    from_line: usize,
+    item_lines: &[usize],
+    span: &Span<'_>,
     out: &mut ParsedManifest,
 ) {
     if value.is_null() {
         return;
     }
-    let line = if first_line == 0 {
-        0
-    } else {
-        first_line + from_line
-    };
+    let line = span.line();
     if !value.is_mapping() {
         out.errors.push(ManifestError {
             location: ctx.source(line),
@@ -212,33 +231,37 @@ fn decode_value(
                 return;
             }
         };
-        let mut cursor = from_line;
-        for item in list.items {
-            // Point each item at the line that names it (lists carry no positions).
-            let item_name = item
-                .get("metadata")
-                .and_then(|m| m.get("name"))
-                .and_then(|n| n.as_str())
-                .map(|n| format!("name: {n}"));
-            let item_line = item_name
-                .and_then(|n| line_of(text, &n, cursor))
-                .map(|l| {
-                    // Walk back to the item's `- ` start when it is close by.
-                    (cursor..=l)
-                        .rev()
-                        .take(8)
-                        .find(|&i| {
-                            text.lines()
-                                .nth(i)
-                                .is_some_and(|t| t.trim_start().starts_with("- "))
-                        })
-                        .unwrap_or(l)
-                })
-                .unwrap_or(cursor);
-            decode_value(ctx, item, text, first_line, item_line, out);
-            cursor = item_line + 1;
+        let api_version = header.api_version.as_deref().unwrap_or("");
+        // Item lines come from the parser; without them (a list built by a merge key, or
+        // read from the API server) every item points at the list.
+        let located = span.first_line != 0 && item_lines.len() == list.items.len();
+        let n = list.items.len();
+        for (i, mut item) in list.items.into_iter().enumerate() {
+            fill_in_kind(&mut item, &kind, api_version);
+            let item_span = if located {
+                let rel = |l: usize| l.saturating_sub(span.first_line);
+                Span {
+                    lines: span.lines,
+                    first_line: span.first_line,
+                    from: rel(item_lines[i]),
+                    to: if i + 1 < n {
+                        rel(item_lines[i + 1])
+                    } else {
+                        span.to
+                    },
+                }
+            } else {
+                *span
+            };
+            decode_value(ctx, item, &[], &item_span, out);
         }
         return;
+    }
+    if let (Some(want), Some(got)) = (api_version_of(&kind), header.api_version.as_deref()) {
+        if got != want {
+            *out.skipped.entry(format!("{kind} ({got})")).or_default() += 1;
+            return;
+        }
     }
     let object_desc = object_name(&kind, &header.metadata, ctx.default_ns);
     let source = ctx.source(line);
@@ -247,15 +270,7 @@ fn decode_value(
         Ok(Some(obj)) => out.objects.push(obj),
         Ok(None) => *out.skipped.entry(kind).or_default() += 1,
         Err(e) => {
-            let err_line = if line == 0 {
-                0
-            } else {
-                e.needle
-                    .as_deref()
-                    .and_then(|n| line_of(text, n, from_line))
-                    .map(|l| first_line + l)
-                    .unwrap_or(line)
-            };
+            let err_line = span.line_of(e.needle.as_deref());
             let message = if e.path.is_empty() || e.message.starts_with(&e.path) {
                 e.message
             } else {

@@ -6,6 +6,7 @@ use crate::error::Source;
 use crate::ports::{validate_port_name, PortRef, Protocol};
 use crate::raw;
 use crate::selector::{LabelSelector, Labels, Requirement};
+use crate::validate;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -328,11 +329,87 @@ impl Object {
 
 // ---- conversion from the raw mirrors ----
 
-pub(crate) fn meta(m: raw::Meta, default_ns: &str, source: Source) -> Result<Meta, FieldError> {
+/// The text to look for to find the line of a bad value: the value itself when it can
+/// be written plainly, else its key.
+fn needle(value: &str, key: &str) -> Option<String> {
+    let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic());
+    Some(if plain { value } else { key }.to_string())
+}
+
+/// The object name rule of a kind, as the API server's `ValidateObjectMeta` applies it.
+type NameRule = fn(&str) -> Result<(), String>;
+
+/// The last key of a field path (`ports` for `spec.ports[0]`).
+fn last_key(path: &str) -> &str {
+    let path = path.trim_end_matches(|c: char| c.is_ascii_digit() || c == '[' || c == ']');
+    path.rsplit('.').next().unwrap_or_default()
+}
+
+/// What to look for to find the line of a field holding `found`: a string or number is
+/// looked for as written; anything else (`true`, which the file may spell `yes`; a
+/// mapping) by its key.
+fn found_needle(found: Option<&str>, path: &str) -> Option<String> {
+    let f = found.map(|f| f.trim_matches('"'));
+    let plain = f.filter(|f| {
+        !f.is_empty()
+            && !matches!(*f, "true" | "false" | "null" | "a list" | "a mapping")
+            && f.chars().all(|c| c.is_ascii_graphic())
+    });
+    Some(plain.unwrap_or_else(|| last_key(path)).to_string())
+}
+
+/// A field of the wrong type found while decoding the object (see [`raw::TypeError`]).
+fn type_error(m: &raw::Meta) -> Result<(), FieldError> {
+    match &m.type_error {
+        None => Ok(()),
+        Some(e) => Err(FieldError::new(
+            &e.path,
+            e.message.clone(),
+            found_needle(e.found.as_deref(), &e.path),
+        )),
+    }
+}
+
+fn name(m: &raw::Meta, rule: NameRule) -> Result<String, FieldError> {
+    type_error(m)?;
     let name = m
         .name
+        .clone()
         .filter(|n| !n.is_empty())
         .ok_or_else(|| FieldError::new("metadata.name", "is required", None))?;
+    rule(&name).map_err(|e| FieldError::new("metadata.name", e, needle(&name, "name")))?;
+    Ok(name)
+}
+
+/// `metadata.labels` and annotation keys, checked as the API server checks them.
+fn labels_and_annotations(m: &raw::Meta, path: &str) -> Result<(), FieldError> {
+    if let Some(l) = &m.labels {
+        label_map(l, &format!("{path}.labels"))?;
+    }
+    if let Some(a) = &m.annotations {
+        validate::annotation_keys(a).map_err(|(k, e)| {
+            FieldError::new(format!("{path}.annotations"), e, needle(&k, "annotations"))
+        })?;
+    }
+    Ok(())
+}
+
+fn label_map(l: &Labels, path: &str) -> Result<(), FieldError> {
+    validate::labels(l).map_err(|(k, e)| FieldError::new(path, e, needle(&k, "labels")))
+}
+
+pub(crate) fn meta(
+    m: raw::Meta,
+    name_rule: NameRule,
+    default_ns: &str,
+    source: Source,
+) -> Result<Meta, FieldError> {
+    let name = name(&m, name_rule)?;
+    if let Some(ns) = m.namespace.as_deref().filter(|n| !n.is_empty()) {
+        validate::dns1123_label(ns)
+            .map_err(|e| FieldError::new("metadata.namespace", e, needle(ns, "namespace")))?;
+    }
+    labels_and_annotations(&m, "metadata")?;
     Ok(Meta {
         name,
         namespace: m
@@ -346,10 +423,8 @@ pub(crate) fn meta(m: raw::Meta, default_ns: &str, source: Source) -> Result<Met
 }
 
 pub(crate) fn namespace(m: raw::Meta, source: Source) -> Result<Namespace, FieldError> {
-    let name = m
-        .name
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| FieldError::new("metadata.name", "is required", None))?;
+    let name = name(&m, validate::dns1123_label)?;
+    labels_and_annotations(&m, "metadata")?;
     let mut labels = m.labels.unwrap_or_default();
     // The API server sets this label on every namespace; selectors rely on it.
     labels.insert("kubernetes.io/metadata.name".into(), name.clone());
@@ -370,6 +445,25 @@ fn protocol(p: Option<&str>, path: &str) -> Result<Protocol, FieldError> {
     }
 }
 
+/// An integer field: its value, or the error naming what was found instead.
+fn integer(f: &raw::IntField, path: &str) -> Result<i64, FieldError> {
+    f.get().map_err(|found| {
+        FieldError::new(
+            path,
+            format!("expected an integer, found {found}"),
+            found_needle(Some(found), path),
+        )
+    })
+}
+
+fn int_or_string_error(found: &str, path: &str) -> FieldError {
+    FieldError::new(
+        path,
+        format!("expected an integer or a port name, found {found}"),
+        found_needle(Some(found), path),
+    )
+}
+
 fn port_number(n: i64, path: &str) -> Result<u16, FieldError> {
     if (1..=65535).contains(&n) {
         Ok(n as u16)
@@ -383,9 +477,22 @@ fn port_number(n: i64, path: &str) -> Result<u16, FieldError> {
 }
 
 pub(crate) fn selector(s: &raw::Selector, path: &str) -> Result<LabelSelector, FieldError> {
+    if let Some(l) = &s.match_labels {
+        label_map(l, &format!("{path}.matchLabels"))?;
+    }
     let mut reqs = Vec::new();
     for (i, r) in s.match_expressions.iter().flatten().enumerate() {
         let values = r.values.clone().unwrap_or_default();
+        let rpath = format!("{path}.matchExpressions[{i}]");
+        if !r.key.is_empty() {
+            validate::qualified_name(&r.key)
+                .map_err(|e| FieldError::new(format!("{rpath}.key"), e, needle(&r.key, "key")))?;
+        }
+        for (j, v) in values.iter().enumerate() {
+            validate::label_value(v).map_err(|e| {
+                FieldError::new(format!("{rpath}.values[{j}]"), e, needle(v, "values"))
+            })?;
+        }
         let req = Requirement::parse(&r.key, &r.operator, &values).map_err(|e| {
             FieldError::new(
                 format!("{path}.matchExpressions[{i}]"),
@@ -410,10 +517,12 @@ fn container_ports(spec: &raw::PodSpec, path: &str) -> Result<Vec<ContainerPort>
     for (ci, c) in spec.containers.iter().flatten().enumerate() {
         for (pi, p) in c.ports.iter().flatten().enumerate() {
             let ppath = format!("{path}.containers[{ci}].ports[{pi}]");
-            let n = p.container_port.ok_or_else(|| {
-                FieldError::new(format!("{ppath}.containerPort"), "is required", None)
-            })?;
-            let port = port_number(n, &format!("{ppath}.containerPort"))?;
+            let cpath = format!("{ppath}.containerPort");
+            let n = p
+                .container_port
+                .as_ref()
+                .ok_or_else(|| FieldError::new(&cpath, "is required", None))?;
+            let port = port_number(integer(n, &cpath)?, &cpath)?;
             let protocol = protocol(p.protocol.as_deref(), &format!("{ppath}.protocol"))?;
             if let Some(name) = &p.name {
                 validate_port_name(name)
@@ -455,7 +564,12 @@ fn addrs(
 }
 
 pub(crate) fn pod(doc: raw::PodDoc, default_ns: &str, source: Source) -> Result<Pod, FieldError> {
-    let meta = meta(doc.metadata, default_ns, source)?;
+    let meta = meta(
+        doc.metadata,
+        validate::dns1123_subdomain,
+        default_ns,
+        source,
+    )?;
     let spec = doc.spec.unwrap_or_default();
     let status = doc.status.unwrap_or_default();
     let ports = container_ports(&spec, "spec")?;
@@ -494,9 +608,13 @@ pub(crate) fn workload(
     default_ns: &str,
     source: Source,
 ) -> Result<Workload, FieldError> {
-    let meta = meta(meta_raw, default_ns, source)?;
+    let meta = meta(meta_raw, validate::dns1123_subdomain, default_ns, source)?;
     let spec = spec.unwrap_or_default();
     let template = spec.template.unwrap_or_default();
+    labels_and_annotations(
+        &template.metadata,
+        &format!("{spec_path}.template.metadata"),
+    )?;
     let template_labels = template.metadata.labels.unwrap_or_default();
     let pod_spec = template.spec.unwrap_or_default();
     let ports = container_ports(&pod_spec, &format!("{spec_path}.template.spec"))?;
@@ -510,6 +628,7 @@ pub(crate) fn workload(
             if kind == WorkloadKind::ReplicationController {
                 let map: Labels = serde_yaml::from_value(v)
                     .map_err(|e| FieldError::new(&path, e.to_string(), None))?;
+                label_map(&map, &path)?;
                 LabelSelector {
                     match_labels: map,
                     match_expressions: vec![],
@@ -536,17 +655,41 @@ pub(crate) fn service(
     default_ns: &str,
     source: Source,
 ) -> Result<Service, FieldError> {
-    let meta = meta(doc.metadata, default_ns, source)?;
+    let meta = meta(doc.metadata, validate::dns1035_label, default_ns, source)?;
     let spec = doc.spec.unwrap_or_default();
+    if let Some(sel) = &spec.selector {
+        label_map(sel, "spec.selector")?;
+    }
     let mut ports = Vec::new();
+    let n_ports = spec.ports.as_ref().map_or(0, Vec::len);
     for (i, p) in spec.ports.iter().flatten().enumerate() {
         let path = format!("spec.ports[{i}]");
+        // Names are DNS labels, and required once there is more than one port.
+        match p.name.as_deref().filter(|n| !n.is_empty()) {
+            Some(name) => validate::dns1123_label(name)
+                .map_err(|e| FieldError::new(format!("{path}.name"), e, needle(name, "name")))?,
+            None if n_ports > 1 => {
+                return Err(FieldError::new(
+                    format!("{path}.name"),
+                    "is required when a Service has more than one port",
+                    None,
+                ))
+            }
+            None => {}
+        }
         let n = p
             .port
+            .as_ref()
             .ok_or_else(|| FieldError::new(format!("{path}.port"), "is required", None))?;
-        let port = port_number(n, &format!("{path}.port"))?;
+        let port = port_number(
+            integer(n, &format!("{path}.port"))?,
+            &format!("{path}.port"),
+        )?;
         let target = match &p.target_port {
             None => PortRef::Number(port),
+            Some(raw::IntOrString::Invalid(found)) => {
+                return Err(int_or_string_error(found, &format!("{path}.targetPort")))
+            }
             Some(raw::IntOrString::Int(t)) => {
                 PortRef::Number(port_number(*t, &format!("{path}.targetPort"))?)
             }
@@ -599,10 +742,16 @@ pub(crate) fn service(
 
 fn policy_port(p: &raw::PolicyPort, path: &str) -> Result<PortSpec, FieldError> {
     let protocol = protocol(p.protocol.as_deref(), &format!("{path}.protocol"))?;
-    let end_needle = p.end_port.map(|e| e.to_string());
+    let end_path = format!("{path}.endPort");
+    let end_port = p
+        .end_port
+        .as_ref()
+        .map(|e| integer(e, &end_path))
+        .transpose()?;
+    let end_needle = end_port.map(|e| e.to_string());
     match &p.port {
         None => {
-            if p.end_port.is_some() {
+            if end_port.is_some() {
                 return Err(FieldError::new(
                     format!("{path}.endPort"),
                     "endPort may only be set together with a numeric port",
@@ -613,7 +762,7 @@ fn policy_port(p: &raw::PolicyPort, path: &str) -> Result<PortSpec, FieldError> 
         }
         Some(raw::IntOrString::Int(n)) => {
             let start = port_number(*n, &format!("{path}.port"))?;
-            let end = match p.end_port {
+            let end = match end_port {
                 None => start,
                 Some(e) => {
                     let end = port_number(e, &format!("{path}.endPort"))?;
@@ -633,8 +782,11 @@ fn policy_port(p: &raw::PolicyPort, path: &str) -> Result<PortSpec, FieldError> 
                 end,
             })
         }
+        Some(raw::IntOrString::Invalid(found)) => {
+            Err(int_or_string_error(found, &format!("{path}.port")))
+        }
         Some(raw::IntOrString::Str(name)) => {
-            if p.end_port.is_some() {
+            if end_port.is_some() {
                 return Err(FieldError::new(
                     format!("{path}.endPort"),
                     format!("endPort may not be used with the named port {name:?}"),
@@ -714,7 +866,12 @@ pub(crate) fn policy(
     default_ns: &str,
     source: Source,
 ) -> Result<Policy, FieldError> {
-    let meta = meta(doc.metadata, default_ns, source)?;
+    let meta = meta(
+        doc.metadata,
+        validate::dns1123_subdomain,
+        default_ns,
+        source,
+    )?;
     let spec = doc.spec.unwrap_or_default();
     let pod_selector = match &spec.pod_selector {
         Some(s) => selector(s, "spec.podSelector")?,

@@ -24,16 +24,123 @@ pub struct Meta {
     pub namespace: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Set when the object around this metadata had a field of the wrong type; the
+    /// object's conversion reports it first (the metadata reaches every conversion,
+    /// whatever the kind, which is why it travels here).
+    #[serde(skip)]
+    pub type_error: Option<TypeError>,
 }
 
-/// Just enough of a document to dispatch on its kind.
+/// A field of the wrong type: its path (`spec.template.spec.hostNetwork`), serde's
+/// message, and the scalar found there (to find its line).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TypeError {
+    pub path: String,
+    pub message: String,
+    pub found: Option<String>,
+}
+
+/// The scalar at `path` in `v`, as text.
+fn scalar_at(v: &serde_yaml::Value, path: &serde_path_to_error::Path) -> Option<String> {
+    use serde_path_to_error::Segment;
+    let mut cur = v;
+    for seg in path.iter() {
+        cur = match seg {
+            Segment::Seq { index } => cur.get(*index)?,
+            Segment::Map { key } => cur.get(key.as_str())?,
+            _ => return None,
+        };
+    }
+    match cur {
+        serde_yaml::Value::Bool(b) => Some(b.to_string()),
+        serde_yaml::Value::Number(n) => Some(n.to_string()),
+        serde_yaml::Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Decodes a whole object with `de` (the derived decoding), keeping the path of a type
+/// error: on failure the object is empty and its metadata carries the error.
+fn decode_doc<T: Default>(
+    value: serde_yaml::Value,
+    de: impl FnOnce(
+        serde_path_to_error::Deserializer<'_, '_, serde_yaml::Value>,
+    ) -> Result<T, serde_yaml::Error>,
+    meta: fn(&mut T) -> &mut Meta,
+) -> T {
+    let mut track = serde_path_to_error::Track::new();
+    let result = de(serde_path_to_error::Deserializer::new(
+        value.clone(),
+        &mut track,
+    ));
+    match result {
+        Ok(doc) => doc,
+        Err(e) => {
+            let path = track.path();
+            let mut doc = T::default();
+            meta(&mut doc).type_error = Some(TypeError {
+                path: path.to_string(),
+                message: e.to_string(),
+                found: scalar_at(&value, &path),
+            });
+            doc
+        }
+    }
+}
+
+/// The object documents decode through [`decode_doc`] (their derived decoding is the
+/// inherent `deserialize` that `#[serde(remote = "Self")]` generates).
+macro_rules! located_docs {
+    ($($t:ty),*) => {$(
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let value = serde_yaml::Value::deserialize(d)?;
+                Ok(decode_doc(value, |de| <$t>::deserialize(de), |doc| &mut doc.metadata))
+            }
+        }
+    )*};
+}
+
+located_docs!(
+    NetworkPolicyDoc,
+    PodDoc,
+    WorkloadDoc,
+    CronJobDoc,
+    ServiceDoc,
+    NamespaceDoc
+);
+
+/// Just enough of a document to dispatch on its kind. A type error in it (a label value
+/// `yes`, which YAML 1.1 reads as a boolean) does not fail the header: kind, apiVersion,
+/// name and namespace are still read when they are strings, so that the object's own
+/// decoding reports the error with its field and line.
 #[derive(Deserialize, Default, Debug)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", remote = "Self")]
 pub struct Header {
     pub api_version: Option<String>,
     pub kind: Option<String>,
     #[serde(default)]
     pub metadata: Meta,
+}
+
+impl<'de> Deserialize<'de> for Header {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_yaml::Value::deserialize(d)?;
+        let mut h = decode_doc(
+            value.clone(),
+            |de| Header::deserialize(de),
+            |h| &mut h.metadata,
+        );
+        if h.metadata.type_error.is_some() {
+            let text = |v: Option<&serde_yaml::Value>| v.and_then(|v| v.as_str()).map(String::from);
+            let meta = value.get("metadata");
+            h.kind = text(value.get("kind"));
+            h.api_version = text(value.get("apiVersion"));
+            h.metadata.name = text(meta.and_then(|m| m.get("name")));
+            h.metadata.namespace = text(meta.and_then(|m| m.get("namespace")));
+        }
+        Ok(h)
+    }
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -42,11 +149,62 @@ pub struct ListDoc {
     pub items: Vec<serde_yaml::Value>,
 }
 
-#[derive(Deserialize, Debug)]
-#[serde(untagged)]
+/// How a scalar that was not of the expected type is shown in an error (`80.5`, `true`,
+/// `a mapping`), so that the message names what was found.
+fn found(v: &serde_yaml::Value) -> String {
+    use serde_yaml::Value;
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Number(n) => n.to_string(),
+        Value::String(s) => format!("{s:?}"),
+        Value::Sequence(_) => "a list".into(),
+        Value::Mapping(_) => "a mapping".into(),
+        Value::Tagged(t) => found(&t.value),
+    }
+}
+
+/// A port number or name, decoded by hand rather than as a serde untagged enum so that a
+/// value of neither type (`80.5`, `true`) is kept and reported with its field path and
+/// line instead of failing the whole object with serde's "untagged enum" message.
+#[derive(Debug, Clone, PartialEq)]
 pub enum IntOrString {
     Int(i64),
     Str(String),
+    /// Neither an integer nor a string: what was found, for the error.
+    Invalid(String),
+}
+
+impl<'de> Deserialize<'de> for IntOrString {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_yaml::Value::deserialize(d)?;
+        Ok(match &v {
+            serde_yaml::Value::Number(n) => match n.as_i64() {
+                Some(i) => IntOrString::Int(i),
+                None => IntOrString::Invalid(found(&v)),
+            },
+            serde_yaml::Value::String(s) => IntOrString::Str(s.clone()),
+            _ => IntOrString::Invalid(found(&v)),
+        })
+    }
+}
+
+/// An integer field (a port number), kept even when it is not an integer so that the
+/// error names the field, its line and the value found (`Err` holds what was found).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntField(pub Result<i64, String>);
+
+impl IntField {
+    pub fn get(&self) -> Result<i64, &str> {
+        self.0.as_ref().copied().map_err(String::as_str)
+    }
+}
+
+impl<'de> Deserialize<'de> for IntField {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_yaml::Value::deserialize(d)?;
+        Ok(IntField(v.as_i64().ok_or_else(|| found(&v))))
+    }
 }
 
 #[derive(Deserialize, Default, Debug, Clone)]
@@ -66,6 +224,7 @@ pub struct Requirement {
 }
 
 #[derive(Deserialize, Default, Debug)]
+#[serde(remote = "Self")]
 pub struct NetworkPolicyDoc {
     #[serde(default)]
     pub metadata: Meta,
@@ -119,7 +278,7 @@ pub struct IpBlock {
 pub struct PolicyPort {
     pub protocol: Option<String>,
     pub port: Option<IntOrString>,
-    pub end_port: Option<i64>,
+    pub end_port: Option<IntField>,
 }
 
 #[derive(Deserialize, Default, Debug)]
@@ -142,7 +301,7 @@ pub struct Container {
 #[serde(rename_all = "camelCase")]
 pub struct ContainerPort {
     pub name: Option<String>,
-    pub container_port: Option<i64>,
+    pub container_port: Option<IntField>,
     pub protocol: Option<String>,
 }
 
@@ -166,6 +325,7 @@ pub struct PodStatus {
 }
 
 #[derive(Deserialize, Default, Debug)]
+#[serde(remote = "Self")]
 pub struct PodDoc {
     #[serde(default)]
     pub metadata: Meta,
@@ -189,6 +349,7 @@ pub struct WorkloadSpec {
 }
 
 #[derive(Deserialize, Default, Debug)]
+#[serde(remote = "Self")]
 pub struct WorkloadDoc {
     #[serde(default)]
     pub metadata: Meta,
@@ -207,6 +368,7 @@ pub struct CronJobSpec {
 }
 
 #[derive(Deserialize, Default, Debug)]
+#[serde(remote = "Self")]
 pub struct CronJobDoc {
     #[serde(default)]
     pub metadata: Meta,
@@ -217,7 +379,7 @@ pub struct CronJobDoc {
 #[serde(rename_all = "camelCase")]
 pub struct ServicePort {
     pub name: Option<String>,
-    pub port: Option<i64>,
+    pub port: Option<IntField>,
     pub target_port: Option<IntOrString>,
     pub protocol: Option<String>,
 }
@@ -235,6 +397,7 @@ pub struct ServiceSpec {
 }
 
 #[derive(Deserialize, Default, Debug)]
+#[serde(remote = "Self")]
 pub struct ServiceDoc {
     #[serde(default)]
     pub metadata: Meta,
@@ -242,6 +405,7 @@ pub struct ServiceDoc {
 }
 
 #[derive(Deserialize, Default, Debug)]
+#[serde(remote = "Self")]
 pub struct NamespaceDoc {
     #[serde(default)]
     pub metadata: Meta,

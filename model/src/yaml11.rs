@@ -1,0 +1,413 @@
+//! One YAML document to the JSON-shaped value kubectl sends to the API server.
+//!
+//! kubectl converts YAML to JSON with go-yaml v2 (sigs.k8s.io/yaml), so this builds the
+//! value from parser events with go-yaml v2's rules rather than serde_yaml's YAML 1.2
+//! ones: YAML 1.1 plain scalars ([`crate::resolve`]), merge keys `<<` (a mapping or a
+//! list of mappings; entries apply in document order, the last write winning, and earlier
+//! mappings of a list winning over later ones, as go-yaml v2 does), non-string keys turned
+//! into strings, integral floats sent as integers, NaN/infinity rejected (JSON cannot
+//! carry them), only the first document of a text read. Input costs linear time: nesting
+//! is capped at [`MAX_DEPTH`] before it is built and alias expansion has a budget
+//! proportional to the text.
+
+use crate::resolve::{self, Scalar};
+use serde_yaml::{Mapping, Number, Value};
+use std::collections::HashMap;
+use yaml_rust2::parser::{Event, Parser, Tag};
+use yaml_rust2::scanner::TScalarStyle;
+
+/// Deeper nesting is refused (serde_yaml's own limit, which no Kubernetes object nears).
+pub const MAX_DEPTH: usize = 128;
+
+/// A parsed document: its value, the line of its root and, when the root is a mapping
+/// with an `items` sequence (a `List`), the line of every item.
+#[derive(Debug)]
+pub struct Doc {
+    pub value: Value,
+    pub line: usize,
+    pub item_lines: Vec<usize>,
+}
+
+/// A document that kubectl could not send, at a 1-based line of the stream.
+#[derive(Debug, PartialEq)]
+pub struct YamlError {
+    pub line: usize,
+    pub message: String,
+}
+
+enum Kind {
+    /// A scalar, with the JSON key it makes (or why it cannot be a key).
+    Scalar(Result<String, String>),
+    /// A plain `<<` (or `!!merge`).
+    MergeKey,
+    Collection,
+}
+
+struct Node {
+    value: Value,
+    line: usize,
+    kind: Kind,
+    from_alias: bool,
+    /// Nodes it stands for, aliases expanded (for the aliasing budget).
+    size: usize,
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Value>,
+        lines: Vec<usize>,
+        anchor: usize,
+        line: usize,
+        size: usize,
+    },
+    Map {
+        map: Mapping,
+        key: Option<Node>,
+        anchor: usize,
+        line: usize,
+        size: usize,
+    },
+}
+
+struct Anchored {
+    value: Value,
+    key: Option<Result<String, String>>,
+    merge_key: bool,
+    size: usize,
+}
+
+struct Builder {
+    first_line: usize,
+    stack: Vec<Frame>,
+    anchors: HashMap<usize, Anchored>,
+    item_lines: Vec<usize>,
+    work: usize,
+    budget: usize,
+}
+
+const CORE: &str = "tag:yaml.org,2002:";
+
+impl Builder {
+    fn err(&self, line: usize, message: impl Into<String>) -> YamlError {
+        YamlError {
+            line,
+            message: message.into(),
+        }
+    }
+
+    fn scalar(
+        &self,
+        text: String,
+        style: TScalarStyle,
+        tag: Option<Tag>,
+        line: usize,
+    ) -> Result<Node, YamlError> {
+        let core = tag
+            .as_ref()
+            .filter(|t| t.handle == CORE)
+            .map(|t| t.suffix.as_str());
+        let plain = style == TScalarStyle::Plain;
+        let resolved = match (&tag, core) {
+            (None, _) if plain && text == "<<" => {
+                return Ok(node(Value::String(text), line, Kind::MergeKey));
+            }
+            (Some(_), Some("merge")) if text == "<<" => {
+                return Ok(node(Value::String(text), line, Kind::MergeKey));
+            }
+            (None, _) if plain => resolve::plain(&text),
+            (None, _) => Scalar::Str,
+            (Some(_), Some("binary")) => {
+                return Err(self.err(line, "!!binary scalars are not supported"));
+            }
+            (Some(_), Some(t @ ("null" | "bool" | "int" | "float"))) => {
+                let r = resolve::plain(&text);
+                match (t, r) {
+                    ("null", Scalar::Null) => Scalar::Null,
+                    ("bool", r @ Scalar::Bool(_)) => r,
+                    ("int", r @ (Scalar::Int(_) | Scalar::UInt(_))) => r,
+                    ("float", r @ Scalar::Float(_)) => r,
+                    ("float", Scalar::Int(i)) => Scalar::Float(i as f64),
+                    ("float", Scalar::UInt(u)) => Scalar::Float(u as f64),
+                    (t, _) => {
+                        return Err(self.err(line, format!("cannot decode `{text}` as a !!{t}")));
+                    }
+                }
+            }
+            // `!!str`, `!!timestamp`, local tags: go-yaml leaves the text as it is.
+            (Some(_), _) => Scalar::Str,
+        };
+        let key = resolve::key_string(&text, &resolved).ok_or_else(|| {
+            format!("unsupported map key `{text}` (a {resolved:?} cannot be a JSON key)")
+        });
+        let value = match resolved {
+            Scalar::Null => Value::Null,
+            Scalar::Bool(b) => Value::Bool(b),
+            Scalar::Int(i) => Value::Number(i.into()),
+            Scalar::UInt(u) => Value::Number(u.into()),
+            Scalar::Float(f) => Value::Number(json_number(f).map_err(|m| self.err(line, m))?),
+            Scalar::Str => Value::String(text),
+        };
+        Ok(node(value, line, Kind::Scalar(key)))
+    }
+
+    /// Adds a finished node to the collection being built; `Some` when it is the root.
+    fn add(&mut self, n: Node) -> Result<Option<Node>, YamlError> {
+        let Some(top) = self.stack.last_mut() else {
+            return Ok(Some(n));
+        };
+        match top {
+            Frame::Seq {
+                items, lines, size, ..
+            } => {
+                *size += n.size;
+                lines.push(n.line);
+                items.push(n.value);
+            }
+            Frame::Map { map, key, size, .. } => {
+                *size += n.size;
+                let Some(k) = key.take() else {
+                    *key = Some(n);
+                    return Ok(None);
+                };
+                match k.kind {
+                    Kind::MergeKey => merge(map, n).map_err(|m| YamlError {
+                        line: k.line,
+                        message: m,
+                    })?,
+                    Kind::Scalar(Ok(name)) => {
+                        map.insert(Value::String(name), n.value);
+                    }
+                    Kind::Scalar(Err(m)) => return Err(self.err(k.line, m)),
+                    Kind::Collection => {
+                        return Err(self.err(k.line, "invalid map key: a mapping or sequence"));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn remember(&mut self, anchor: usize, n: &Node) {
+        if anchor == 0 {
+            return;
+        }
+        let (key, merge_key) = match &n.kind {
+            Kind::Scalar(k) => (Some(k.clone()), false),
+            Kind::MergeKey => (None, true),
+            Kind::Collection => (None, false),
+        };
+        self.anchors.insert(
+            anchor,
+            Anchored {
+                value: n.value.clone(),
+                key,
+                merge_key,
+                size: n.size,
+            },
+        );
+    }
+
+    fn push(&mut self, frame: Frame, line: usize) -> Result<(), YamlError> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(self.err(line, format!("nesting deeper than {MAX_DEPTH} levels")));
+        }
+        self.stack.push(frame);
+        Ok(())
+    }
+
+    fn pop(&mut self) -> Node {
+        let frame = self
+            .stack
+            .pop()
+            .expect("an end event closes an open collection");
+        let parent_wants_items = self.stack.len() == 1
+            && matches!(self.stack.last(), Some(Frame::Map { key: Some(Node { kind: Kind::Scalar(Ok(k)), .. }), .. }) if k == "items");
+        let (value, anchor, line, size) = match frame {
+            Frame::Seq {
+                items,
+                lines,
+                anchor,
+                line,
+                size,
+            } => {
+                if parent_wants_items {
+                    self.item_lines = lines;
+                }
+                (Value::Sequence(items), anchor, line, size)
+            }
+            Frame::Map {
+                map,
+                anchor,
+                line,
+                size,
+                ..
+            } => (Value::Mapping(map), anchor, line, size),
+        };
+        let n = Node {
+            value,
+            line,
+            kind: Kind::Collection,
+            from_alias: false,
+            size: size + 1,
+        };
+        self.remember(anchor, &n);
+        n
+    }
+}
+
+fn node(value: Value, line: usize, kind: Kind) -> Node {
+    Node {
+        value,
+        line,
+        kind,
+        from_alias: false,
+        size: 1,
+    }
+}
+
+/// A float as Go's encoding/json writes it and the API server reads it back: integral
+/// values below 1e21 are plain integers (`port: 80.0` is port 80).
+fn json_number(f: f64) -> Result<Number, String> {
+    if !f.is_finite() {
+        let shown = if f.is_nan() {
+            "NaN"
+        } else if f > 0.0 {
+            "+Inf"
+        } else {
+            "-Inf"
+        };
+        return Err(format!(
+            "unsupported value {shown}: JSON cannot carry it (kubectl fails the same way)"
+        ));
+    }
+    if f.fract() == 0.0 && f.abs() < 1e21 {
+        if f >= i64::MIN as f64 && f < i64::MAX as f64 {
+            return Ok((f as i64).into());
+        }
+        if f >= 0.0 && f < u64::MAX as f64 {
+            return Ok((f as u64).into());
+        }
+    }
+    Ok(f.into())
+}
+
+/// go-yaml v2's merge: a mapping (inline or an alias of one) or an inline sequence of
+/// mappings, applied from the last to the first so that earlier ones win.
+fn merge(map: &mut Mapping, n: Node) -> Result<(), String> {
+    const WANT: &str = "map merge requires map or sequence of maps as the value";
+    match n.value {
+        Value::Mapping(m) => {
+            for (k, v) in m {
+                map.insert(k, v);
+            }
+        }
+        Value::Sequence(s) if !n.from_alias => {
+            if !s.iter().all(Value::is_mapping) {
+                return Err(WANT.into());
+            }
+            for m in s.into_iter().rev() {
+                if let Value::Mapping(m) = m {
+                    for (k, v) in m {
+                        map.insert(k, v);
+                    }
+                }
+            }
+        }
+        _ => return Err(WANT.into()),
+    }
+    Ok(())
+}
+
+/// Parses the first document of `text`, whose first line is line `first_line` of the
+/// stream (go-yaml reads one document per chunk and ignores what follows a `...`).
+pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
+    let mut b = Builder {
+        first_line,
+        stack: Vec::new(),
+        anchors: HashMap::new(),
+        item_lines: Vec::new(),
+        work: 0,
+        budget: 10_000 + 10 * text.len(),
+    };
+    let mut parser = Parser::new_from_str(text);
+    // The parser places an error at the end of input one line past the text's last line
+    // when the text has no final newline; a location must name a line that exists.
+    let last_line = text.lines().count().max(1);
+    loop {
+        let (event, mark) = parser.next_token().map_err(|e| YamlError {
+            line: b.first_line + e.marker().line().clamp(1, last_line) - 1,
+            message: e.info().to_string(),
+        })?;
+        let line = b.first_line + mark.line().saturating_sub(1);
+        b.work += 1;
+        let done = match event {
+            Event::StreamStart | Event::DocumentStart | Event::Nothing => None,
+            Event::StreamEnd | Event::DocumentEnd => {
+                Some(node(Value::Null, first_line, Kind::Collection))
+            }
+            Event::Alias(id) => {
+                let Some(a) = b.anchors.get(&id) else {
+                    return Err(b.err(line, "unknown anchor"));
+                };
+                b.work += a.size;
+                if b.work > b.budget {
+                    return Err(b.err(line, "document contains excessive aliasing"));
+                }
+                let kind = if a.merge_key {
+                    Kind::MergeKey
+                } else {
+                    match &a.key {
+                        Some(k) => Kind::Scalar(k.clone()),
+                        None => Kind::Collection,
+                    }
+                };
+                let n = Node {
+                    value: a.value.clone(),
+                    line,
+                    kind,
+                    from_alias: true,
+                    size: a.size,
+                };
+                b.add(n)?
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let n = b.scalar(text, style, tag, line)?;
+                b.remember(anchor, &n);
+                b.add(n)?
+            }
+            Event::SequenceStart(anchor, _) => {
+                let frame = Frame::Seq {
+                    items: Vec::new(),
+                    lines: Vec::new(),
+                    anchor,
+                    line,
+                    size: 0,
+                };
+                b.push(frame, line)?;
+                None
+            }
+            Event::MappingStart(anchor, _) => {
+                let frame = Frame::Map {
+                    map: Mapping::new(),
+                    key: None,
+                    anchor,
+                    line,
+                    size: 0,
+                };
+                b.push(frame, line)?;
+                None
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let n = b.pop();
+                b.add(n)?
+            }
+        };
+        if let Some(root) = done {
+            return Ok(Doc {
+                value: root.value,
+                line: root.line,
+                item_lines: std::mem::take(&mut b.item_lines),
+            });
+        }
+    }
+}
