@@ -279,8 +279,9 @@ pub enum DropsFormat {
 
 #[derive(Args, Debug)]
 pub struct DropsArgs {
-    /// The controller's metrics address on the node (its /drops endpoint), e.g.
-    /// http://10.0.0.5:9090 (or through `kubectl port-forward`).
+    /// The controller's metrics address (its /drops endpoint). The controller answers
+    /// /drops to loopback peers only: reach it through `kubectl port-forward` to the
+    /// controller pod, or run this inside it with `kubectl exec`.
     #[arg(long, default_value = "http://127.0.0.1:9090")]
     pub url: String,
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]

@@ -5,6 +5,10 @@ use std::io::{Read, Write};
 use std::process::Command;
 
 fn serve_once(body: &'static str) -> u16 {
+    serve_status("200 OK", "application/json", body)
+}
+
+fn serve_status(status: &'static str, content_type: &'static str, body: &'static str) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
@@ -19,7 +23,7 @@ fn serve_once(body: &'static str) -> u16 {
         assert!(req.starts_with("GET /drops "), "{req:?}");
         write!(
             s,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         )
         .unwrap();
@@ -62,4 +66,23 @@ fn an_unreachable_controller_is_a_clear_error() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("connecting to 127.0.0.1"));
+}
+
+#[test]
+fn a_refusal_shows_the_controllers_reason() {
+    let port = serve_status(
+        "403 Forbidden",
+        "text/plain",
+        "forbidden: /drops is answered to loopback peers only\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-netfence"))
+        .args(["drops", "--url", &format!("http://127.0.0.1:{port}")])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("HTTP 403: forbidden: /drops is answered to loopback peers only"),
+        "{err}"
+    );
 }

@@ -64,7 +64,7 @@ fn remote_pods_in_sets(text: &str, objects: &[Value]) -> Vec<Value> {
         name: Some("node-0".into()),
         addrs: vec![],
     };
-    let rs = netfence_nft::render_ruleset(&model, &node, &Default::default());
+    let rs = netfence_nft::render_ruleset(&model, &node, &Default::default()).expect("render");
     let held: std::collections::HashSet<String> = rs
         .sets
         .values()

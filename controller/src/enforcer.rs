@@ -1,7 +1,7 @@
 //! One node's enforcement: objects -> model -> ruleset -> kernel, and what follows a
 //! change (revoked connections cut), plus the periodic drift check.
 
-use crate::conntrack::{self, Conntrack};
+use crate::conntrack::Revoker;
 use crate::kernel::{self, Applied};
 use crate::metrics::PolicyLabel;
 use crate::state::Shared;
@@ -9,8 +9,7 @@ use crate::store::PodEvent;
 use netfence_model::{Cluster, Model, Object};
 use netfence_nft::render::is_local;
 use netfence_nft::{render_cached, Nft, NodeView, RenderOptions, Ruleset, SetCache};
-use std::collections::{BTreeMap, HashSet};
-use std::net::IpAddr;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -18,7 +17,8 @@ pub struct Enforcer {
     pub node: NodeView,
     pub opts: RenderOptions,
     pub nft: Nft,
-    pub conntrack: Conntrack,
+    /// Cuts revoked connections on its own task: never awaited here.
+    pub revoker: Revoker,
     pub cut_established: bool,
     /// What the kernel holds (None: unknown, e.g. after a start: replace it whole).
     pub applied: Option<Ruleset>,
@@ -52,7 +52,7 @@ impl Enforcer {
         let started = Instant::now();
         let model = self.update_model(shared, input, objects);
         let modelled = started.elapsed();
-        let rs = render_cached(&model, &self.node, &self.opts, &mut self.sets);
+        let rs = render_cached(&model, &self.node, &self.opts, &mut self.sets)?;
         let rendered = started.elapsed();
         let applied = kernel::apply(&self.nft, self.applied.as_ref(), &rs)?;
         if applied != Applied::Nothing {
@@ -148,45 +148,16 @@ impl Enforcer {
         Model::compile(Cluster::build(objects))
     }
 
-    /// After an apply: cut the connections the new policies deny, give memory back.
+    /// After an apply: hand the new model to the revoker (which cuts the connections it
+    /// denies on its own task; never awaited), give memory back.
     pub fn after_apply(&self, shared: &Shared, applied: Applied) {
         let Some(model) = shared.model.read().expect("lock").clone() else {
             return;
         };
         if self.cut_established && applied != Applied::Nothing {
-            let local: HashSet<IpAddr> = model
-                .cluster
-                .endpoints
-                .iter()
-                .filter(|e| is_local(e, &self.node))
-                .flat_map(|e| e.addrs.iter().copied())
-                .collect();
-            self.cut_revoked(shared, &model, &local);
+            self.revoker.submit(model, &self.node);
         }
         crate::memory::trim();
-    }
-
-    fn cut_revoked(&self, shared: &Shared, model: &Model, local: &HashSet<IpAddr>) {
-        let conns = match self.conntrack.list() {
-            Ok(c) => c,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot list tracked connections; revoked flows keep working until they end");
-                shared.metrics.error("conntrack");
-                return;
-            }
-        };
-        for c in conntrack::revoked(model, local, &conns) {
-            match self.conntrack.delete(&c) {
-                Ok(()) => {
-                    shared.metrics.connections_cut.inc();
-                    tracing::info!(src = %c.src, dst = %c.dst, dport = c.dport, protocol = %c.protocol, "cut a connection the new policies deny");
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "deleting a tracked connection");
-                    shared.metrics.error("conntrack");
-                }
-            }
-        }
     }
 
     /// Compares what the kernel holds (read by [`read_kernel`], off the reconcile path)

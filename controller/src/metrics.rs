@@ -14,6 +14,12 @@ pub struct KindLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FileLineLabel {
+    pub file: String,
+    pub line: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct PolicyLabel {
     pub policy: String,
     pub direction: String,
@@ -28,6 +34,7 @@ pub struct Metrics {
     pub errors: Family<KindLabel, Counter>,
     pub drift_repairs: Counter,
     pub connections_cut: Counter,
+    pub revocations_dropped: Counter,
     pub drops: Family<PolicyLabel, Gauge>,
     pub pods_enforced: Gauge,
     pub chains: Gauge,
@@ -35,6 +42,8 @@ pub struct Metrics {
     pub sets: Gauge,
     pub elements: Gauge,
     pub objects: Gauge,
+    pub manifest_errors: Family<FileLineLabel, Gauge>,
+    pub guard_cidrs: Gauge,
 }
 
 impl Default for Metrics {
@@ -55,6 +64,7 @@ impl Metrics {
             errors: Family::default(),
             drift_repairs: Counter::default(),
             connections_cut: Counter::default(),
+            revocations_dropped: Counter::default(),
             drops: Family::default(),
             pods_enforced: Gauge::default(),
             chains: Gauge::default(),
@@ -62,6 +72,8 @@ impl Metrics {
             sets: Gauge::default(),
             elements: Gauge::default(),
             objects: Gauge::default(),
+            manifest_errors: Family::default(),
+            guard_cidrs: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -96,6 +108,11 @@ impl Metrics {
             m.connections_cut.clone(),
         );
         registry.register(
+            "revocations_dropped",
+            "Revocation jobs a newer change replaced before they finished",
+            m.revocations_dropped.clone(),
+        );
+        registry.register(
             "policy_drops",
             "Packets dropped in the chains a policy isolates (each isolating policy counts them)",
             m.drops.clone(),
@@ -117,6 +134,16 @@ impl Metrics {
             "objects",
             "Objects the model is built from",
             m.objects.clone(),
+        );
+        registry.register(
+            "manifest_errors",
+            "Standalone mode: current errors of the manifest files, by file and line",
+            m.manifest_errors.clone(),
+        );
+        registry.register(
+            "unprogrammed_guard_cidrs",
+            "Pod CIDRs whose unprogrammed addresses are dropped (0: no guard)",
+            m.guard_cidrs.clone(),
         );
         Metrics { registry, ..m }
     }

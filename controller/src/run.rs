@@ -2,10 +2,11 @@
 //! once every source has synced, the enforcer brings the kernel in step; a timer checks
 //! for drift. SIGTERM ends the loop and leaves the rules in place.
 
-use crate::conntrack::Conntrack;
+use crate::conntrack::{self, Revoker};
 use crate::enforcer::{read_kernel, Enforcer, Input, KernelView};
 use crate::state::Shared;
 use crate::{drops, http, manifests, watch};
+use anyhow::Context;
 use netfence_nft::{Nft, NodeView, RenderOptions};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -17,12 +18,20 @@ use tokio::signal::unix::{signal, SignalKind};
 pub struct Config {
     pub node_name: Option<String>,
     pub manifests: Option<PathBuf>,
-    pub metrics_addr: SocketAddr,
+    /// Where /metrics, /healthz, /readyz and /drops are served.
+    pub metrics_addrs: Vec<SocketAddr>,
+    /// HTTP limits and health bounds.
+    pub http: http::Options,
     pub coalesce: Duration,
     pub resync: Duration,
     pub poll: Duration,
     pub cut_established: bool,
+    /// Batch size and rate of conntrack deletions.
+    pub revoke: conntrack::Limits,
+    /// Explicit unprogrammed-pod guard CIDRs (`--drop-unprogrammed`).
     pub guard: Vec<ipnet::IpNet>,
+    /// Without explicit CIDRs: guard the node's own `spec.podCIDRs` (cluster mode).
+    pub guard_from_node: bool,
     pub nflog_group: u16,
     pub node_addrs: Vec<IpAddr>,
     pub netns: Option<String>,
@@ -55,22 +64,34 @@ fn kernel_access(cfg: &Config) -> Nft {
 
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let started = Instant::now();
-    let kinds: &[&'static str] = if cfg.manifests.is_some() {
-        &manifests::KINDS
+    let guard_from_node = cfg.guard_from_node && cfg.guard.is_empty() && cfg.manifests.is_none();
+    let mut kinds: Vec<&'static str> = if cfg.manifests.is_some() {
+        manifests::KINDS.to_vec()
     } else {
-        &watch::KINDS
+        watch::KINDS.to_vec()
     };
-    let shared = Arc::new(Shared::new(kinds));
-    let listener = tokio::net::TcpListener::bind(cfg.metrics_addr).await?;
-    tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz, /readyz, /drops");
-    tokio::spawn(http::serve(listener, shared.clone()));
+    if guard_from_node {
+        kinds.push(watch::NODE);
+    }
+    let shared = Arc::new(Shared::new(&kinds));
+    shared.metrics.guard_cidrs.set(cfg.guard.len() as i64);
+    let mut listeners = Vec::new();
+    for addr in &cfg.metrics_addrs {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        tracing::info!(addr = %listener.local_addr()?, "serving /metrics, /healthz, /readyz, /drops");
+        listeners.push(listener);
+    }
+    http::spawn(listeners, shared.clone(), cfg.http);
     match &cfg.manifests {
         Some(dir) => {
             tokio::spawn(manifests::run(dir.clone(), cfg.poll, shared.clone()));
         }
         None => {
             let client = kube::Client::try_default().await?;
-            tokio::spawn(watch::run(client, shared.clone()));
+            let node = guard_from_node.then(|| cfg.node_name.clone()).flatten();
+            tokio::spawn(watch::run(client, shared.clone(), node));
         }
     }
     if cfg.nflog_group != 0 {
@@ -87,9 +108,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             unprogrammed_guard: cfg.guard.clone(),
         },
         nft: kernel_access(&cfg),
-        conntrack: Conntrack {
-            netns: cfg.netns.clone(),
-        },
+        revoker: Revoker::spawn(cfg.netns.clone(), cfg.revoke, shared.clone()),
         cut_established: cfg.cut_established,
         applied: None,
         applied_generation: None,
@@ -103,8 +122,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // listing of every element takes long at scale and must not hold up reconciles.
     let mut reading: Option<tokio::task::JoinHandle<anyhow::Result<KernelView>>> = None;
     let mut backoff = Duration::from_millis(100);
+    // Wakes the loop when idle, so that a live loop reports cycles (liveness).
+    let mut heartbeat =
+        tokio::time::interval((cfg.http.health.stall / 4).max(Duration::from_millis(100)));
     loop {
+        shared.health.cycle(Instant::now());
         tokio::select! {
+            _ = heartbeat.tick() => continue,
             _ = shared.changed.notified() => {}
             _ = drift.tick() => {
                 if shared.is_ready() && reading.is_none() {
@@ -138,9 +162,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             let (input, generation) = {
                 let mut store = shared.store.lock().expect("lock");
                 if enforcer.applied_generation == Some(store.generation) {
+                    shared.health.in_step();
                     break;
                 }
                 shared.metrics.objects.set(store.len() as i64);
+                if guard_from_node {
+                    let cidrs = store.node_pod_cidrs().unwrap_or_default().to_vec();
+                    shared.metrics.guard_cidrs.set(cidrs.len() as i64);
+                    enforcer.opts.unprogrammed_guard = cidrs;
+                }
                 let changes = store.take_changes();
                 // Before the first model, and for anything but pod events: everything.
                 let input = if changes.everything || enforcer.applied_generation.is_none() {
@@ -150,12 +180,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 };
                 (input, store.generation)
             };
+            let snapshot = Instant::now();
+            shared.health.behind(snapshot);
             let since = shared.pending_since.lock().expect("lock").take();
             let objects = || shared.store.lock().expect("lock").objects();
             match tokio::task::block_in_place(|| {
                 enforcer.reconcile(&shared, input, generation, objects)
             }) {
                 Ok(applied) => {
+                    shared.health.applied(snapshot, Instant::now());
                     if let Some(t) = since {
                         shared
                             .metrics
@@ -177,6 +210,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     }
                 }
                 Err(e) => {
+                    shared.health.apply_failed(&e, Instant::now());
                     // The kernel keeps the previous rules (transactions are atomic).
                     tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "applying the ruleset failed; the previous rules stay");
                     shared.metrics.error("apply");

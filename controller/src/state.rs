@@ -1,6 +1,7 @@
 //! State shared by the controller's tasks: the object store, change notification,
 //! readiness, the model last enforced (for drop reports) and recent drops.
 
+use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::store::ObjectStore;
 use netfence_model::Model;
@@ -40,6 +41,8 @@ pub struct Shared {
     drops: Mutex<VecDeque<DropReport>>,
     /// Packets dropped per policy (from the kernel's counters), for `/drops`.
     pub drop_counters: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// What the reconcile loop reports, for `/healthz` and `/readyz`.
+    pub health: Health,
 }
 
 impl Shared {
@@ -56,11 +59,13 @@ impl Shared {
             model: RwLock::new(None),
             drops: Mutex::new(VecDeque::new()),
             drop_counters: Mutex::new(std::collections::BTreeMap::new()),
+            health: Health::new(Instant::now()),
         }
     }
 
     /// Something changed: wake the reconciler.
     pub fn note_change(&self) {
+        self.health.behind(Instant::now());
         let mut p = self.pending_since.lock().expect("lock");
         if p.is_none() {
             *p = Some(Instant::now());

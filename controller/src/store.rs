@@ -54,6 +54,9 @@ pub struct ObjectStore {
     /// Bumped on every change, so the reconciler knows there is work.
     pub generation: u64,
     changes: Changes,
+    /// This node's pod CIDRs (`spec.podCIDRs`), once read: the default range of the
+    /// unprogrammed-pod guard.
+    node_pod_cidrs: Option<Vec<ipnet::IpNet>>,
 }
 
 /// What happened to an object handed to the store.
@@ -192,6 +195,22 @@ impl ObjectStore {
             self.changes.all();
             self.generation += 1;
         }
+    }
+
+    /// The node's pod CIDRs were read; returns whether they changed. A change bumps the
+    /// generation (the guard sets must be rendered again) without recompiling.
+    pub fn set_node_pod_cidrs(&mut self, cidrs: Vec<ipnet::IpNet>) -> bool {
+        if self.node_pod_cidrs.as_ref() == Some(&cidrs) {
+            return false;
+        }
+        self.node_pod_cidrs = Some(cidrs);
+        self.generation += 1;
+        true
+    }
+
+    /// The node's pod CIDRs (None: not read, or the node had none).
+    pub fn node_pod_cidrs(&self) -> Option<&[ipnet::IpNet]> {
+        self.node_pod_cidrs.as_deref()
     }
 
     /// The changes since the last call.

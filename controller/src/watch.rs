@@ -1,11 +1,12 @@
 //! Cluster-wide watches of Pods, Namespaces and NetworkPolicies (peers can be anywhere),
 //! feeding the object store. kube-runtime's watcher relists after 410 Gone and
 //! reconnects after disconnects, with backoff; a relist replaces the kind's objects.
+//! Also this node's own Node object, whose pod CIDRs bound the unprogrammed-pod guard.
 
 use crate::state::Shared;
 use crate::store::Stored;
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
@@ -16,6 +17,10 @@ use std::fmt::Debug;
 use std::sync::Arc;
 
 pub const KINDS: [&str; 3] = ["Namespace", "Pod", "NetworkPolicy"];
+
+/// The synced kind of the node watch: nothing is applied before the node was read, so
+/// that a restart never replaces a guarded table with an unguarded one.
+pub const NODE: &str = "Node";
 
 fn handle(shared: &Shared, kind: &'static str, stored: Stored, name: &str) -> bool {
     match stored {
@@ -75,11 +80,119 @@ where
     }
 }
 
-/// Runs the three watches until the process ends.
-pub async fn run(client: Client, shared: Arc<Shared>) {
+/// `spec.podCIDRs`, else `spec.podCIDR` (clusters before dual stack); invalid entries
+/// are logged and left out.
+fn pod_cidrs(node: &Node) -> Vec<ipnet::IpNet> {
+    let spec = node.spec.clone().unwrap_or_default();
+    let listed = spec
+        .pod_cidrs
+        .filter(|c| !c.is_empty())
+        .or_else(|| spec.pod_cidr.map(|c| vec![c]))
+        .unwrap_or_default();
+    listed
+        .iter()
+        .filter_map(|c| match c.parse::<ipnet::IpNet>() {
+            Ok(net) => Some(net.trunc()),
+            Err(e) => {
+                tracing::warn!(cidr = %c, error = %e, "ignoring an invalid pod CIDR of the node");
+                None
+            }
+        })
+        .collect()
+}
+
+/// Watches this node's Node object for its pod CIDRs. They only ever grow the guard's
+/// knowledge: a node without pod CIDRs (or deleted) keeps those last read.
+async fn watch_node(client: Client, shared: Arc<Shared>, node: String) {
+    let api: Api<Node> = Api::all(client);
+    let config = watcher::Config::default().fields(&format!("metadata.name={node}"));
+    let mut events = watcher(api, config).default_backoff().boxed();
+    let mut seen = false;
+    while let Some(event) = events.next().await {
+        match event {
+            Ok(Event::Init) => seen = false,
+            Ok(Event::InitApply(n)) | Ok(Event::Apply(n))
+                if n.metadata.name.as_deref() == Some(node.as_str()) =>
+            {
+                seen = true;
+                let cidrs = pod_cidrs(&n);
+                if cidrs.is_empty() {
+                    continue;
+                }
+                let changed = shared
+                    .store
+                    .lock()
+                    .expect("lock")
+                    .set_node_pod_cidrs(cidrs.clone());
+                if changed {
+                    tracing::info!(node, cidrs = ?cidrs, "unprogrammed pod addresses of the node's pod CIDRs are dropped");
+                    shared.note_change();
+                }
+            }
+            Ok(Event::InitDone) => {
+                let known = shared
+                    .store
+                    .lock()
+                    .expect("lock")
+                    .node_pod_cidrs()
+                    .is_some();
+                if !seen {
+                    tracing::warn!(node, "this node's Node object was not found");
+                }
+                if !known {
+                    tracing::warn!(node, "the node has no spec.podCIDRs: running without the unprogrammed-pod guard (give --drop-unprogrammed CIDR)");
+                }
+                shared.mark_synced(NODE);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(kind = NODE, error = %e, "watch failed; retrying with backoff");
+                shared.metrics.error("watch");
+            }
+        }
+    }
+}
+
+/// Runs the watches until the process ends; `node`: also watch that Node's pod CIDRs.
+pub async fn run(client: Client, shared: Arc<Shared>, node: Option<String>) {
+    let node_watch = async {
+        if let Some(node) = node {
+            watch_node(client.clone(), shared.clone(), node).await;
+        }
+    };
     tokio::join!(
         watch_kind::<Namespace>(client.clone(), shared.clone(), "Namespace"),
         watch_kind::<Pod>(client.clone(), shared.clone(), "Pod"),
-        watch_kind::<NetworkPolicy>(client, shared, "NetworkPolicy"),
+        watch_kind::<NetworkPolicy>(client.clone(), shared.clone(), "NetworkPolicy"),
+        node_watch,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(spec: serde_json::Value) -> Node {
+        serde_json::from_value(serde_json::json!({"metadata": {"name": "n"}, "spec": spec}))
+            .unwrap()
+    }
+
+    #[test]
+    fn pod_cidrs_prefer_the_list_and_fall_back_to_the_single_field() {
+        let both = node(serde_json::json!({"podCIDR": "10.1.0.0/24",
+            "podCIDRs": ["10.1.0.0/24", "fd00:1::/64", "not-a-cidr"]}));
+        assert_eq!(
+            pod_cidrs(&both),
+            [
+                "10.1.0.0/24".parse().unwrap(),
+                "fd00:1::/64".parse().unwrap()
+            ] as [ipnet::IpNet; 2]
+        );
+        let legacy = node(serde_json::json!({"podCIDR": "10.2.0.7/24"}));
+        assert_eq!(
+            pod_cidrs(&legacy),
+            ["10.2.0.0/24".parse::<ipnet::IpNet>().unwrap()]
+        );
+        assert!(pod_cidrs(&node(serde_json::json!({}))).is_empty());
+    }
 }

@@ -34,7 +34,8 @@ fn a_refused_delta_falls_back_to_a_full_replace() {
     ))
     .unwrap();
     let model = compile_text("m.yaml", &format!("{text}\n---\n{scenario}"), "default").unwrap();
-    let old = render_ruleset(&model, &NodeView::default(), &RenderOptions::default());
+    let old =
+        render_ruleset(&model, &NodeView::default(), &RenderOptions::default()).expect("render");
     let kept = Nft::persistent(Some(ns)).expect("libnftables");
     let binary = Nft::in_netns(ns);
     assert_eq!(kernel::apply(&kept, None, &old).unwrap(), Applied::Full);

@@ -109,13 +109,13 @@ fn file_edits_are_enforced_and_agree_with_the_analyzer() {
         "00-model.yaml",
         &base
             .replacen(
-                "  name: b\n  namespace: y\n  labels: {pod: b}",
-                "  name: b\n  namespace: y\n  labels: {pod: a}",
+                "  name: b\n  namespace: \"y\"\n  labels: {pod: b}",
+                "  name: b\n  namespace: \"y\"\n  labels: {pod: a}",
                 1,
             )
             .replacen(
                 "  name: z\n  labels: {ns: z}",
-                "  name: z\n  labels: {ns: y}",
+                "  name: z\n  labels: {ns: \"y\"}",
                 1,
             ),
     );

@@ -50,10 +50,12 @@ fn fake_text(fake: &ApiFake) -> String {
         for mut o in fake.objects(api, kind) {
             o["apiVersion"] = Value::String(api.into());
             o["kind"] = Value::String(kind.into());
-            out.push(o.to_string());
+            out.push(o);
         }
     }
-    out.join("\n---\n")
+    // One JSON document: kubectl (and so the model) reads a stream that starts with `{`
+    // as JSON, where `---` between objects is an error.
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": out}).to_string()
 }
 
 struct Setup {
@@ -279,8 +281,11 @@ fn a_burst_of_changes_becomes_a_few_transactions() {
     check(&s, "after the burst");
     for (c, b) in ctls.iter().zip(before) {
         let transactions = c.metric("netfence_applies_total") - b;
+        // The bound was 25 while each reconcile also listed conntrack through a process
+        // (~10 ms that let more changes pile up per transaction); revocation now runs off
+        // the reconcile, reconciles are shorter, and a burst takes ~50 transactions.
         assert!(
-            transactions <= 25.0,
+            transactions <= 100.0,
             "1001 changes took {transactions} kernel transactions on {}",
             c.node
         );

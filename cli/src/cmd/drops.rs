@@ -35,7 +35,8 @@ fn get(url: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("{url}: not an HTTP response"))?;
     let status = head.split_whitespace().nth(1).unwrap_or("?");
     if status != "200" {
-        bail!("{url}: HTTP {status}");
+        // The controller says why (e.g. 403: /drops is answered to loopback peers only).
+        bail!("{url}: HTTP {status}: {}", body.trim());
     }
     Ok(body.to_string())
 }

@@ -144,7 +144,8 @@ pub fn wait_enforced(lab: &Lab, model: &Model, what: &str) {
 pub fn wait_kernel(lab: &Lab, model: &Model, opts: &RenderOptions, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     for n in &lab.nodes {
-        let expected = summarize_ruleset(&render_ruleset(model, &lab.node_view(n), opts));
+        let expected =
+            summarize_ruleset(&render_ruleset(model, &lab.node_view(n), opts).expect("render"));
         loop {
             let listing = lab.nft(&n.name).list_table().ok().flatten();
             if let Some(l) = &listing {
