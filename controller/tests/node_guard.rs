@@ -8,7 +8,7 @@
 mod common;
 
 use common::lab::Lab;
-use common::{model, testdata, Controller};
+use common::{fake_text, model, testdata, Controller};
 use netfence_apifake::ApiFake;
 use netfence_controller::kernel::{summarize_listing, summarize_ruleset};
 use netfence_model::Protocol;
@@ -27,25 +27,6 @@ fn docs(text: &str) -> Vec<Value> {
             (!v.is_null()).then_some(v)
         })
         .collect()
-}
-
-/// The fake's pods, namespaces and policies as one manifest.
-fn fake_text(fake: &ApiFake) -> String {
-    let mut out = Vec::new();
-    for (api, kind) in [
-        ("v1", "Namespace"),
-        ("v1", "Pod"),
-        ("networking.k8s.io/v1", "NetworkPolicy"),
-    ] {
-        for mut o in fake.objects(api, kind) {
-            o["apiVersion"] = Value::String(api.into());
-            o["kind"] = Value::String(kind.into());
-            out.push(o);
-        }
-    }
-    // One JSON document: kubectl (and so the model) reads a stream that starts with `{`
-    // as JSON, where `---` between objects is an error.
-    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": out}).to_string()
 }
 
 fn pod(name: &str, ip: &str, node: &str, host: &str) -> Value {

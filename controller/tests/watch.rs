@@ -7,7 +7,7 @@
 mod common;
 
 use common::lab::Lab;
-use common::{model, testdata, wait_enforced, Controller};
+use common::{fake_text, model, testdata, wait_enforced, Controller};
 use netfence_apifake::ApiFake;
 use netfence_model::Protocol;
 use serde_json::Value;
@@ -37,25 +37,6 @@ fn scenario(name: &str) -> Vec<Value> {
         )
         .unwrap(),
     )
-}
-
-/// The fake's objects as one manifest (what the controller must be enforcing).
-fn fake_text(fake: &ApiFake) -> String {
-    let mut out = Vec::new();
-    for (api, kind) in [
-        ("v1", "Namespace"),
-        ("v1", "Pod"),
-        ("networking.k8s.io/v1", "NetworkPolicy"),
-    ] {
-        for mut o in fake.objects(api, kind) {
-            o["apiVersion"] = Value::String(api.into());
-            o["kind"] = Value::String(kind.into());
-            out.push(o);
-        }
-    }
-    // One JSON document: kubectl (and so the model) reads a stream that starts with `{`
-    // as JSON, where `---` between objects is an error.
-    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": out}).to_string()
 }
 
 struct Setup {

@@ -162,3 +162,22 @@ pub fn wait_kernel(lab: &Lab, model: &Model, opts: &RenderOptions, what: &str) {
         }
     }
 }
+
+/// The fake's objects as one manifest (what the controller must be enforcing).
+pub fn fake_text(fake: &netfence_apifake::ApiFake) -> String {
+    let mut out = Vec::new();
+    for (api, kind) in [
+        ("v1", "Namespace"),
+        ("v1", "Pod"),
+        ("networking.k8s.io/v1", "NetworkPolicy"),
+    ] {
+        for mut o in fake.objects(api, kind) {
+            o["apiVersion"] = serde_json::Value::String(api.into());
+            o["kind"] = serde_json::Value::String(kind.into());
+            out.push(o);
+        }
+    }
+    // One JSON document: kubectl (and so the model) reads a stream that starts with `{`
+    // as JSON, where `---` between objects is an error.
+    serde_json::json!({"apiVersion": "v1", "kind": "List", "items": out}).to_string()
+}
