@@ -4,6 +4,11 @@
 //! cold start to a synced, enforced state, CPU and RSS at steady state, and the time
 //! from a pod event at the API server to the kernel being updated (p50/p99).
 //! Options: `--pods N` `--events N`. Asserts nothing about time.
+//!
+//! `--policies N` measures one namespace's policy count instead (issue 9, point 4):
+//! 50 pods (`--pods`) in one namespace on node-0 with N policies; reports the time from
+//! start to the first enforcement (ready: synced and applied) and the controller's
+//! peak RSS, with the `nft` runs' peak beside it.
 
 use netfence_apifake::ApiFake;
 use netfence_netns::{NodeSpec, Topology, TopologySpec};
@@ -41,10 +46,15 @@ fn proc_cpu_ticks(pid: u32) -> u64 {
 }
 
 fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+/// A size field of /proc/PID/status (VmRSS, VmHWM: the peak), in MB.
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -100,6 +110,9 @@ fn main() {
             .and_then(|i| argv.get(i + 1)?.parse().ok())
             .unwrap_or(default)
     };
+    if argv.iter().any(|a| a == "--policies") {
+        return policy_scale(arg("--policies", 10_000), arg("--pods", 50));
+    }
     let pods = arg("--pods", 10_000);
     let events = arg("--events", 40);
     let mut cfg = netfence_synth::SynthConfig::bench(pods, pods / 10, 1);
@@ -329,4 +342,124 @@ fn main() {
         "  mean reconcile (compile+render+apply): {:.1} ms",
         reconcile_sum / reconcile_count.max(1.0) * 1000.0
     );
+}
+
+/// The policy-count bench: start to first enforcement and peak memory.
+fn policy_scale(policies: usize, pods: usize) {
+    let mut cfg = netfence_synth::SynthConfig::bench(pods, policies, 1);
+    cfg.namespaces = 1;
+    cfg.nodes = 1;
+    cfg.templates = 0;
+    let text = netfence_synth::generate(&cfg);
+    let objects: Vec<Value> = serde_yaml::Deserializer::from_str(&text)
+        .filter_map(|d| serde::Deserialize::deserialize(d).ok())
+        .filter(|v: &Value| !v.is_null())
+        .collect();
+    let fake = ApiFake::start(objects);
+    let topo = Topology::build(&TopologySpec {
+        nodes: vec![NodeSpec::new(
+            "node-0",
+            Ipv4Addr::new(192, 168, 92, 1),
+            Ipv6Addr::new(0xfd00, 0x92, 0, 0, 0, 0, 0, 1),
+        )],
+    })
+    .expect("node namespace");
+    let kubeconfig =
+        std::env::temp_dir().join(format!("netfence-bench-{}.kubeconfig", std::process::id()));
+    std::fs::write(&kubeconfig, fake.kubeconfig("default")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let started = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_netfence-controller"))
+        .args([
+            "--node-name",
+            "node-0",
+            "--netns",
+            topo.netns("node-0").unwrap(),
+            "--metrics-addr",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("controller");
+    let pid = child.id();
+    let mut nft_peak = 0.0f64;
+    while get(port, "/readyz").map(|r| r.0) != Some(200) {
+        assert!(
+            started.elapsed() < Duration::from_secs(300),
+            "controller never became ready"
+        );
+        // nft runs are children of the controller (through `ip netns exec`): sample them.
+        for child in children_of(pid) {
+            nft_peak = nft_peak.max(status_mb(child, "VmHWM:"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let first = started.elapsed();
+    let peak = status_mb(pid, "VmHWM:");
+    let nft_peak_first = nft_peak;
+    // On past the first drift check (every 30 s by default: a listing of the table).
+    let steady = Instant::now();
+    while steady.elapsed() < Duration::from_secs(40) {
+        for child in children_of(pid) {
+            nft_peak = nft_peak.max(status_mb(child, "VmHWM:"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let peak_steady = status_mb(pid, "VmHWM:");
+    let stats: Vec<(String, f64)> = ["chains", "rules", "sets", "elements"]
+        .iter()
+        .map(|k| {
+            (
+                k.to_string(),
+                metric(port, &format!("netfence_ruleset_{k}")),
+            )
+        })
+        .collect();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&kubeconfig);
+    println!(
+        "netfence-controller policy bench: {policies} policies, {pods} pods in one namespace on node-0, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    println!(
+        "  start to first enforcement (ready):  {:.2} s",
+        first.as_secs_f64()
+    );
+    println!("  controller peak RSS (VmHWM), first enforcement / +40 s (a drift check): {peak:.0} MB / {peak_steady:.0} MB");
+    println!("  nft peak RSS (sampled every 5 ms), first enforcement / +40 s:         {nft_peak_first:.0} MB / {nft_peak:.0} MB");
+    println!(
+        "  ruleset: {}",
+        stats
+            .iter()
+            .map(|(k, v)| format!("{v:.0} {k}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+/// Processes whose parent is `pid`, and theirs.
+fn children_of(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        let path = format!("/proc/{p}/task/{p}/children");
+        for c in std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|c| c.parse().ok())
+        {
+            out.push(c);
+            frontier.push(c);
+        }
+    }
+    out
 }

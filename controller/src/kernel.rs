@@ -98,6 +98,10 @@ pub fn summarize_listing(listing: &Value) -> Summary {
     for item in &items {
         if let Some(set) = item.get("set") {
             let name = set["name"].as_str().unwrap_or_default().to_string();
+            if name == netfence_nft::ruleset::SEAL_SET {
+                // A replace's mark, in no ruleset (see `SEAL_SET`).
+                continue;
+            }
             let is_interval = set["flags"]
                 .as_array()
                 .is_some_and(|f| f.iter().any(|x| x == "interval"))

@@ -8,7 +8,7 @@
 
 use crate::delta::Delta;
 use crate::json;
-use crate::ruleset::{Ruleset, TABLE};
+use crate::ruleset::{Ruleset, SEAL_SET, TABLE};
 use crate::session::Session;
 use crate::verify;
 use serde_json::Value;
@@ -133,14 +133,33 @@ impl Nft {
     /// Runs a JSON document (`nft -j -f FILE`): one atomic transaction.
     pub fn run_json(&self, doc: &Value) -> Result<(), ApplyError> {
         let text = json::to_text(doc)?;
+        self.run_json_file(|file| {
+            file.write_all(text.as_bytes())
+                .map_err(json::WriteError::Io)
+        })
+    }
+
+    /// Runs the commands as one JSON document, streamed into the file nft reads: the
+    /// controller never holds a whole document (at 10,000 policies a `Value` of it
+    /// took most of a gigabyte).
+    pub fn run_commands(&self, commands: impl Iterator<Item = Value>) -> Result<(), ApplyError> {
+        self.run_json_file(|file| json::write_document(file, commands, false))
+    }
+
+    fn run_json_file(
+        &self,
+        write: impl FnOnce(&mut std::fs::File) -> Result<(), json::WriteError>,
+    ) -> Result<(), ApplyError> {
         let mut file = tempfile::Builder::new()
             .prefix("netfence-")
             .suffix(".json")
             .tempfile()
             .map_err(ApplyError::File)?;
-        file.write_all(text.as_bytes())
-            .and_then(|()| file.flush())
-            .map_err(ApplyError::File)?;
+        write(file.as_file_mut()).map_err(|e| match e {
+            json::WriteError::Unsafe(u) => ApplyError::Unsafe(u),
+            json::WriteError::Io(io) => ApplyError::File(io),
+        })?;
+        file.as_file_mut().flush().map_err(ApplyError::File)?;
         let path = file.path().to_string_lossy().into_owned();
         self.run(&["-j", "-f", &path], None).map(|_| ())
     }
@@ -165,24 +184,23 @@ impl Nft {
     }
 
     /// Replaces our table with `rs` in one transaction, and checks that the kernel
-    /// then holds a new table of the layout sent (see `verify`).
+    /// then holds the table this replace created (see `verify`).
     pub fn replace(&self, rs: &Ruleset) -> Result<(), ApplyError> {
-        let before = self.table_handle()?;
-        self.run_json(&json::replace_document(rs))?;
-        let listing = self
-            .run(&["-j", "-t", "list", "table", "inet", TABLE], None)
-            .map_err(|e| ApplyError::Unverified(format!("listing the table: {e}")))?;
-        let listing: Value =
-            serde_json::from_str(&listing).map_err(|e| ApplyError::Output(e.to_string()))?;
-        verify::confirm(before, &listing, rs).map_err(ApplyError::Unverified)
-    }
-
-    /// The handle of our table (`nft -j list tables`: no chains, sets or elements).
-    fn table_handle(&self) -> Result<Option<u64>, ApplyError> {
-        let out = self.run(&["-j", "list", "tables"], None)?;
-        let tables: Value =
-            serde_json::from_str(&out).map_err(|e| ApplyError::Output(e.to_string()))?;
-        Ok(verify::table_handle(&tables))
+        let seal = json::Seal::fresh();
+        self.run_commands(json::replace_commands(rs, Some(seal)))?;
+        let list = |args: &[&str]| -> Result<verify::Listing, ApplyError> {
+            let out = self
+                .run(args, None)
+                .map_err(|e| ApplyError::Unverified(format!("listing: {e}")))?;
+            verify::Listing::parse(&out).map_err(ApplyError::Output)
+        };
+        let seen = verify::Readback {
+            seal: list(&["-j", "list", "set", "inet", TABLE, SEAL_SET])?,
+            sets: list(&["-j", "-t", "list", "sets", "inet"])?,
+            maps: list(&["-j", "-t", "list", "maps", "inet"])?,
+            chains: list(&["-j", "list", "chains", "inet"])?,
+        };
+        verify::confirm(&seen, rs, seal).map_err(ApplyError::Unverified)
     }
 
     /// Applies element changes in one transaction.
@@ -259,6 +277,8 @@ pub fn normalize_listing(v: &Value) -> Value {
         Value::Array(a) => Value::Array(
             a.iter()
                 .filter(|x| x.get("metainfo").is_none())
+                // The seal's mark is new on every replace (see `SEAL_SET`).
+                .filter(|x| x["set"]["name"] != SEAL_SET)
                 .map(normalize_listing)
                 .collect(),
         ),

@@ -85,12 +85,16 @@ impl Delta {
             let e = keys.iter().map(|a| json!(a.to_string())).collect();
             cmds.push(json!({ "delete": elem(name, e) }));
         }
-        // Rules go before the sets they use.
+        // Rules go before the sets they use, and every jump before the chain it
+        // targets: all chains changing or going are flushed before any is deleted (a
+        // union chain going jumps to policy chains going).
         for c in &self.chains_changed {
             cmds.push(json!({ "flush": chain_ref(&c.name) }));
         }
         for name in &self.chains_gone {
             cmds.push(json!({ "flush": chain_ref(name) }));
+        }
+        for name in &self.chains_gone {
             cmds.push(json!({ "delete": chain_ref(name) }));
         }
         for name in &self.sets_gone {

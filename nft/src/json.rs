@@ -141,16 +141,7 @@ fn statement(m: &Match) -> Statement<'static> {
             Expression::String(Cow::Borrowed(proto_name(*p))),
             Operator::EQ,
         ),
-        Match::Dports(ranges) => eq(
-            payload("th", "dport"),
-            Expression::Named(NamedExpression::Set(
-                ranges
-                    .iter()
-                    .map(|&(s, e)| SetItem::Element(port_range(s, e)))
-                    .collect(),
-            )),
-            Operator::IN,
-        ),
+        Match::Dport(lo, hi) => eq(payload("th", "dport"), port_range(*lo, *hi), Operator::EQ),
         Match::NeighbourDiscovery => eq(
             payload("icmpv6", "type"),
             Expression::Named(NamedExpression::Set(
@@ -161,6 +152,15 @@ fn statement(m: &Match) -> Statement<'static> {
             )),
             Operator::IN,
         ),
+    }
+}
+
+/// Anonymous sets nft creates for a match as `statement` writes it: each takes a handle
+/// in the table like a named set (see `verify`).
+pub(crate) fn anonymous_sets(m: &Match) -> usize {
+    match m {
+        Match::NeighbourDiscovery => 1,
+        _ => 0,
     }
 }
 
@@ -209,6 +209,12 @@ pub(crate) fn rule(chain: &str, r: &RuleDef) -> Value {
                 "data": format!("@{map}")
             }
         })),
+        Verdict::Jump(chain) => Some(
+            serde_json::to_value(Statement::Jump(nftables::stmt::JumpTarget {
+                target: Cow::Owned(chain.clone()),
+            }))
+            .expect("jump"),
+        ),
     };
     stmts.extend(verdict);
     let mut obj = typed(NfListObject::Rule(Rule {
@@ -321,30 +327,190 @@ pub fn table() -> Value {
     }))
 }
 
-/// The commands that create the whole table (to follow a delete of the old one).
-pub fn create_commands(rs: &Ruleset) -> Vec<Value> {
-    let mut cmds = vec![add(table())];
-    cmds.extend(rs.sets.iter().map(|(n, s)| add(set(n, s))));
-    // Chains before maps: map elements jump to chains.
-    cmds.extend(rs.chains.iter().map(|c| add(chain(c))));
-    cmds.extend(rs.maps.iter().map(|(n, m)| add(map(n, m))));
-    for c in &rs.chains {
-        cmds.extend(c.rules.iter().map(|r| add(rule(&c.name, r))));
+/// Set elements per `add element` command: a set of every pod is sent in pieces, so no
+/// one command (and no one JSON value) grows with the cluster.
+const ELEMENTS_PER_COMMAND: usize = 4096;
+
+/// The commands that create the whole table (to follow a delete of the old one), made
+/// one at a time as they are consumed.
+pub fn create_commands(rs: &Ruleset) -> impl Iterator<Item = Value> + '_ {
+    let sets = sets_by_use(rs).into_iter().flat_map(|(name, def)| {
+        let empty = SetDef {
+            kind: def.kind,
+            elements: Elements::default(),
+        };
+        let elements: Vec<&Element> = def.elements.iter().collect();
+        std::iter::once(add(set(name, &empty))).chain(elements_commands(name, elements))
+    });
+    std::iter::once(add(table()))
+        .chain(sets)
+        // Chains before maps: map elements jump to chains. All chains before any rule:
+        // union chains jump to policy chains.
+        .chain(rs.chains.iter().map(|c| add(chain(c))))
+        .chain(rs.maps.iter().map(|(n, m)| add(map(n, m))))
+        .chain(
+            rs.chains
+                .iter()
+                .flat_map(|c| c.rules.iter().map(move |r| add(rule(&c.name, r)))),
+        )
+}
+
+/// The sets, the most used first. The kernel finds the set a rule names by walking the
+/// table's sets in creation order, so creating the sets many rules use first cut that
+/// walk four times at 10,000 policies (`all_v4`, say, is in thousands of rules).
+fn sets_by_use(rs: &Ruleset) -> Vec<(&String, &SetDef)> {
+    let mut uses: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    for m in rs
+        .chains
+        .iter()
+        .flat_map(|c| &c.rules)
+        .flat_map(|r| &r.matches)
+    {
+        if let Match::AddrInSet(_, _, s)
+        | Match::AddrNotInSet(_, _, s)
+        | Match::PairInSet(_, s)
+        | Match::DaddrProtoPortInSet(_, s) = m
+        {
+            *uses.entry(s.as_str()).or_default() += 1;
+        }
     }
-    cmds
+    let mut sets: Vec<(&String, &SetDef)> = rs.sets.iter().collect();
+    // Stable: equally used sets keep name order, so equal rulesets send equal documents.
+    sets.sort_by_key(|(name, _)| std::cmp::Reverse(uses.get(name.as_str()).copied().unwrap_or(0)));
+    sets
 }
 
-/// One atomic transaction replacing the table: create (so that delete cannot fail),
-/// delete, create anew.
+fn elements_commands<'a>(
+    name: &'a str,
+    elements: Vec<&'a Element>,
+) -> impl Iterator<Item = Value> + 'a {
+    let chunks: Vec<Vec<&Element>> = elements
+        .chunks(ELEMENTS_PER_COMMAND)
+        .map(<[&Element]>::to_vec)
+        .collect();
+    chunks.into_iter().map(move |chunk| {
+        let elem: Vec<Value> = chunk
+            .into_iter()
+            .map(|e| serde_json::to_value(element(e)).expect("element"))
+            .collect();
+        add(json!({"element": {"family": "inet", "table": TABLE, "name": name, "elem": elem}}))
+    })
+}
+
+/// The commands of one atomic transaction replacing the table: create (so that delete
+/// cannot fail), delete, create anew; last, when given, the seal (see [`SEAL_SET`]).
+pub fn replace_commands(rs: &Ruleset, seal: Option<Seal>) -> impl Iterator<Item = Value> + '_ {
+    let seal = seal.map(|seal| {
+        add(json!({"set": {
+            "family": "inet", "table": TABLE, "name": SEAL_SET, "type": "ipv6_addr",
+            "elem": [seal.element()]
+        }}))
+    });
+    [add(table()), json!({ "delete": table() })]
+        .into_iter()
+        .chain(create_commands(rs))
+        .chain(seal)
+}
+
+/// The mark of one full replace: an address held by the seal set.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct Seal(pub u64);
+
+impl Seal {
+    /// A mark no earlier replace of this process (or, by the clock and a random key,
+    /// of another) used.
+    pub fn fresh() -> Seal {
+        use std::hash::{BuildHasher, Hasher};
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNT: AtomicU64 = AtomicU64::new(0);
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u64(COUNT.fetch_add(1, Ordering::Relaxed));
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        Seal(h.finish())
+    }
+
+    /// The seal's element: `fd00::` plus the mark in the low 64 bits.
+    pub fn element(self) -> String {
+        std::net::Ipv6Addr::from((0xfd00u128 << 112) | u128::from(self.0)).to_string()
+    }
+}
+
+/// The replace transaction as one JSON value (tests and small tables; the controller
+/// and the CLI stream it with [`write_document`]).
 pub fn replace_document(rs: &Ruleset) -> Value {
-    let mut cmds = vec![add(table()), json!({ "delete": table() })];
-    cmds.extend(create_commands(rs));
-    json!({ "nftables": cmds })
+    json!({ "nftables": replace_commands(rs, None).collect::<Vec<_>>() })
 }
 
-/// The ruleset as a JSON document of `add` commands (what `compile -o json` prints).
+/// The ruleset as a JSON document of `add` commands.
 pub fn document(rs: &Ruleset) -> Value {
-    json!({ "nftables": create_commands(rs) })
+    json!({ "nftables": create_commands(rs).collect::<Vec<_>>() })
+}
+
+/// Why a document could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteError {
+    #[error(transparent)]
+    Unsafe(#[from] UnsafeString),
+    #[error("writing the document: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Writes `{"nftables": [commands]}` command by command: only one command is ever held
+/// as a JSON value. Each is checked (see [`to_text`]) before it is written; on an unsafe
+/// string the output stops there and is not a document nft could run.
+pub fn write_document(
+    out: impl std::io::Write,
+    commands: impl Iterator<Item = Value>,
+    pretty: bool,
+) -> Result<(), WriteError> {
+    use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+    struct Commands<I> {
+        iter: std::cell::RefCell<Option<I>>,
+        refused: std::cell::RefCell<Option<UnsafeString>>,
+    }
+    impl<I: Iterator<Item = Value>> serde::Serialize for Commands<I> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let iter = self.iter.borrow_mut().take().expect("serialised once");
+            let mut seq = s.serialize_seq(None)?;
+            for cmd in iter {
+                if let Err(e) = check(&cmd) {
+                    *self.refused.borrow_mut() = Some(e);
+                    return Err(S::Error::custom("unsafe string"));
+                }
+                seq.serialize_element(&cmd)?;
+            }
+            seq.end()
+        }
+    }
+    /// `{"nftables": [...]}`
+    struct Document<'c, I>(&'c Commands<I>);
+    impl<I: Iterator<Item = Value>> serde::Serialize for Document<'_, I> {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let mut map = s.serialize_map(Some(1))?;
+            map.serialize_entry("nftables", self.0)?;
+            map.end()
+        }
+    }
+    let commands = Commands {
+        iter: std::cell::RefCell::new(Some(commands)),
+        refused: std::cell::RefCell::new(None),
+    };
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
+    let result = if pretty {
+        serde_json::to_writer_pretty(&mut out, &Document(&commands))
+    } else {
+        serde_json::to_writer(&mut out, &Document(&commands))
+    };
+    if let Some(e) = commands.refused.borrow_mut().take() {
+        return Err(e.into());
+    }
+    result.map_err(std::io::Error::from)?;
+    std::io::Write::flush(&mut out)?;
+    Ok(())
 }
 
 /// A document string that must not reach nft.
@@ -360,26 +526,28 @@ pub struct UnsafeString {
 /// another control character: escaped as `\u0000` it is valid JSON, but nft's parser
 /// rejects it, and from a pipe nft then exits 0 having applied nothing.
 pub fn to_text(doc: &Value) -> Result<String, UnsafeString> {
-    fn walk(v: &Value) -> Result<(), UnsafeString> {
-        let check = |s: &str| match s.chars().find(|c| c.is_control()) {
-            Some(found) => Err(UnsafeString {
-                context: s.chars().take(80).collect(),
-                found,
-            }),
-            None => Ok(()),
-        };
-        match v {
-            Value::String(s) => check(s),
-            Value::Array(a) => a.iter().try_for_each(walk),
-            Value::Object(m) => m.iter().try_for_each(|(k, v)| {
-                check(k)?;
-                walk(v)
-            }),
-            Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
-        }
-    }
-    walk(doc)?;
+    check(doc)?;
     Ok(doc.to_string())
+}
+
+/// Refuses any string (or key) of `v` holding a control character.
+fn check(v: &Value) -> Result<(), UnsafeString> {
+    let refuse = |s: &str| match s.chars().find(|c| c.is_control()) {
+        Some(found) => Err(UnsafeString {
+            context: s.chars().take(80).collect(),
+            found,
+        }),
+        None => Ok(()),
+    };
+    match v {
+        Value::String(s) => refuse(s),
+        Value::Array(a) => a.iter().try_for_each(check),
+        Value::Object(m) => m.iter().try_for_each(|(k, v)| {
+            refuse(k)?;
+            check(v)
+        }),
+        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+    }
 }
 
 #[cfg(test)]

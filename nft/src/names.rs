@@ -15,10 +15,15 @@ use std::collections::HashMap;
 /// tests can force collisions).
 pub type NameFn = fn(&str, &[&str]) -> String;
 
-/// `prefix_` + the 64 hex digits of SHA-256 over the length-prefixed parts: 68 bytes
-/// at most for our prefixes, well under the kernel's NFT_NAME_MAXLEN (256, chains and
-/// sets alike).
+/// `prefix_` + the first 160 bits of SHA-256 over the length-prefixed parts, in 32
+/// base32 letters and digits (valid in nft's own syntax too). Short on purpose: the
+/// kernel finds a set a rule refers to by comparing names one set after another, so a
+/// table's load time grows with rules x sets x name length, and the 64 hex digits of
+/// the full digest doubled it at 10,000 policies. 160 bits keep a chosen name out of
+/// reach (2^160 to hit a given name, 2^80 for any pair), and a collision is an error
+/// anyway (see `check`).
 pub fn name(prefix: &str, parts: &[&str]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
     let mut h = Sha256::new();
     for p in parts {
         // Length-prefixed: ["ab"] and ["a", "b"] never hash alike.
@@ -26,11 +31,15 @@ pub fn name(prefix: &str, parts: &[&str]) -> String {
         h.update(p.as_bytes());
     }
     let digest = h.finalize();
-    let mut out = String::with_capacity(prefix.len() + 1 + 64);
+    let mut out = String::with_capacity(prefix.len() + 1 + 32);
     out.push_str(prefix);
     out.push('_');
-    for b in digest {
-        out.push_str(&format!("{b:02x}"));
+    // 20 bytes = four groups of 40 bits = 32 letters of 5 bits.
+    for group in digest[..20].chunks(5) {
+        let bits = group.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b));
+        for i in (0..8).rev() {
+            out.push(char::from(ALPHABET[((bits >> (i * 5)) & 31) as usize]));
+        }
     }
     out
 }
@@ -143,10 +152,9 @@ mod tests {
         assert_eq!(name("in", &["a", "b"]), name("in", &["a", "b"]));
         assert_ne!(name("in", &["a", "b"]), name("in", &["ab"]));
         assert_ne!(name("in", &["a", ""]), name("in", &["a"]));
-        assert_eq!(
-            name("x", &[]),
-            "x_e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        // RFC 4648 base32 (lowercase) of SHA-256("")[..20], as Python's base64 gives it.
+        assert_eq!(name("x", &[]), "x_4oymiquy7qobjgx36tejs35zeqt24qpe");
+        assert_eq!(name("pv4", &["a"]).len(), 36);
         assert!(name("xv6", &["netfence"]).len() < 256);
     }
 

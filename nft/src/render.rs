@@ -5,8 +5,9 @@
 //! egress (priority 90) and every packet to a local pod against its ingress (priority
 //! 91). `accept` ends only its own base chain, so an allowed egress still meets the
 //! ingress check. An `input` chain checks a local pod's egress to the node itself.
-//! Pods dispatch to their policy chain through verdict maps keyed by address; pods with
-//! the same policy union (and the same resolved named ports) share a chain.
+//! Pods dispatch to the chain of their policy union through verdict maps keyed by
+//! address; pods with the same union (and the same resolved named ports) share a chain.
+//! A union chain jumps to one chain per policy, which holds that policy's rules once.
 
 use crate::names::{Content, NameCollision, Names};
 use crate::ruleset::*;
@@ -14,7 +15,8 @@ use crate::set_cache::{SetCache, SetSource};
 use netfence_model::compile::PeerMatch;
 use netfence_model::objects::{Direction, Peer, PortSpec};
 use netfence_model::{
-    Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerId, PeerRef, PortSet, Protocol,
+    Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerId, PeerRef, PolicyId, PortSet,
+    Protocol,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -79,7 +81,8 @@ struct Renderer<'m> {
     model: &'m Model,
     opts: &'m RenderOptions,
     rs: Ruleset,
-    policy_chains: BTreeMap<String, ChainDef>,
+    /// Union and policy chains by name.
+    chains: BTreeMap<String, ChainDef>,
     universe: BTreeMap<Family, EndpointSet>,
     /// Peers already turned into sets (a peer shared by many chains is built once).
     peer_memo: HashMap<(PeerId, Addr), Vec<Vec<Match>>>,
@@ -366,6 +369,8 @@ impl<'m> Renderer<'m> {
                 )),
             }
         }
+        // One alternative per protocol and port range: no anonymous sets (see
+        // `Match::Dport`).
         let mut port_matches: Vec<Vec<Match>> = Vec::new();
         if all_ports {
             port_matches.push(Vec::new());
@@ -378,10 +383,9 @@ impl<'m> Renderer<'m> {
                 if ranges.is_full() {
                     port_matches.push(vec![Match::L4Proto(proto)]);
                 } else {
-                    port_matches.push(vec![
-                        Match::L4Proto(proto),
-                        Match::Dports(ranges.ranges().to_vec()),
-                    ]);
+                    for &(lo, hi) in ranges.ranges() {
+                        port_matches.push(vec![Match::L4Proto(proto), Match::Dport(lo, hi)]);
+                    }
                 }
             }
         }
@@ -407,7 +411,12 @@ impl<'m> Renderer<'m> {
         Ok(rules)
     }
 
-    fn policy_chain(
+    /// The chain of a policy union (what a pod dispatches to): a jump to the chain of
+    /// each policy that allows anything in this direction, then the drop. Policy rules
+    /// live once in their policy's chain, however many unions hold the policy: copied
+    /// into every union chain, 10,000 policies over 50 pods made a ruleset of millions
+    /// of rules.
+    fn union_chain(
         &mut self,
         chain: String,
         dir: Direction,
@@ -416,12 +425,20 @@ impl<'m> Renderer<'m> {
     ) -> Result<(), NameCollision> {
         // The name was claimed for this chain's content: defined already means the same
         // chain.
-        if self.policy_chains.contains_key(&chain) {
+        if self.chains.contains_key(&chain) {
             return Ok(());
         }
         let mut rules = Vec::new();
-        for allow in &union.allows {
-            rules.extend(self.allow_rules(allow, Some(member))?);
+        for &policy in &union.policies {
+            let allows: Vec<&Allow> = union.allows.iter().filter(|a| a.policy == policy).collect();
+            // A policy that allows nothing in this direction only isolates: the drop
+            // below is all it adds.
+            if allows.is_empty() {
+                continue;
+            }
+            let target = self.policy_chain(policy, dir, &allows, member)?;
+            let key = self.model.cluster.policy(policy).key();
+            rules.push(RuleDef::new(Vec::new(), Verdict::Jump(target)).comment(key));
         }
         let names = self.model.policy_keys(union.id);
         if let Some(group) = self.opts.log_group {
@@ -436,7 +453,7 @@ impl<'m> Renderer<'m> {
             .comment(format!("{dir} isolated by {}", names.join(",")));
         drop.counter = self.opts.counters;
         rules.push(drop);
-        self.policy_chains.insert(
+        self.chains.insert(
             chain.clone(),
             ChainDef {
                 name: chain,
@@ -445,6 +462,43 @@ impl<'m> Renderer<'m> {
             },
         );
         Ok(())
+    }
+
+    /// The chain of one policy's allows in one direction (accepts only; no verdict
+    /// returns to the union chain). Its name stands for the policy and, on ingress, the
+    /// ports its named ports resolve to on the member: members resolving them
+    /// differently need chains of their own.
+    fn policy_chain(
+        &mut self,
+        policy: PolicyId,
+        dir: Direction,
+        allows: &[&Allow],
+        member: &Endpoint,
+    ) -> Result<String, NameCollision> {
+        let mut parts = vec![self.model.cluster.policy(policy).key(), dir.to_string()];
+        if dir == Direction::Ingress {
+            for allow in allows.iter().filter(|a| a.has_named_ports()) {
+                parts.push(format!("{}", allow.ports_for(Some(member))));
+            }
+        }
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let (name, _) = self.names.claim("po", &refs)?;
+        if self.chains.contains_key(&name) {
+            return Ok(name);
+        }
+        let mut rules = Vec::new();
+        for allow in allows {
+            rules.extend(self.allow_rules(allow, Some(member))?);
+        }
+        self.chains.insert(
+            name.clone(),
+            ChainDef {
+                name: name.clone(),
+                base: None,
+                rules,
+            },
+        );
+        Ok(name)
     }
 }
 
@@ -533,7 +587,7 @@ pub fn render_with_names(
             names.claim_fixed(&format!("{fixed}_{}", fam_suffix(f)))?;
         }
     }
-    for chain in [EGRESS_CHAIN, INGRESS_CHAIN, INPUT_CHAIN] {
+    for chain in [EGRESS_CHAIN, INGRESS_CHAIN, INPUT_CHAIN, SEAL_SET] {
         names.claim_fixed(chain)?;
     }
     let mut r = Renderer {
@@ -542,7 +596,7 @@ pub fn render_with_names(
         model,
         opts,
         rs: Ruleset::default(),
-        policy_chains: BTreeMap::new(),
+        chains: BTreeMap::new(),
         universe: BTreeMap::new(),
         peer_memo: HashMap::new(),
         named_index: HashMap::new(),
@@ -586,7 +640,7 @@ pub fn render_with_names(
         let egress = match model.union_of(e.id, Direction::Egress) {
             Some(u) => {
                 let c = egress_chain_name(&mut r.names, model, u)?;
-                r.policy_chain(c.clone(), Direction::Egress, u, e)?;
+                r.union_chain(c.clone(), Direction::Egress, u, e)?;
                 Some(c)
             }
             None => None,
@@ -594,7 +648,7 @@ pub fn render_with_names(
         let ingress = match model.union_of(e.id, Direction::Ingress) {
             Some(u) => {
                 let c = ingress_chain_name(&mut r.names, model, u, e)?;
-                r.policy_chain(c.clone(), Direction::Ingress, u, e)?;
+                r.union_chain(c.clone(), Direction::Ingress, u, e)?;
                 Some(c)
             }
             None => None,
@@ -650,7 +704,7 @@ pub fn render_with_names(
         }
     }
     let mut chains = base_chains(guarded);
-    chains.extend(std::mem::take(&mut r.policy_chains).into_values());
+    chains.extend(std::mem::take(&mut r.chains).into_values());
     r.rs.chains = chains;
     // Keep only what this ruleset uses: sets of peers gone stay out of the cache.
     let rs = r.rs;

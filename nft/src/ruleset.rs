@@ -10,6 +10,12 @@ use std::sync::Arc;
 /// The one table netfence owns; nothing else is ever touched.
 pub const TABLE: &str = "netfence";
 
+/// A set a full replace creates last, holding one random element: the kernel numbers a
+/// new table's objects in order of creation, so the seal's handle is the count of
+/// everything the replace created, and its element shows that this replace committed
+/// (see `verify`). Not part of any [`Ruleset`]: listings read back skip it.
+pub const SEAL_SET: &str = "seal";
+
 /// What a named set holds.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub enum SetKind {
@@ -92,8 +98,11 @@ pub enum Match {
     DaddrProtoPortInSet(Family, String),
     /// `meta l4proto tcp`
     L4Proto(Protocol),
-    /// `th dport { 80, 8000-8080 }` (after an L4Proto match)
-    Dports(Vec<(u16, u16)>),
+    /// `th dport 80` or `th dport 8000-8080` (after an L4Proto match). One range per
+    /// rule, never an anonymous set: each anonymous set is a set of its own in the
+    /// kernel's transaction, and binding one walks the whole transaction, which made a
+    /// table of thousands of port rules load in time quadratic in its size.
+    Dport(u16, u16),
     /// ICMPv6 neighbour discovery and router messages.
     NeighbourDiscovery,
 }
@@ -106,6 +115,8 @@ pub enum Verdict {
     Next,
     /// `ip saddr vmap @map` (or daddr, ip6): dispatch to the chain of the pod.
     Vmap(Family, Addr, String),
+    /// `jump chain`: a pod's union chain runs the chain of each of its policies.
+    Jump(String),
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]

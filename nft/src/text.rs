@@ -78,19 +78,8 @@ fn matches(m: &Match) -> String {
             format!("{} daddr . meta l4proto . th dport @{set}", ipver(*f))
         }
         Match::L4Proto(p) => format!("meta l4proto {}", proto(*p)),
-        Match::Dports(r) => {
-            let items: Vec<String> = r
-                .iter()
-                .map(|&(s, e)| {
-                    if s == e {
-                        s.to_string()
-                    } else {
-                        format!("{s}-{e}")
-                    }
-                })
-                .collect();
-            format!("th dport {{ {} }}", items.join(", "))
-        }
+        Match::Dport(s, e) if s == e => format!("th dport {s}"),
+        Match::Dport(s, e) => format!("th dport {s}-{e}"),
         Match::NeighbourDiscovery => format!("icmpv6 type {{ {} }}", ND_TYPES.join(", ")),
     }
 }
@@ -111,6 +100,7 @@ fn rule(r: &RuleDef) -> String {
         Verdict::Accept => parts.push("accept".into()),
         Verdict::Drop => parts.push("drop".into()),
         Verdict::Vmap(f, s, map) => parts.push(format!("{} {} vmap @{map}", ipver(*f), side(*s))),
+        Verdict::Jump(chain) => parts.push(format!("jump {chain}")),
     }
     if let Some(c) = &r.comment {
         parts.push(format!("comment \"{}\"", clip(c)));

@@ -1,7 +1,7 @@
 //! The renderer's structure, without a kernel: sharing, named ports, deltas.
 
 use netfence_model::compile_text;
-use netfence_nft::ruleset::{Element, Match, Ruleset, SetKind};
+use netfence_nft::ruleset::{Element, Match, Ruleset, SetKind, Verdict};
 use netfence_nft::{diff, render_ruleset, Change, NodeView, RenderOptions};
 
 fn model_text(extra: &str) -> String {
@@ -70,7 +70,15 @@ fn only_the_nodes_own_pods_are_dispatched() {
 fn ingress_named_ports_resolving_differently_get_their_own_chains() {
     let text = "kind: Pod\napiVersion: v1\nmetadata: {name: p1, namespace: \"n\", labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.1}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p2, namespace: \"n\", labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 8080}]}]}\nstatus: {podIP: 10.1.0.2}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p3, namespace: \"n\", labels: {app: s}}\nspec: {containers: [{name: c, ports: [{name: web, containerPort: 80}]}]}\nstatus: {podIP: 10.1.0.3}\n---\nkind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: web, namespace: \"n\"}\nspec:\n  podSelector: {}\n  ingress: [{ports: [{port: web}]}]\n";
     let rs = render(text, None);
-    assert_eq!(policy_chains(&rs).len(), 2, "p1 and p3 share, p2 differs");
+    let (unions, policies): (Vec<&str>, Vec<&str>) = policy_chains(&rs)
+        .into_iter()
+        .partition(|c| c.starts_with("in_"));
+    assert_eq!(unions.len(), 2, "p1 and p3 share, p2 differs");
+    assert_eq!(
+        policies.len(),
+        2,
+        "the policy's rules for port 80 and for 8080"
+    );
     let m = &rs.maps["ingress_v4"].elements;
     let a1 = &m[&"10.1.0.1".parse().unwrap()];
     assert_eq!(a1, &m[&"10.1.0.3".parse().unwrap()]);
@@ -99,15 +107,81 @@ fn egress_named_ports_resolve_per_destination_in_a_concatenated_set() {
             "10.10.0.6 . udp . 81"
         ]
     );
-    let chain = rs
+    let union = rs
         .chains
         .iter()
         .find(|c| c.name.starts_with("eg_"))
         .unwrap();
+    let Verdict::Jump(target) = &union.rules[0].verdict else {
+        panic!(
+            "the union chain jumps to the policy's chain: {:?}",
+            union.rules[0]
+        );
+    };
+    let chain = rs.chains.iter().find(|c| &c.name == target).unwrap();
     assert!(chain
         .rules
         .iter()
         .any(|r| matches!(r.matches.as_slice(), [Match::DaddrProtoPortInSet(..)])));
+}
+
+/// Issue 9, point 4: a policy's rules are in the ruleset once, however many unions hold
+/// it, and no rule carries an anonymous set (one per port range instead): copies and
+/// anonymous sets made 10,000 policies load in time quadratic in their number.
+#[test]
+fn a_policys_rules_are_rendered_once_and_ports_need_no_anonymous_set() {
+    let text = "kind: Pod\napiVersion: v1\nmetadata: {name: p1, namespace: \"n\", labels: {app: s, tier: a}}\nstatus: {podIP: 10.1.0.1}\n---\nkind: Pod\napiVersion: v1\nmetadata: {name: p2, namespace: \"n\", labels: {app: s, tier: b}}\nstatus: {podIP: 10.1.0.2}\n---\nkind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: shared, namespace: \"n\"}\nspec:\n  podSelector: {matchLabels: {app: s}}\n  ingress: [{ports: [{port: 80}, {port: 443}, {port: 8000, endPort: 8080}, {port: 53, protocol: UDP}]}]\n---\nkind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: only-a, namespace: \"n\"}\nspec:\n  podSelector: {matchLabels: {tier: a}}\n  ingress: [{ports: [{port: 22}]}]\n";
+    let rs = render(text, None);
+    let unions: Vec<_> = rs
+        .chains
+        .iter()
+        .filter(|c| c.name.starts_with("in_"))
+        .collect();
+    assert_eq!(
+        unions.len(),
+        2,
+        "{{shared, only-a}} for p1, {{shared}} for p2"
+    );
+    let policies: Vec<_> = rs
+        .chains
+        .iter()
+        .filter(|c| c.name.starts_with("po_"))
+        .collect();
+    assert_eq!(policies.len(), 2, "one chain per policy");
+    let jumps = |c: &netfence_nft::ruleset::ChainDef| -> Vec<String> {
+        c.rules
+            .iter()
+            .filter_map(|r| match &r.verdict {
+                Verdict::Jump(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let shared = policies
+        .iter()
+        .find(|c| c.rules.len() == 4)
+        .expect("shared: tcp 80, 443, 8000-8080 and udp 53, a rule each");
+    for u in &unions {
+        assert!(
+            jumps(u).contains(&shared.name),
+            "{} jumps to shared",
+            u.name
+        );
+        assert!(matches!(u.rules.last().unwrap().verdict, Verdict::Drop));
+    }
+    let ports: Vec<(u16, u16)> = shared
+        .rules
+        .iter()
+        .flat_map(|r| &r.matches)
+        .filter_map(|m| match m {
+            Match::Dport(lo, hi) => Some((*lo, *hi)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ports, vec![(80, 80), (443, 443), (8000, 8080), (53, 53)]);
+    // In the JSON nft reads, only the base chains' ICMPv6 types are a set literal.
+    let doc = netfence_nft::json::document(&rs).to_string();
+    assert_eq!(doc.matches("{\"set\":[").count(), 2, "{doc}");
 }
 
 #[test]

@@ -31,10 +31,12 @@ pub fn run(args: CompileArgs) -> Result<ExitCode> {
     let rs = render_ruleset(model, &node, &opts)?;
     match args.output {
         RulesetFormat::Nft => print!("{}", text::replace_script(&rs)),
-        RulesetFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&json::replace_document(&rs))?
-        ),
+        // Streamed command by command: the document is never whole in memory.
+        RulesetFormat::Json => {
+            let mut out = std::io::stdout().lock();
+            json::write_document(&mut out, json::replace_commands(&rs, None), true)?;
+            std::io::Write::write_all(&mut out, b"\n")?;
+        }
     }
     if args.stats {
         let s = rs.stats();
