@@ -383,8 +383,15 @@ fn policy_scale(policies: usize, pods: usize) {
             &format!("127.0.0.1:{port}"),
         ])
         .env("KUBECONFIG", &kubeconfig)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env(
+            "RUST_LOG",
+            std::env::var("NETFENCE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(if std::env::var_os("NETFENCE_BENCH_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
         .spawn()
         .expect("controller");
     let pid = child.id();

@@ -112,7 +112,7 @@ impl Enforcer {
                         PodEvent::Delete { namespace, name } => model.remove_pod(&namespace, &name),
                     };
                     match change {
-                        Ok(change) => self.sets.apply(model, &change),
+                        Ok(change) => self.sets.apply(&change),
                         Err(e) => {
                             all = Err(e);
                             break;
@@ -199,11 +199,11 @@ pub struct KernelView {
 /// Lists and summarises the table. Slow at scale (a listing of every element), so the
 /// controller runs it on a thread of its own while reconciles go on.
 pub fn read_kernel(nft: &Nft, writes: u64) -> anyhow::Result<KernelView> {
-    let listing = nft.list_table()?;
+    let reading = nft.read_table()?;
     Ok(KernelView {
         writes,
-        summary: listing.as_ref().map(kernel::summarize_listing),
-        drops: listing
+        summary: reading.as_ref().map(kernel::summarize_reading),
+        drops: reading
             .as_ref()
             .map(kernel::drop_counters)
             .unwrap_or_default(),

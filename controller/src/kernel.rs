@@ -1,9 +1,9 @@
 //! The kernel side: apply the smallest correct change, fall back to a full replace when
 //! a delta fails, and tell whether the kernel still holds what we applied (drift).
 
+use netfence_nft::reading::TableReading;
 use netfence_nft::ruleset::{Element, Ruleset, SetKind};
 use netfence_nft::{diff, Change, Nft};
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// How a ruleset reached the kernel.
@@ -90,70 +90,33 @@ pub fn summarize_ruleset(rs: &Ruleset) -> Summary {
     s
 }
 
-/// The same summary of `nft -j list table inet netfence`.
-pub fn summarize_listing(listing: &Value) -> Summary {
-    let mut s = Summary::default();
-    let items = listing["nftables"].as_array().cloned().unwrap_or_default();
-    let mut interval: BTreeMap<String, bool> = BTreeMap::new();
-    for item in &items {
-        if let Some(set) = item.get("set") {
-            let name = set["name"].as_str().unwrap_or_default().to_string();
-            if name == netfence_nft::ruleset::SEAL_SET {
-                // A replace's mark, in no ruleset (see `SEAL_SET`).
-                continue;
-            }
-            let is_interval = set["flags"]
-                .as_array()
-                .is_some_and(|f| f.iter().any(|x| x == "interval"))
-                || set["flags"] == "interval";
-            interval.insert(name.clone(), is_interval);
-            let count = set["elem"].as_array().map_or(0, Vec::len);
-            s.sets
-                .insert(name, if is_interval { None } else { Some(count) });
-        } else if let Some(map) = item.get("map") {
-            let name = map["name"].as_str().unwrap_or_default().to_string();
-            let mut elements = BTreeMap::new();
-            for e in map["elem"].as_array().into_iter().flatten() {
-                let (Some(k), Some(target)) = (e[0].as_str(), e[1]["goto"]["target"].as_str())
-                else {
-                    continue;
-                };
-                elements.insert(k.to_string(), target.to_string());
-            }
-            s.maps.insert(name, elements);
-        } else if let Some(chain) = item.get("chain") {
-            s.chains
-                .entry(chain["name"].as_str().unwrap_or_default().to_string())
-                .or_insert(0);
-        } else if let Some(rule) = item.get("rule") {
-            *s.chains
-                .entry(rule["chain"].as_str().unwrap_or_default().to_string())
-                .or_insert(0) += 1;
-        }
+/// The same summary of our table read back (`Nft::read_table`).
+pub fn summarize_reading(reading: &TableReading) -> Summary {
+    Summary {
+        sets: reading.sets.clone(),
+        maps: reading.maps.clone(),
+        chains: reading
+            .chains
+            .iter()
+            .map(|(name, rules)| (name.clone(), rules.len()))
+            .collect(),
     }
-    s
 }
 
 /// Drop counters per policy chain, from a listing made with counters on: the comment of
 /// a chain's final drop rule names the policies isolating its pods.
-pub fn drop_counters(listing: &Value) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    for item in listing["nftables"].as_array().into_iter().flatten() {
-        let Some(rule) = item.get("rule") else {
-            continue;
-        };
-        let Some(comment) = rule["comment"].as_str() else {
-            continue;
-        };
-        if !comment.contains(" isolated by ") {
-            continue;
-        }
-        let exprs = rule["expr"].as_array().cloned().unwrap_or_default();
-        let is_drop = exprs.iter().any(|e| e.get("drop").is_some());
-        let packets = exprs.iter().find_map(|e| e["counter"]["packets"].as_u64());
-        if let (true, Some(p)) = (is_drop, packets) {
-            out.push((comment.to_string(), p));
-        }
-    }
-    out
+pub fn drop_counters(reading: &TableReading) -> Vec<(String, u64)> {
+    reading
+        .chains
+        .values()
+        .flatten()
+        .filter(|r| r.drops)
+        .filter_map(|r| {
+            let comment = r.comment.as_ref()?;
+            let packets = r.packets?;
+            comment
+                .contains(" isolated by ")
+                .then(|| (comment.clone(), packets))
+        })
+        .collect()
 }

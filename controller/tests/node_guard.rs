@@ -10,7 +10,7 @@ mod common;
 use common::lab::Lab;
 use common::{fake_text, model, testdata, Controller};
 use netfence_apifake::ApiFake;
-use netfence_controller::kernel::{summarize_listing, summarize_ruleset};
+use netfence_controller::kernel::{summarize_reading, summarize_ruleset};
 use netfence_model::Protocol;
 use netfence_netns::Probe;
 use netfence_nft::{render_ruleset, RenderOptions};
@@ -118,8 +118,8 @@ impl Setup {
                 &render_ruleset(&m, &self.lab.node_view(n), &opts).expect("render"),
             );
             loop {
-                let listing = self.lab.nft(&n.name).list_table().ok().flatten();
-                if listing.as_ref().map(summarize_listing) == Some(expected.clone()) {
+                let reading = self.lab.nft(&n.name).read_table().ok().flatten();
+                if reading.as_ref().map(summarize_reading) == Some(expected.clone()) {
                     break;
                 }
                 assert!(

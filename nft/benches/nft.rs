@@ -279,7 +279,7 @@ fn pod_events(text: &str, runs: usize) {
         };
         let t = Instant::now();
         let change = model.upsert_pod(pod).expect("patchable");
-        cache.apply(&model, &change);
+        cache.apply(&change);
         let t1 = t.elapsed();
         let next = render_cached(&model, &node_view(), &opts, &mut cache).expect("render");
         let t2 = t.elapsed();

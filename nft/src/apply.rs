@@ -239,6 +239,47 @@ impl Nft {
         }
     }
 
+    /// Our table read back as it streams out of `nft -j list table` (see `reading`),
+    /// or None when it does not exist.
+    pub fn read_table(&self) -> Result<Option<crate::reading::TableReading>, ApplyError> {
+        let mut cmd = match &self.netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, &self.program]);
+                c
+            }
+            None => Command::new(&self.program),
+        };
+        let args = ["-j", "list", "table", "inet", TABLE];
+        let spawn = |source| ApplyError::Spawn {
+            program: self.program.clone(),
+            source,
+        };
+        let mut child = cmd
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(spawn)?;
+        let stdout = child.stdout.take().expect("piped stdout");
+        let read = crate::reading::read(stdout);
+        let out = child.wait_with_output().map_err(spawn)?;
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if !out.status.success() {
+            if stderr.contains("No such file or directory") {
+                return Ok(None);
+            }
+            return Err(ApplyError::Failed {
+                args: args.join(" "),
+                status: out.status.to_string(),
+                stderr,
+            });
+        }
+        read.map(Some)
+            .map_err(|e| ApplyError::Output(e.to_string()))
+    }
+
     /// Deletes our table (and nothing else). Returns whether it existed.
     pub fn delete_table(&self) -> Result<bool, ApplyError> {
         match self.run(&["delete", "table", "inet", TABLE], None) {

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use std::borrow::Cow;
 use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 fn typed(obj: NfListObject<'_>) -> Value {
     serde_json::to_value(obj).expect("nftables schema objects serialise")
@@ -335,12 +336,15 @@ const ELEMENTS_PER_COMMAND: usize = 4096;
 /// one at a time as they are consumed.
 pub fn create_commands(rs: &Ruleset) -> impl Iterator<Item = Value> + '_ {
     let sets = sets_by_use(rs).into_iter().flat_map(|(name, def)| {
-        let empty = SetDef {
-            kind: def.kind,
-            elements: Elements::default(),
-        };
+        // Up to a command's worth of elements go with the set: an `add element` makes
+        // the kernel look the set up by name again (a walk of the table's sets).
         let elements: Vec<&Element> = def.elements.iter().collect();
-        std::iter::once(add(set(name, &empty))).chain(elements_commands(name, elements))
+        let (first, rest) = elements.split_at(elements.len().min(ELEMENTS_PER_COMMAND));
+        let declared = SetDef {
+            kind: def.kind,
+            elements: Arc::new(first.iter().map(|e| (*e).clone()).collect()),
+        };
+        std::iter::once(add(set(name, &declared))).chain(elements_commands(name, rest.to_vec()))
     });
     std::iter::once(add(table()))
         .chain(sets)

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod delta;
 pub mod json;
 pub mod names;
+pub mod reading;
 pub mod render;
 pub mod ruleset;
 pub mod session;

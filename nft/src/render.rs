@@ -286,37 +286,26 @@ impl<'m> Renderer<'m> {
         Ok(out)
     }
 
-    /// Set of `addr . proto . port` for a named port resolved on every destination pod
-    /// the egress peer admits.
+    /// Set of `addr . proto . port` for a named port resolved on every pod (not on the
+    /// host network) that defines it, shared by every rule naming that port: the rule
+    /// matches the peer on its own (`ip daddr @peer`), so the set does not depend on
+    /// the peer. One set per port name instead of one per peer and port name keeps
+    /// both the table's set count and the elements at the number of such pods.
     fn named_port_set(
         &mut self,
-        allow: &Allow,
         pname: &str,
         proto: Protocol,
         f: Family,
     ) -> Result<String, NameCollision> {
-        let key = self.peer_key(allow);
-        let (sname, content) = self.names.claim(
-            &format!("n{}", fam_suffix(f)),
-            &[&key, pname, proto.as_str()],
-        )?;
-        let source = SetSource::NamedPort(allow.peer, pname.to_string(), proto);
+        let (sname, content) = self
+            .names
+            .claim(&format!("n{}", fam_suffix(f)), &[pname, proto.as_str()])?;
+        let source = SetSource::NamedPort(pname.to_string(), proto);
         self.cached_set((&sname, content), SetKind::AddrProtoPort(f), source, |r| {
             let mut elements = Vec::new();
             for &(i, port) in r.named(pname, proto).iter() {
                 let e = r.model.cluster.endpoint(EndpointId(i as u32));
-                for a in addrs_of(e, f) {
-                    let admitted = match allow.peer {
-                        PeerRef::Any => true,
-                        PeerRef::Peer(pid) => match r.model.peer(pid) {
-                            PeerMatch::Endpoints(s) => s.contains(i),
-                            PeerMatch::Addrs(b) => b.addrs.contains(&a),
-                        },
-                    };
-                    if admitted {
-                        elements.push(Element::AddrProtoPort(a, proto, port));
-                    }
-                }
+                elements.extend(addrs_of(e, f).map(|a| Element::AddrProtoPort(a, proto, port)));
             }
             elements
         })?;
@@ -403,9 +392,22 @@ impl<'m> Renderer<'m> {
             }
         }
         for (pname, proto) in named_egress {
-            for f in self.families.clone() {
-                let sname = self.named_port_set(allow, &pname, proto, f)?;
-                push(vec![Match::DaddrProtoPortInSet(f, sname)]);
+            for pm in &peers {
+                // The family of the peer's alternative; any peer: each family.
+                let family = pm.iter().find_map(|m| match m {
+                    Match::AddrInSet(f, ..) | Match::AddrNotInSet(f, ..) => Some(*f),
+                    _ => None,
+                });
+                let families = match family {
+                    Some(f) => vec![f],
+                    None => self.families.clone(),
+                };
+                for f in families {
+                    let sname = self.named_port_set(&pname, proto, f)?;
+                    let mut m = pm.clone();
+                    m.push(Match::DaddrProtoPortInSet(f, sname));
+                    push(m);
+                }
             }
         }
         Ok(rules)

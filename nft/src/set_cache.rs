@@ -3,8 +3,7 @@
 
 use crate::names::{self, Content, NameCollision};
 use crate::ruleset::{Element, Elements};
-use netfence_model::compile::PeerMatch;
-use netfence_model::{EndpointState, Family, Model, PeerId, PeerRef, PodChange, Protocol};
+use netfence_model::{EndpointState, Family, PeerId, PodChange, Protocol};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -17,8 +16,8 @@ pub(crate) enum SetSource {
     AllPods,
     /// Every pod but those of a selector peer.
     AllPodsBut(PeerId),
-    /// `addr . proto . port` of the pods with that named port that the peer admits.
-    NamedPort(PeerRef, String, Protocol),
+    /// `addr . proto . port` of the pods with that named port.
+    NamedPort(String, Protocol),
     /// An ipBlock: fixed until the policies change.
     Block,
 }
@@ -34,7 +33,7 @@ struct CachedSet {
 
 impl CachedSet {
     /// The elements a pod in state `s` puts in this set.
-    fn contribution(&self, model: &Model, s: &EndpointState, out: &mut Vec<Element>) {
+    fn contribution(&self, s: &EndpointState, out: &mut Vec<Element>) {
         if s.host_network {
             // A hostNetwork pod is its node: in no set of pods.
             return;
@@ -46,7 +45,7 @@ impl CachedSet {
             SetSource::AllPodsBut(p) if !s.in_peer(*p) => {
                 out.extend(addrs.map(|a| Element::Addr(*a)))
             }
-            SetSource::NamedPort(peer, name, proto) => {
+            SetSource::NamedPort(name, proto) => {
                 let Some(port) = s
                     .ports
                     .iter()
@@ -55,18 +54,7 @@ impl CachedSet {
                 else {
                     return;
                 };
-                for a in addrs {
-                    let admitted = match peer {
-                        PeerRef::Any => true,
-                        PeerRef::Peer(pid) => match model.peer(*pid) {
-                            PeerMatch::Endpoints(_) => s.in_peer(*pid),
-                            PeerMatch::Addrs(b) => b.addrs.contains(a),
-                        },
-                    };
-                    if admitted {
-                        out.push(Element::AddrProtoPort(*a, *proto, port));
-                    }
-                }
+                out.extend(addrs.map(|a| Element::AddrProtoPort(*a, *proto, port)));
             }
             _ => {}
         }
@@ -88,7 +76,7 @@ impl SetCache {
     }
 
     /// Brings the sets in step with one pod change of `model` (patched by it).
-    pub fn apply(&mut self, model: &Model, change: &PodChange) {
+    pub fn apply(&mut self, change: &PodChange) {
         if change.is_empty() {
             return;
         }
@@ -104,10 +92,10 @@ impl SetCache {
             old.clear();
             new.clear();
             if let Some(s) = &change.before {
-                set.contribution(model, s, &mut old);
+                set.contribution(s, &mut old);
             }
             if let Some(s) = &change.after {
-                set.contribution(model, s, &mut new);
+                set.contribution(s, &mut new);
             }
             let gone: Vec<&Element> = old.iter().filter(|e| !new.contains(e)).collect();
             let added: Vec<&Element> = new.iter().filter(|e| !old.contains(e)).collect();

@@ -343,7 +343,7 @@ fn patched_models_render_as_fresh_compiles_do() {
             match patch(&mut live, &event) {
                 Ok(change) => {
                     patched += 1;
-                    caches.iter_mut().for_each(|c| c.apply(&live, &change));
+                    caches.iter_mut().for_each(|c| c.apply(&change));
                 }
                 Err(e) => {
                     panic!("seed {seed} step {step}: a pod event in a cluster without workloads is always patchable: {e}");

@@ -99,14 +99,11 @@ fn egress_named_ports_resolve_per_destination_in_a_concatenated_set() {
         .iter()
         .map(netfence_nft::text::element)
         .collect();
-    assert_eq!(
-        els,
-        vec![
-            "10.10.0.4 . udp . 81",
-            "10.10.0.5 . udp . 81",
-            "10.10.0.6 . udp . 81"
-        ]
-    );
+    // Every pod defining the port (x/a..c, y/a..c, z/a..c), whatever the peer: the rule
+    // matches the peer (namespace y: 10.10.0.4-6) beside it.
+    assert_eq!(els.len(), 9, "{els:?}");
+    assert!(els.contains(&"10.10.0.4 . udp . 81".to_string()));
+    assert!(els.contains(&"10.10.0.1 . udp . 81".to_string()));
     let union = rs
         .chains
         .iter()
@@ -119,10 +116,20 @@ fn egress_named_ports_resolve_per_destination_in_a_concatenated_set() {
         );
     };
     let chain = rs.chains.iter().find(|c| &c.name == target).unwrap();
-    assert!(chain
+    let peer = chain
         .rules
         .iter()
-        .any(|r| matches!(r.matches.as_slice(), [Match::DaddrProtoPortInSet(..)])));
+        .find_map(|r| match r.matches.as_slice() {
+            [Match::AddrInSet(_, _, peer), Match::DaddrProtoPortInSet(..)] => Some(peer),
+            _ => None,
+        })
+        .expect("the peer and the named port, in one rule");
+    let peer: Vec<String> = rs.sets[peer]
+        .elements
+        .iter()
+        .map(netfence_nft::text::element)
+        .collect();
+    assert_eq!(peer, vec!["10.10.0.4", "10.10.0.5", "10.10.0.6"]);
 }
 
 /// Issue 9, point 4: a policy's rules are in the ruleset once, however many unions hold

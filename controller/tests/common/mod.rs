@@ -7,7 +7,7 @@
 pub mod lab;
 
 use lab::Lab;
-use netfence_controller::kernel::{summarize_listing, summarize_ruleset};
+use netfence_controller::kernel::{summarize_reading, summarize_ruleset};
 use netfence_model::Model;
 use netfence_nft::{render_ruleset, RenderOptions};
 use std::process::{Child, Command, Stdio};
@@ -147,9 +147,9 @@ pub fn wait_kernel(lab: &Lab, model: &Model, opts: &RenderOptions, what: &str) {
         let expected =
             summarize_ruleset(&render_ruleset(model, &lab.node_view(n), opts).expect("render"));
         loop {
-            let listing = lab.nft(&n.name).list_table().ok().flatten();
-            if let Some(l) = &listing {
-                if summarize_listing(l) == expected {
+            let reading = lab.nft(&n.name).read_table().ok().flatten();
+            if let Some(l) = &reading {
+                if summarize_reading(l) == expected {
                     break;
                 }
             }
