@@ -164,10 +164,10 @@ impl Enforcer {
     /// with what was applied and replaces the table if they differ; refreshes the
     /// per-policy drop counters. Returns whether a repair was needed.
     pub fn check_drift(&mut self, shared: &Shared, kernel: KernelView) -> anyhow::Result<bool> {
-        publish_drop_counters(shared, &kernel.drops);
         let Some(applied) = &self.applied else {
             return Ok(false);
         };
+        publish_drop_counters(shared, &kernel.drops, applied);
         if kernel.writes != self.writes {
             // The kernel changed while it was being read: the reading proves nothing.
             tracing::debug!("the table changed during the drift check; checking next time");
@@ -192,7 +192,7 @@ pub struct KernelView {
     pub writes: u64,
     /// None: the table is gone.
     pub summary: Option<kernel::Summary>,
-    /// Packets dropped per policy chain (comment of the drop rule, packets).
+    /// Packets dropped per chain (chain name, packets of its drop rules).
     pub drops: Vec<(String, u64)>,
 }
 
@@ -210,16 +210,18 @@ pub fn read_kernel(nft: &Nft, writes: u64) -> anyhow::Result<KernelView> {
     })
 }
 
-fn publish_drop_counters(shared: &Shared, drops: &[(String, u64)]) {
+/// Publishes the packets each union chain's drop counted under every policy the
+/// chain's isolation names (chains of another ruleset, such as a base chain's drops,
+/// name none).
+fn publish_drop_counters(shared: &Shared, drops: &[(String, u64)], applied: &Ruleset) {
     let mut per_policy: BTreeMap<(String, String), u64> = BTreeMap::new();
-    for (comment, packets) in drops {
-        // "ingress isolated by ns/a,ns/b"
-        let Some((direction, policies)) = comment.split_once(" isolated by ") else {
+    for (chain, packets) in drops {
+        let Some(isolation) = applied.isolation.get(chain) else {
             continue;
         };
-        for p in policies.split(',') {
+        for p in &isolation.policies {
             *per_policy
-                .entry((p.to_string(), direction.to_string()))
+                .entry((p.clone(), isolation.direction.to_string()))
                 .or_default() += packets;
         }
     }

@@ -103,20 +103,17 @@ pub fn summarize_reading(reading: &TableReading) -> Summary {
     }
 }
 
-/// Drop counters per policy chain, from a listing made with counters on: the comment of
-/// a chain's final drop rule names the policies isolating its pods.
+/// Packets counted by the drop rules of each chain, from a reading made with counters
+/// on (which policies a chain's drop stands for is `Ruleset::isolation`).
 pub fn drop_counters(reading: &TableReading) -> Vec<(String, u64)> {
     reading
         .chains
-        .values()
-        .flatten()
-        .filter(|r| r.drops)
-        .filter_map(|r| {
-            let comment = r.comment.as_ref()?;
-            let packets = r.packets?;
-            comment
-                .contains(" isolated by ")
-                .then(|| (comment.clone(), packets))
+        .iter()
+        .flat_map(|(chain, rules)| {
+            rules
+                .iter()
+                .filter(|r| r.drops)
+                .filter_map(move |r| Some((chain.clone(), r.packets?)))
         })
         .collect()
 }

@@ -421,3 +421,80 @@ fn unprogrammed_pods_are_dropped_until_programmed() {
     assert!(lab.topo.probe(&to_d).unwrap());
     drop(ctls);
 }
+
+/// Issue 10's drop-attribution bug: per-policy drop counters came from the drop rule's
+/// comment read back from the kernel, which nft clips to 127 bytes, so a pod under six
+/// long-named policies had five of them never counted and a fragment of a name as a
+/// label. Attribution now comes from what the renderer knows of each chain.
+#[test]
+fn drops_are_counted_for_every_isolating_policy_whatever_their_names() {
+    let dir = Dir::new("attribution");
+    let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
+    dir.write("00-model.yaml", &base);
+    let names: Vec<String> = (0..6)
+        .map(|i| format!("allow-from-monitoring-and-logging-agents-{i}"))
+        .collect();
+    let policies: Vec<String> = names
+        .iter()
+        .map(|n| {
+            format!(
+                "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {n}, namespace: x}}\nspec:\n  podSelector: {{matchLabels: {{pod: a}}}}\n  ingress: [{{from: [{{podSelector: {{matchLabels: {{pod: monitoring}}}}}}]}}]\n"
+            )
+        })
+        .collect();
+    dir.write("10-long-names.yaml", &policies.join("---\n"));
+    let lab = Lab::build(&model(&base), &PORTS, &[]);
+    // The harness runs the drift check (which publishes the counters) every second.
+    let ctls = start_all(&lab, &dir, &[], &[]);
+    let m = model(&dir.text());
+    let counted = netfence_nft::RenderOptions {
+        counters: true,
+        log_group: None,
+        unprogrammed_guard: Vec::new(),
+    };
+    common::wait_kernel(&lab, &m, &counted, "six policies");
+    let denied =
+        netfence_netns::Probe::tcp("x/c", "10.10.0.1".parse::<std::net::IpAddr>().unwrap(), 80);
+    assert!(!lab.topo.probe(&denied).unwrap(), "x/a is isolated");
+    let node_a = lab.nodes.iter().position(|n| n.name == "node-1").unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let (drops, metrics) = loop {
+        let (_, drops) = ctls[node_a].get("/drops").expect("/drops");
+        let (_, metrics) = ctls[node_a].get("/metrics").expect("/metrics");
+        let all_counted = names
+            .iter()
+            .all(|n| metrics.contains(&format!("policy=\"x/{n}\"")));
+        if all_counted {
+            break (drops, metrics);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not every policy counted: {metrics}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let drops: serde_json::Value = serde_json::from_str(&drops).unwrap();
+    for n in &names {
+        let key = format!("x/{n} ingress");
+        assert!(
+            drops["policy_drops"][&key].as_u64().unwrap_or(0) > 0,
+            "{key} in /drops: {drops}"
+        );
+    }
+    // Every policy label is a whole policy name.
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with("netfence_policy_drops{"))
+    {
+        let label = line
+            .split("policy=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap();
+        assert!(
+            names.iter().any(|n| label == format!("x/{n}")) || !label.starts_with("x/allow"),
+            "a fragment of a name as a label: {line}"
+        );
+        assert!(!label.is_empty() && label.contains('/'), "{line}");
+    }
+}

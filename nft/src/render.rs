@@ -443,6 +443,13 @@ impl<'m> Renderer<'m> {
             rules.push(RuleDef::new(Vec::new(), Verdict::Jump(target)).comment(key));
         }
         let names = self.model.policy_keys(union.id);
+        self.rs.isolation.insert(
+            chain.clone(),
+            Isolation {
+                direction: dir,
+                policies: names.clone(),
+            },
+        );
         if let Some(group) = self.opts.log_group {
             // Logging is rate-limited in a rule of its own: a limit on the drop rule would
             // let packets over the limit fall through to the base chain's accept.

@@ -2,6 +2,7 @@
 //! the delta consume. Everything is ordered (BTree*) so that equal rulesets compare and
 //! print equal.
 
+use netfence_model::objects::Direction;
 use netfence_model::{Family, Protocol};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -156,6 +157,16 @@ pub struct ChainDef {
     pub rules: Vec<RuleDef>,
 }
 
+/// What a union chain's final drop stands for: the direction and every policy
+/// isolating its pods. Kept beside the ruleset so that drops counted in the kernel are
+/// attributed from typed data, never from the drop rule's comment read back (nft clips
+/// comments to 127 bytes: six long policy names lost five).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Isolation {
+    pub direction: Direction,
+    pub policies: Vec<String>,
+}
+
 /// The whole `inet netfence` table.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Ruleset {
@@ -163,6 +174,8 @@ pub struct Ruleset {
     pub maps: BTreeMap<String, MapDef>,
     /// Base chains first, then policy chains, in a stable order.
     pub chains: Vec<ChainDef>,
+    /// Union chain name -> the isolation its drop rule enforces.
+    pub isolation: BTreeMap<String, Isolation>,
 }
 
 /// Sizes, for reports and metrics.
