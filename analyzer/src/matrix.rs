@@ -34,7 +34,7 @@ pub struct Matrix {
 
 impl Matrix {
     pub fn compute(model: &Model, ports: &[MatrixPort]) -> Matrix {
-        let families = families_in_use(model);
+        let families = model.families_in_use();
         let allowed = ports
             .iter()
             .map(|p| compute_port(model, p, &families))
@@ -53,19 +53,6 @@ impl Matrix {
     pub fn row(&self, port: usize, src: usize) -> &EndpointSet {
         &self.allowed[port][src]
     }
-}
-
-fn families_in_use(model: &Model) -> Vec<Family> {
-    Family::ALL
-        .into_iter()
-        .filter(|f| {
-            model
-                .cluster
-                .endpoints
-                .iter()
-                .any(|e| e.addrs.is_empty() || e.addrs.iter().any(|a| Family::of(a) == *f))
-        })
-        .collect()
 }
 
 /// Per-port state: sets resolved lazily and shared.

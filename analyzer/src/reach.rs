@@ -114,29 +114,6 @@ fn endpoint_families(e: &Endpoint) -> Option<Vec<Family>> {
     Some(f)
 }
 
-/// Families present anywhere in the model (for ends whose address is unknown).
-fn cluster_families(model: &Model) -> Vec<Family> {
-    let mut out = Vec::new();
-    for f in Family::ALL {
-        let in_pods = model
-            .cluster
-            .endpoints
-            .iter()
-            .any(|e| e.addrs.iter().any(|a| Family::of(a) == f));
-        let in_blocks = model
-            .peers
-            .iter()
-            .any(|p| matches!(p, PeerMatch::Addrs(b) if b.family() == f));
-        if in_pods || in_blocks {
-            out.push(f);
-        }
-    }
-    if out.is_empty() {
-        out.push(Family::V4);
-    }
-    out
-}
-
 fn party_families(model: &Model, p: Party) -> Option<Vec<Family>> {
     match p {
         Party::Endpoint(e) => endpoint_families(model.cluster.endpoint(e)),
@@ -176,7 +153,7 @@ pub fn reach(model: &Model, flow: Flow) -> Reach {
         ) {
             (Some(a), Some(b)) => a.into_iter().filter(|f| b.contains(f)).collect(),
             (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => cluster_families(model),
+            (None, None) => model.families_in_use(),
         },
     };
     if families.is_empty() {

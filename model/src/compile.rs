@@ -304,6 +304,30 @@ impl Model {
         &self.unions[id.0 as usize]
     }
 
+    /// The address families the cluster uses: those of any endpoint address or ipBlock
+    /// (IPv4 when there are none). The one definition: the analyzer asks it for ends
+    /// whose address is unknown and for the matrix, the renderer for which families
+    /// get peer sets and rules.
+    pub fn families_in_use(&self) -> Vec<Family> {
+        let mut out: Vec<Family> = Family::ALL
+            .into_iter()
+            .filter(|f| {
+                self.cluster
+                    .endpoints
+                    .iter()
+                    .any(|e| e.addrs.iter().any(|a| Family::of(a) == *f))
+                    || self
+                        .peers
+                        .iter()
+                        .any(|p| matches!(p, PeerMatch::Addrs(b) if b.family() == *f))
+            })
+            .collect();
+        if out.is_empty() {
+            out.push(Family::V4);
+        }
+        out
+    }
+
     /// `ns/name` of the policies of a union, in order.
     pub fn policy_keys(&self, id: UnionId) -> Vec<String> {
         self.union(id)

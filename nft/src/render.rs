@@ -511,28 +511,6 @@ impl<'m> Renderer<'m> {
     }
 }
 
-/// The families of any pod address or ipBlock of the model (IPv4 when there are none).
-fn families_in_use(model: &Model) -> Vec<Family> {
-    let mut out: Vec<Family> = Family::ALL
-        .into_iter()
-        .filter(|f| {
-            model
-                .cluster
-                .endpoints
-                .iter()
-                .any(|e| e.addrs.iter().any(|a| Family::of(a) == *f))
-                || model
-                    .peers
-                    .iter()
-                    .any(|p| matches!(p, PeerMatch::Addrs(b) if b.family() == *f))
-        })
-        .collect();
-    if out.is_empty() {
-        out.push(Family::V4);
-    }
-    out
-}
-
 /// The key of an ingress chain: its policies and the ports its named ports resolve to
 /// on the member (members resolving them differently need different chains).
 fn ingress_chain_name(
@@ -609,7 +587,7 @@ pub fn render_with_names(
         universe: BTreeMap::new(),
         peer_memo: HashMap::new(),
         named_index: HashMap::new(),
-        families: families_in_use(model),
+        families: model.families_in_use(),
     };
     let mut node_addrs: BTreeSet<IpAddr> = node.addrs.iter().copied().collect();
     for f in Family::ALL {
