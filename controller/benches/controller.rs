@@ -133,47 +133,13 @@ fn main() {
         .collect();
     let remote = remote_pods_in_sets(&text, &objects);
     let fake = ApiFake::start(objects);
-    let topo = Topology::build(&TopologySpec {
-        nodes: vec![NodeSpec::new(
-            "node-0",
-            Ipv4Addr::new(192, 168, 91, 1),
-            Ipv6Addr::new(0xfd00, 0x91, 0, 0, 0, 0, 0, 1),
-        )],
-    })
-    .expect("node namespace");
-    let kubeconfig =
-        std::env::temp_dir().join(format!("netfence-bench-{}.kubeconfig", std::process::id()));
-    std::fs::write(&kubeconfig, fake.kubeconfig("default")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netfence-controller"))
-        .args([
-            "--node-name",
-            "node-0",
-            "--netns",
-            topo.netns("node-0").unwrap(),
-            "--metrics-addr",
-            &format!("127.0.0.1:{port}"),
-            "--nflog-group",
-            "0",
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        // NETFENCE_BENCH_LOG=debug shows the controller's log (each reconcile's phases).
-        .env(
-            "RUST_LOG",
-            std::env::var("NETFENCE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(if std::env::var_os("NETFENCE_BENCH_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("controller");
+    let Running {
+        topo: _topo,
+        mut child,
+        port,
+        kubeconfig,
+    } = start_controller(&fake, 91, &["--nflog-group", "0"]);
     while get(port, "/readyz").map(|r| r.0) != Some(200) {
         assert!(
             started.elapsed() < Duration::from_secs(120),
@@ -356,44 +322,13 @@ fn policy_scale(policies: usize, pods: usize) {
         .filter(|v: &Value| !v.is_null())
         .collect();
     let fake = ApiFake::start(objects);
-    let topo = Topology::build(&TopologySpec {
-        nodes: vec![NodeSpec::new(
-            "node-0",
-            Ipv4Addr::new(192, 168, 92, 1),
-            Ipv6Addr::new(0xfd00, 0x92, 0, 0, 0, 0, 0, 1),
-        )],
-    })
-    .expect("node namespace");
-    let kubeconfig =
-        std::env::temp_dir().join(format!("netfence-bench-{}.kubeconfig", std::process::id()));
-    std::fs::write(&kubeconfig, fake.kubeconfig("default")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_netfence-controller"))
-        .args([
-            "--node-name",
-            "node-0",
-            "--netns",
-            topo.netns("node-0").unwrap(),
-            "--metrics-addr",
-            &format!("127.0.0.1:{port}"),
-        ])
-        .env("KUBECONFIG", &kubeconfig)
-        .env(
-            "RUST_LOG",
-            std::env::var("NETFENCE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-        )
-        .stdout(if std::env::var_os("NETFENCE_BENCH_LOG").is_some() {
-            Stdio::inherit()
-        } else {
-            Stdio::null()
-        })
-        .spawn()
-        .expect("controller");
+    let Running {
+        topo: _topo,
+        mut child,
+        port,
+        kubeconfig,
+    } = start_controller(&fake, 92, &[]);
     let pid = child.id();
     let mut nft_peak = 0.0f64;
     while get(port, "/readyz").map(|r| r.0) != Some(200) {
@@ -469,4 +404,63 @@ fn children_of(pid: u32) -> Vec<u32> {
         }
     }
     out
+}
+
+/// The API fake's objects, node-0's network namespace and the real controller binary
+/// enforcing it, started now; with the metrics port and the kubeconfig to remove.
+struct Running {
+    topo: Topology,
+    child: std::process::Child,
+    port: u16,
+    kubeconfig: std::path::PathBuf,
+}
+
+fn start_controller(fake: &ApiFake, node_ip: u8, extra: &[&str]) -> Running {
+    let topo = Topology::build(&TopologySpec {
+        nodes: vec![NodeSpec::new(
+            "node-0",
+            Ipv4Addr::new(192, 168, node_ip, 1),
+            Ipv6Addr::new(0xfd00, u16::from(node_ip), 0, 0, 0, 0, 0, 1),
+        )],
+    })
+    .expect("node namespace");
+    let kubeconfig =
+        std::env::temp_dir().join(format!("netfence-bench-{}.kubeconfig", std::process::id()));
+    std::fs::write(&kubeconfig, fake.kubeconfig("default")).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let metrics = format!("127.0.0.1:{port}");
+    let mut args = vec![
+        "--node-name",
+        "node-0",
+        "--netns",
+        topo.netns("node-0").unwrap(),
+        "--metrics-addr",
+        &metrics,
+    ];
+    args.extend_from_slice(extra);
+    let child = Command::new(env!("CARGO_BIN_EXE_netfence-controller"))
+        .args(&args)
+        .env("KUBECONFIG", &kubeconfig)
+        // NETFENCE_BENCH_LOG=debug shows the controller's log (each reconcile's phases).
+        .env(
+            "RUST_LOG",
+            std::env::var("NETFENCE_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(if std::env::var_os("NETFENCE_BENCH_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        })
+        .spawn()
+        .expect("controller");
+    Running {
+        topo,
+        child,
+        port,
+        kubeconfig,
+    }
 }
