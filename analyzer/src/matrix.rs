@@ -399,9 +399,8 @@ fn admits_number(allow: &Allow, d: &Endpoint, proto: Protocol, port: u16) -> boo
                 start,
                 end,
             } => *protocol == proto && *start <= port && port <= *end,
-            // Named ports never match a hostNetwork destination (it is its node).
             PortSpec::Named { protocol, name } => {
-                *protocol == proto && !d.host_network && d.named_port(name, proto) == Some(port)
+                *protocol == proto && d.destination_named_port(name, proto) == Some(port)
             }
         })
 }

@@ -62,6 +62,18 @@ impl Endpoint {
             .map(|p| p.port)
     }
 
+    /// The port a policy's named port resolves to with this endpoint as the
+    /// destination: the container port of that name and protocol, and never one of a
+    /// hostNetwork pod (it is its node, and a node is not a pod, so named ports never
+    /// match it, as they never match any other non-pod address). The one home of that
+    /// rule: the compiler, the matrix and the renderer ask it.
+    pub fn destination_named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
+        if self.host_network {
+            return None;
+        }
+        self.named_port(name, protocol)
+    }
+
     /// Every container port of that name, whatever its protocol.
     pub fn named_ports<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a ContainerPort> {
         self.ports

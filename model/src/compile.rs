@@ -76,10 +76,7 @@ pub fn resolve_ports(specs: &[PortSpec], dst: Option<&Endpoint>) -> PortSet {
                 end,
             } => set.add_range(*protocol, *start, *end),
             PortSpec::Named { protocol, name } => {
-                // A hostNetwork pod is its node, and a node is not a pod: named ports
-                // never match it (as they never match any other non-pod address).
-                let pod = dst.filter(|d| !d.host_network);
-                if let Some(port) = pod.and_then(|d| d.named_port(name, *protocol)) {
+                if let Some(port) = dst.and_then(|d| d.destination_named_port(name, *protocol)) {
                     set.add_range(*protocol, port, port);
                 }
             }

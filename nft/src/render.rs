@@ -133,8 +133,8 @@ impl<'m> Renderer<'m> {
         Arc::make_mut(&mut self.set(name, kind).elements).insert(element);
     }
 
-    /// Pods (not on the host network) with a container port of that name and protocol,
-    /// and the port: computed once per name.
+    /// Pods a named port of that name and protocol resolves on as a destination, and
+    /// the port: computed once per name.
     fn named(&mut self, pname: &str, proto: Protocol) -> NamedPorts {
         let model = self.model;
         self.named_index
@@ -145,10 +145,12 @@ impl<'m> Renderer<'m> {
                         .cluster
                         .endpoints
                         .iter()
-                        .filter(|e| {
-                            !e.host_network && matches!(e.kind, netfence_model::EndpointKind::Pod)
+                        // Only pods have addresses in the kernel.
+                        .filter(|e| matches!(e.kind, netfence_model::EndpointKind::Pod))
+                        .filter_map(|e| {
+                            let port = e.destination_named_port(pname, proto)?;
+                            Some((e.id.index(), port))
                         })
-                        .filter_map(|e| e.named_port(pname, proto).map(|p| (e.id.index(), p)))
                         .collect(),
                 )
             })
@@ -345,8 +347,9 @@ impl<'m> Renderer<'m> {
             match spec {
                 PortSpec::Named { protocol, name } => match allow.direction {
                     Direction::Ingress => {
-                        let pod = member.filter(|m| !m.host_network);
-                        if let Some(p) = pod.and_then(|m| m.named_port(name, *protocol)) {
+                        if let Some(p) =
+                            member.and_then(|m| m.destination_named_port(name, *protocol))
+                        {
                             numeric.add_range(*protocol, p, p);
                         }
                     }
