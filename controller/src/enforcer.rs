@@ -2,11 +2,11 @@
 //! change (revoked connections cut), plus the periodic drift check.
 
 use crate::conntrack::Revoker;
-use crate::kernel::{self, Applied};
 use crate::metrics::PolicyLabel;
 use crate::state::Shared;
 use crate::store::PodEvent;
 use netfence_model::{Cluster, Model, Object};
+use netfence_nft::backend::{self, Applied, Summary};
 use netfence_nft::render::is_local;
 use netfence_nft::{render_cached, Nft, NodeView, RenderOptions, Ruleset, SetCache};
 use std::collections::BTreeMap;
@@ -54,7 +54,7 @@ impl Enforcer {
         let modelled = started.elapsed();
         let rs = render_cached(&model, &self.node, &self.opts, &mut self.sets)?;
         let rendered = started.elapsed();
-        let applied = kernel::apply(&self.nft, self.applied.as_ref(), &rs)?;
+        let applied = backend::bring(&self.nft, self.applied.as_ref(), &rs)?;
         if applied != Applied::Nothing {
             self.writes += 1;
         }
@@ -173,7 +173,7 @@ impl Enforcer {
             tracing::debug!("the table changed during the drift check; checking next time");
             return Ok(false);
         }
-        let drifted = kernel.summary.as_ref() != Some(&kernel::summarize_ruleset(applied));
+        let drifted = kernel.summary.as_ref() != Some(&Summary::of_ruleset(applied));
         if drifted {
             tracing::warn!(
                 "the kernel table is not what was applied (flushed or edited?); replacing it"
@@ -191,7 +191,7 @@ pub struct KernelView {
     /// `Enforcer::writes` when the reading started.
     pub writes: u64,
     /// None: the table is gone.
-    pub summary: Option<kernel::Summary>,
+    pub summary: Option<Summary>,
     /// Packets dropped per chain (chain name, packets of its drop rules).
     pub drops: Vec<(String, u64)>,
 }
@@ -202,10 +202,10 @@ pub fn read_kernel(nft: &Nft, writes: u64) -> anyhow::Result<KernelView> {
     let reading = nft.read_table()?;
     Ok(KernelView {
         writes,
-        summary: reading.as_ref().map(kernel::summarize_reading),
+        summary: reading.as_ref().map(Summary::of_reading),
         drops: reading
             .as_ref()
-            .map(kernel::drop_counters)
+            .map(backend::drop_counters)
             .unwrap_or_default(),
     })
 }

@@ -1,8 +1,8 @@
 //! The netfence controller: watch -> model -> ruleset diff -> kernel, on one node.
 //!
 //! Thin glue over the model, the analyzer and the renderer: sources (`watch`,
-//! `manifests`) fill the `store`; the `enforcer` turns it into a ruleset and the
-//! `kernel` module applies the smallest correct change; `conntrack` cuts revoked
+//! `manifests`) fill the `store`; the `enforcer` turns it into a ruleset and has
+//! `netfence_nft::backend` bring the kernel to it by the smallest correct change; `conntrack` cuts revoked
 //! connections; `drops` names dropped packets; `http` serves metrics and health.
 
 pub mod conntrack;
@@ -10,7 +10,6 @@ pub mod drops;
 pub mod enforcer;
 pub mod health;
 pub mod http;
-pub mod kernel;
 pub mod manifests;
 pub mod memory;
 pub mod metrics;

@@ -3,11 +3,11 @@
 //! full replace, and the kernel ends as the new ruleset says. Root; a namespace of its
 //! own.
 
-use netfence_controller::kernel::{self, Applied};
 use netfence_model::compile_text;
 use netfence_netns::{NodeSpec, Topology, TopologySpec};
 use netfence_nft::apply::normalize_listing;
 use netfence_nft::ruleset::Element;
+use netfence_nft::{bring, Applied};
 use netfence_nft::{render_ruleset, Nft, NodeView, RenderOptions};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -38,7 +38,7 @@ fn a_refused_delta_falls_back_to_a_full_replace() {
         render_ruleset(&model, &NodeView::default(), &RenderOptions::default()).expect("render");
     let kept = Nft::persistent(Some(ns)).expect("libnftables");
     let binary = Nft::in_netns(ns);
-    assert_eq!(kernel::apply(&kept, None, &old).unwrap(), Applied::Full);
+    assert_eq!(bring(&kept, None, &old).unwrap(), Applied::Full);
 
     // The new ruleset drops one address from a peer set: an element delta.
     let mut new = old.clone();
@@ -60,10 +60,7 @@ fn a_refused_delta_falls_back_to_a_full_replace() {
     binary
         .run_script(&format!("delete element inet netfence {set} {{ {addr} }}"))
         .unwrap();
-    assert_eq!(
-        kernel::apply(&kept, Some(&old), &new).unwrap(),
-        Applied::Full
-    );
+    assert_eq!(bring(&kept, Some(&old), &new).unwrap(), Applied::Full);
     let after = normalize_listing(&binary.list_table().unwrap().unwrap());
     binary.replace(&new).unwrap();
     assert_eq!(
@@ -72,10 +69,7 @@ fn a_refused_delta_falls_back_to_a_full_replace() {
     );
 
     // And the next delta goes through the context again.
-    assert_eq!(
-        kernel::apply(&kept, Some(&new), &old).unwrap(),
-        Applied::Delta
-    );
+    assert_eq!(bring(&kept, Some(&new), &old).unwrap(), Applied::Delta);
     assert!(binary
         .list_table()
         .unwrap()

@@ -10,9 +10,9 @@ mod common;
 use common::lab::Lab;
 use common::{fake_text, model, testdata, Controller};
 use netfence_apifake::ApiFake;
-use netfence_controller::kernel::{summarize_reading, summarize_ruleset};
 use netfence_model::Protocol;
 use netfence_netns::Probe;
+use netfence_nft::Summary;
 use netfence_nft::{render_ruleset, RenderOptions};
 use serde_json::{json, Value};
 use std::net::IpAddr;
@@ -114,12 +114,12 @@ impl Setup {
                 unprogrammed_guard: guard.clone(),
                 ..RenderOptions::default()
             };
-            let expected = summarize_ruleset(
+            let expected = Summary::of_ruleset(
                 &render_ruleset(&m, &self.lab.node_view(n), &opts).expect("render"),
             );
             loop {
                 let reading = self.lab.nft(&n.name).read_table().ok().flatten();
-                if reading.as_ref().map(summarize_reading) == Some(expected.clone()) {
+                if reading.as_ref().map(Summary::of_reading) == Some(expected.clone()) {
                     break;
                 }
                 assert!(

@@ -7,6 +7,7 @@
 //! two rulesets; `apply` talks to the kernel through the `nft` binary.
 
 pub mod apply;
+pub mod backend;
 pub mod delta;
 pub mod json;
 pub mod names;
@@ -19,6 +20,7 @@ pub mod text;
 pub mod verify;
 
 pub use apply::{ApplyError, Nft};
+pub use backend::{bring, Applied, Backend, Summary};
 pub use delta::{diff, Change, Delta};
 pub use names::NameCollision;
 pub use render::{render_cached, render_ruleset, render_with_names, NodeView, RenderOptions};

@@ -7,8 +7,8 @@
 pub mod lab;
 
 use lab::Lab;
-use netfence_controller::kernel::{summarize_reading, summarize_ruleset};
 use netfence_model::Model;
+use netfence_nft::Summary;
 use netfence_nft::{render_ruleset, RenderOptions};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -145,11 +145,11 @@ pub fn wait_kernel(lab: &Lab, model: &Model, opts: &RenderOptions, what: &str) {
     let deadline = Instant::now() + Duration::from_secs(20);
     for n in &lab.nodes {
         let expected =
-            summarize_ruleset(&render_ruleset(model, &lab.node_view(n), opts).expect("render"));
+            Summary::of_ruleset(&render_ruleset(model, &lab.node_view(n), opts).expect("render"));
         loop {
             let reading = lab.nft(&n.name).read_table().ok().flatten();
             if let Some(l) = &reading {
-                if summarize_reading(l) == expected {
+                if Summary::of_reading(l) == expected {
                     break;
                 }
             }
