@@ -8,6 +8,7 @@ use netfence_analyzer::reach::Outcome;
 use netfence_analyzer::{reach, Flow, Party};
 use netfence_model::objects::Direction;
 use netfence_model::{Family, Model, Protocol};
+use netfence_nft::render::parse_log_prefix;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -26,11 +27,7 @@ pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
         132 => Some(Protocol::Sctp),
         _ => None,
     };
-    let direction = if p.prefix.contains(" in_") {
-        Direction::Ingress
-    } else {
-        Direction::Egress
-    };
+    let direction = parse_log_prefix(&p.prefix).map_or(Direction::Egress, |(_, d)| d);
     let (from, to) = (party(model, p.src), party(model, p.dst));
     let (from_name, to_name) = (from.name(&model.cluster), to.name(&model.cluster));
     let flow = Flow {
@@ -110,7 +107,10 @@ pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
                     Ok(packets) => {
                         let model = shared.model.read().expect("lock").clone();
                         let Some(model) = model else { continue };
-                        for p in packets.iter().filter(|p| p.prefix.starts_with("nf ")) {
+                        for p in packets
+                            .iter()
+                            .filter(|p| parse_log_prefix(&p.prefix).is_some())
+                        {
                             let d = describe(&model, p);
                             tracing::warn!(
                                 target: "netfence::drops",

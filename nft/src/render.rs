@@ -47,6 +47,29 @@ pub const EGRESS_CHAIN: &str = "egress";
 pub const INGRESS_CHAIN: &str = "ingress";
 pub const INPUT_CHAIN: &str = "input";
 pub const EGRESS_PRIORITY: i32 = 90;
+/// Name prefixes of the union chains (`in_...`, `eg_...`).
+pub const INGRESS_UNION_PREFIX: &str = "in";
+pub const EGRESS_UNION_PREFIX: &str = "eg";
+
+/// The NFLOG prefix of the packets a union chain drops: `nf <chain> `. With
+/// [`parse_log_prefix`], the one place that knows its shape.
+pub fn log_prefix(chain: &str) -> String {
+    format!("nf {chain} ")
+}
+
+/// The union chain and direction of an NFLOG prefix [`log_prefix`] wrote; None for
+/// any other packet logged to the group.
+pub fn parse_log_prefix(prefix: &str) -> Option<(&str, Direction)> {
+    let chain = prefix.strip_prefix("nf ")?.strip_suffix(' ')?;
+    let (kind, _) = chain.split_once('_')?;
+    let direction = match kind {
+        INGRESS_UNION_PREFIX => Direction::Ingress,
+        EGRESS_UNION_PREFIX => Direction::Egress,
+        _ => return None,
+    };
+    Some((chain, direction))
+}
+
 /// Dropped packets logged per second per policy chain (and burst).
 pub const LOG_RATE: u32 = 10;
 pub const LOG_BURST: u32 = 20;
@@ -458,7 +481,7 @@ impl<'m> Renderer<'m> {
             // let packets over the limit fall through to the base chain's accept.
             let mut log = RuleDef::new(Vec::new(), Verdict::Next);
             log.limit = Some((LOG_RATE, LOG_BURST));
-            log.log = Some((group, format!("nf {chain} ")));
+            log.log = Some((group, log_prefix(&chain)));
             rules.push(log);
         }
         let mut drop = RuleDef::new(Vec::new(), Verdict::Drop)
@@ -527,7 +550,7 @@ fn ingress_chain_name(
         parts.push(format!("{}", allow.ports_for(Some(e))));
     }
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-    Ok(names.claim("in", &refs)?.0)
+    Ok(names.claim(INGRESS_UNION_PREFIX, &refs)?.0)
 }
 
 fn egress_chain_name(
@@ -537,7 +560,7 @@ fn egress_chain_name(
 ) -> Result<String, NameCollision> {
     let parts = model.policy_keys(union.id);
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
-    Ok(names.claim("eg", &refs)?.0)
+    Ok(names.claim(EGRESS_UNION_PREFIX, &refs)?.0)
 }
 
 /// Renders the ruleset that enforces the model on `node`. Fails only when two

@@ -310,3 +310,36 @@ fn a_new_pod_address_is_an_element_delta() {
         other => panic!("expected a delta, got {other:?}"),
     }
 }
+
+#[test]
+fn a_log_prefix_reads_back_as_its_union_chain_and_direction() {
+    use netfence_model::objects::Direction;
+    use netfence_nft::render::{log_prefix, parse_log_prefix};
+    let rs = render_ruleset(
+        &compile_text("t.yaml", &model_text(DENY_X), "default").unwrap(),
+        &NodeView::default(),
+        &RenderOptions {
+            log_group: Some(3),
+            ..RenderOptions::default()
+        },
+    )
+    .unwrap();
+    let union = rs
+        .chains
+        .iter()
+        .find(|c| c.name.starts_with("in_"))
+        .unwrap();
+    let logged = union.rules.iter().find_map(|r| r.log.clone()).unwrap();
+    assert_eq!(logged, (3, log_prefix(&union.name)));
+    assert_eq!(
+        parse_log_prefix(&logged.1),
+        Some((union.name.as_str(), Direction::Ingress))
+    );
+    assert_eq!(
+        parse_log_prefix("nf eg_x "),
+        Some(("eg_x", Direction::Egress))
+    );
+    for other in ["nf po_x ", "nf in_x", "flagged", "", "nf  "] {
+        assert_eq!(parse_log_prefix(other), None, "{other:?}");
+    }
+}
