@@ -12,7 +12,7 @@
 //! every 5K-th pod relabelled; K = 200 by default, `--diff-every K`), on every declared
 //! container port.
 //!
-//! Run: `cargo run --release -p netfence-synth --bin netfence-bench -- [options]`
+//! Run: `cargo run --release -p netfence-bench -- [options]`
 //! Nothing here asserts a time: it reports.
 
 use netfence_analyzer::diff::{default_ports, diff, Grouping};
