@@ -2,6 +2,7 @@
 //! NFLOG (rate-limited in the kernel); each is reported with names, not addresses, and
 //! the reason, from the model that was enforced.
 
+use crate::metrics::ErrorKind;
 use crate::nflog::{LoggedPacket, NflogSocket};
 use crate::state::{DropReport, Shared};
 use netfence_analyzer::reach::Outcome;
@@ -89,7 +90,7 @@ pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
                     });
                 if let Err(e) = entered {
                     tracing::error!(netns = ns, error = %e, "cannot enter the network namespace; drops are not reported");
-                    shared.metrics.error("nflog");
+                    shared.metrics.error(ErrorKind::Nflog);
                     return;
                 }
             }
@@ -97,7 +98,7 @@ pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(group, error = %e, "cannot subscribe to NFLOG; drops are not reported");
-                    shared.metrics.error("nflog");
+                    shared.metrics.error(ErrorKind::Nflog);
                     return;
                 }
             };
@@ -123,7 +124,7 @@ pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
                     Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
                     Err(e) => {
                         tracing::warn!(error = %e, "reading NFLOG");
-                        shared.metrics.error("nflog");
+                        shared.metrics.error(ErrorKind::Nflog);
                         std::thread::sleep(Duration::from_millis(200));
                     }
                 }

@@ -4,6 +4,7 @@
 //! gave; an object that fails to decode keeps its last valid version; only a deleted
 //! file takes its objects away.
 
+use crate::metrics::ErrorKind;
 use crate::state::Shared;
 use netfence_model::{ManifestError, Object};
 use std::collections::BTreeMap;
@@ -141,7 +142,7 @@ fn report(shared: &Shared, problems: &[Problem]) {
         } else {
             tracing::warn!(%location, error = %p.message, "skipping invalid object; its last valid version (if any) stays enforced");
         }
-        shared.metrics.error("invalid_object");
+        shared.metrics.error(ErrorKind::InvalidObject);
         shared
             .metrics
             .manifest_errors
@@ -164,7 +165,7 @@ pub async fn run(dir: PathBuf, every: Duration, shared: Arc<Shared>) {
                 // Said once per failure, not every poll; what is enforced stays.
                 if !listing_failed {
                     tracing::warn!(error = %e, "cannot list the manifests directory; keeping what is enforced");
-                    shared.metrics.error("manifests");
+                    shared.metrics.error(ErrorKind::Manifests);
                 }
                 listing_failed = true;
                 last = None;

@@ -4,6 +4,7 @@
 
 use crate::conntrack::{self, Revoker};
 use crate::enforcer::{read_kernel, Enforcer, Input, KernelView};
+use crate::metrics::ErrorKind;
 use crate::state::Shared;
 use crate::{drops, http, manifests, watch};
 use anyhow::Context;
@@ -146,7 +147,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 };
                 if let Err(e) = checked {
                     tracing::warn!(error = %e, "drift check failed");
-                    shared.metrics.error("drift_check");
+                    shared.metrics.error(ErrorKind::DriftCheck);
                 }
                 continue;
             }
@@ -213,7 +214,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     shared.health.apply_failed(&e, Instant::now());
                     // The kernel keeps the previous rules (transactions are atomic).
                     tracing::error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "applying the ruleset failed; the previous rules stay");
-                    shared.metrics.error("apply");
+                    shared.metrics.error(ErrorKind::Apply);
                     {
                         let mut p = shared.pending_since.lock().expect("lock");
                         *p = p.or(since);

@@ -3,6 +3,7 @@
 //! reconnects after disconnects, with backoff; a relist replaces the kind's objects.
 //! Also this node's own Node object, whose pod CIDRs bound the unprogrammed-pod guard.
 
+use crate::metrics::ErrorKind;
 use crate::state::Shared;
 use crate::store::Stored;
 use futures::StreamExt;
@@ -30,7 +31,7 @@ fn handle(shared: &Shared, kind: &'static str, stored: Stored, name: &str) -> bo
             for e in errors {
                 tracing::warn!(kind, object = name, error = %e, "skipping invalid object; its last valid version (if any) stays enforced");
             }
-            shared.metrics.error("invalid_object");
+            shared.metrics.error(ErrorKind::InvalidObject);
             false
         }
     }
@@ -70,7 +71,7 @@ where
             }
             Err(e) => {
                 tracing::warn!(kind, error = %e, "watch failed; retrying with backoff");
-                shared.metrics.error("watch");
+                shared.metrics.error(ErrorKind::Watch);
                 false
             }
         };
@@ -147,7 +148,7 @@ async fn watch_node(client: Client, shared: Arc<Shared>, node: String) {
             Ok(_) => {}
             Err(e) => {
                 tracing::warn!(kind = NODE, error = %e, "watch failed; retrying with backoff");
-                shared.metrics.error("watch");
+                shared.metrics.error(ErrorKind::Watch);
             }
         }
     }

@@ -9,6 +9,7 @@
 
 use super::is_revoked;
 use super::netlink::{CtSocket, Entry};
+use crate::metrics::ErrorKind;
 use crate::state::Shared;
 use netfence_model::Model;
 use netfence_nft::render::is_local;
@@ -134,7 +135,7 @@ impl Task {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cutting revoked connections failed; they keep working until they end or the next change");
-                        self.shared.metrics.error("conntrack");
+                        self.shared.metrics.error(ErrorKind::Conntrack);
                         break;
                     }
                 }
