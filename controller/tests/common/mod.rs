@@ -1,10 +1,9 @@
-//! Shared by the controller's integration tests: the kernel lab of the renderer's tests,
+//! Shared by the controller's integration tests: the kernel lab (`netfence-lab`, shared with the renderer's tests),
 //! the real controller binary as a child process, and waiting for the kernel.
 
 #![allow(dead_code)]
 
-#[path = "../../../nft/tests/common/lab.rs"]
-pub mod lab;
+pub use netfence_lab as lab;
 
 use lab::Lab;
 use netfence_model::Model;
