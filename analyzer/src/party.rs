@@ -21,6 +21,15 @@ impl Party {
         }
     }
 
+    /// The end a packet's address stands for: the pod holding it (hostNetwork pods
+    /// hold none: they are their node), else that address outside the cluster.
+    pub fn of_addr(cluster: &Cluster, addr: IpAddr) -> Party {
+        match cluster.endpoint_by_addr(&addr) {
+            Some(e) => Party::Endpoint(e),
+            None => Party::External(addr.into()),
+        }
+    }
+
     pub fn name(self, cluster: &Cluster) -> String {
         match self {
             Party::Endpoint(e) => cluster.endpoint_name(e),
@@ -66,13 +75,13 @@ pub fn resolve_target<'c>(
     default_ns: &str,
 ) -> Result<Target<'c>, TargetError> {
     if let Ok(ip) = text.parse::<IpAddr>() {
-        if let Some(e) = cluster.endpoint_by_addr(&ip) {
-            return Ok(Target::Endpoints {
+        return Ok(match Party::of_addr(cluster, ip) {
+            Party::Endpoint(e) => Target::Endpoints {
                 name: cluster.endpoint_name(e),
                 ids: vec![e],
-            });
-        }
-        return Ok(Target::External(IpNet::from(ip)));
+            },
+            Party::External(net) => Target::External(net),
+        });
     }
     if let Ok(net) = text.parse::<IpNet>() {
         return Ok(Target::External(net.trunc()));

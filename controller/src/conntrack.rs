@@ -29,13 +29,6 @@ pub struct Connection {
     pub reply_sport: u16,
 }
 
-fn party(model: &Model, addr: IpAddr) -> Party {
-    match model.cluster.endpoint_by_addr(&addr) {
-        Some(e) => Party::Endpoint(e),
-        None => Party::External(addr.into()),
-    }
-}
-
 /// Whether `model` denies `c`, a connection of a pod in `local` (others are not ours
 /// to judge and never revoked).
 pub fn is_revoked(model: &Model, local: &HashSet<IpAddr>, c: &Connection) -> bool {
@@ -44,8 +37,8 @@ pub fn is_revoked(model: &Model, local: &HashSet<IpAddr>, c: &Connection) -> boo
     }
     // Policies see the server after DNAT: the reply's source.
     let flow = Flow {
-        from: party(model, c.src),
-        to: party(model, c.reply_src),
+        from: Party::of_addr(&model.cluster, c.src),
+        to: Party::of_addr(&model.cluster, c.reply_src),
         protocol: Some(c.protocol),
         port: Some(c.reply_sport),
         family: Some(Family::of(&c.src)),

@@ -13,13 +13,6 @@ use netfence_nft::render::parse_log_prefix;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn party(model: &Model, addr: std::net::IpAddr) -> Party {
-    match model.cluster.endpoint_by_addr(&addr) {
-        Some(e) => Party::Endpoint(e),
-        None => Party::External(addr.into()),
-    }
-}
-
 /// Names a dropped packet: who, to whom, which direction's policies dropped it, why.
 pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
     let protocol = match p.protocol {
@@ -29,7 +22,10 @@ pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
         _ => None,
     };
     let direction = parse_log_prefix(&p.prefix).map_or(Direction::Egress, |(_, d)| d);
-    let (from, to) = (party(model, p.src), party(model, p.dst));
+    let (from, to) = (
+        Party::of_addr(&model.cluster, p.src),
+        Party::of_addr(&model.cluster, p.dst),
+    );
     let (from_name, to_name) = (from.name(&model.cluster), to.name(&model.cluster));
     let flow = Flow {
         from,
