@@ -8,6 +8,7 @@ pub mod addr;
 pub mod bitset;
 pub mod cluster;
 pub mod compile;
+mod decode;
 pub mod docsplit;
 pub mod error;
 pub mod intervals;

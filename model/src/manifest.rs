@@ -1,10 +1,11 @@
 //! Manifest text (YAML or JSON, multi-document, `kind: List`) to model objects, with the
 //! file and line of every object and of every error.
 
+use crate::decode;
 use crate::docsplit;
 use crate::error::{ManifestError, Source};
 use crate::lines::LineIndex;
-use crate::objects::{self, FieldError, Object, WorkloadKind};
+use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
 use crate::yaml11;
 use serde::de::DeserializeOwned;
@@ -302,15 +303,15 @@ fn decode_kind(
     Ok(Some(match kind {
         "Namespace" => {
             let d: raw::NamespaceDoc = typed(value)?;
-            Object::Namespace(objects::namespace(d.metadata, source)?)
+            Object::Namespace(decode::namespace(d.metadata, source)?)
         }
-        "Pod" => Object::Pod(objects::pod(typed(value)?, default_ns, source)?),
-        "Service" => Object::Service(objects::service(typed(value)?, default_ns, source)?),
-        "NetworkPolicy" => Object::Policy(objects::policy(typed(value)?, default_ns, source)?),
+        "Pod" => Object::Pod(decode::pod(typed(value)?, default_ns, source)?),
+        "Service" => Object::Service(decode::service(typed(value)?, default_ns, source)?),
+        "NetworkPolicy" => Object::Policy(decode::policy(typed(value)?, default_ns, source)?),
         "CronJob" => {
             let d: raw::CronJobDoc = typed(value)?;
             let spec = d.spec.and_then(|s| s.job_template).and_then(|j| j.spec);
-            Object::Workload(objects::workload(
+            Object::Workload(decode::workload(
                 WorkloadKind::CronJob,
                 d.metadata,
                 spec,
@@ -322,7 +323,7 @@ fn decode_kind(
         other => match WorkloadKind::from_kind(other) {
             Some(wk) => {
                 let d: raw::WorkloadDoc = typed(value)?;
-                Object::Workload(objects::workload(
+                Object::Workload(decode::workload(
                     wk, d.metadata, d.spec, "spec", default_ns, source,
                 )?)
             }
