@@ -3,7 +3,7 @@
 //! enforced (one bad object never takes away protection that was in place).
 
 use netfence_model::manifest::decode_object;
-use netfence_model::objects::Pod;
+use netfence_model::objects::{Pod, WorkloadKind};
 use netfence_model::{ManifestError, Object, Source};
 use std::collections::{BTreeMap, HashMap};
 
@@ -43,14 +43,38 @@ impl Changes {
     }
 }
 
+/// The kind of an object in the store: the watched kinds, and what standalone mode's
+/// manifests add.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub enum Kind {
+    Namespace,
+    Pod,
+    NetworkPolicy,
+    Service,
+    Workload(WorkloadKind),
+}
+
+impl Kind {
+    /// The API kind, as objects spell it.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Namespace => "Namespace",
+            Kind::Pod => "Pod",
+            Kind::NetworkPolicy => "NetworkPolicy",
+            Kind::Service => "Service",
+            Kind::Workload(w) => w.kind(),
+        }
+    }
+}
+
 /// kind / namespace / name
-pub type Key = (String, String, String);
+pub type Key = (Kind, String, String);
 
 #[derive(Default)]
 pub struct ObjectStore {
     objects: BTreeMap<Key, Object>,
     /// During a relist of a kind: the objects seen so far.
-    relisting: HashMap<String, BTreeMap<Key, Object>>,
+    relisting: HashMap<Kind, BTreeMap<Key, Object>>,
     /// Bumped on every change, so the reconciler knows there is work.
     pub generation: u64,
     changes: Changes,
@@ -67,24 +91,24 @@ pub enum Stored {
     Invalid(Vec<ManifestError>),
 }
 
-fn key_of(kind: &str, value: &serde_json::Value) -> Key {
+fn key_of(kind: Kind, value: &serde_json::Value) -> Key {
     let meta = &value["metadata"];
     (
-        kind.to_string(),
+        kind,
         meta["namespace"].as_str().unwrap_or_default().to_string(),
         meta["name"].as_str().unwrap_or_default().to_string(),
     )
 }
 
 fn decode(
-    kind: &str,
+    kind: Kind,
     value: serde_json::Value,
     source: &str,
 ) -> Result<Option<Object>, Vec<ManifestError>> {
     let mut value = value;
     if let Some(map) = value.as_object_mut() {
         map.entry("kind")
-            .or_insert_with(|| serde_json::Value::String(kind.to_string()));
+            .or_insert_with(|| serde_json::Value::String(kind.as_str().to_string()));
     }
     let yaml: serde_yaml::Value = match serde_json::from_value(value) {
         Ok(v) => v,
@@ -105,13 +129,13 @@ fn decode(
 
 impl ObjectStore {
     /// An object was added or modified.
-    pub fn apply(&mut self, kind: &str, value: serde_json::Value) -> Stored {
+    pub fn apply(&mut self, kind: Kind, value: serde_json::Value) -> Stored {
         let key = key_of(kind, &value);
         match decode(kind, value, "cluster") {
             Err(errors) => {
                 // A relist must not drop the last good version of an invalid object.
                 if let (Some(buffer), Some(old)) =
-                    (self.relisting.get_mut(kind), self.objects.get(&key))
+                    (self.relisting.get_mut(&kind), self.objects.get(&key))
                 {
                     buffer.insert(key, old.clone());
                 }
@@ -119,7 +143,7 @@ impl ObjectStore {
             }
             Ok(None) => Stored::Unchanged,
             Ok(Some(obj)) => {
-                if let Some(buffer) = self.relisting.get_mut(kind) {
+                if let Some(buffer) = self.relisting.get_mut(&kind) {
                     buffer.insert(key.clone(), obj.clone());
                 }
                 if self.objects.get(&key) == Some(&obj) {
@@ -136,13 +160,13 @@ impl ObjectStore {
         }
     }
 
-    pub fn delete(&mut self, kind: &str, value: &serde_json::Value) -> Stored {
+    pub fn delete(&mut self, kind: Kind, value: &serde_json::Value) -> Stored {
         let key = key_of(kind, value);
-        if let Some(buffer) = self.relisting.get_mut(kind) {
+        if let Some(buffer) = self.relisting.get_mut(&kind) {
             buffer.remove(&key);
         }
         if self.objects.remove(&key).is_some() {
-            if kind == "Pod" {
+            if kind == Kind::Pod {
                 self.changes.pod(PodEvent::Delete {
                     namespace: key.1,
                     name: key.2,
@@ -158,14 +182,14 @@ impl ObjectStore {
     }
 
     /// A relist of `kind` starts: objects not seen again by `finish_relist` go away.
-    pub fn start_relist(&mut self, kind: &str) {
-        self.relisting.insert(kind.to_string(), BTreeMap::new());
+    pub fn start_relist(&mut self, kind: Kind) {
+        self.relisting.insert(kind, BTreeMap::new());
     }
 
     /// The relist of `kind` is complete: its objects are exactly those seen since
     /// `start_relist` (plus the last good versions of those that were invalid).
-    pub fn finish_relist(&mut self, kind: &str) {
-        let Some(seen) = self.relisting.remove(kind) else {
+    pub fn finish_relist(&mut self, kind: Kind) {
+        let Some(seen) = self.relisting.remove(&kind) else {
             return;
         };
         let before = self.objects.len();
@@ -233,20 +257,16 @@ impl ObjectStore {
 
 fn object_key(o: &Object) -> Key {
     match o {
-        Object::Namespace(n) => ("Namespace".into(), String::new(), n.name.clone()),
-        Object::Pod(p) => ("Pod".into(), p.meta.namespace.clone(), p.meta.name.clone()),
+        Object::Namespace(n) => (Kind::Namespace, String::new(), n.name.clone()),
+        Object::Pod(p) => (Kind::Pod, p.meta.namespace.clone(), p.meta.name.clone()),
         Object::Workload(w) => (
-            w.kind.kind().into(),
+            Kind::Workload(w.kind),
             w.meta.namespace.clone(),
             w.meta.name.clone(),
         ),
-        Object::Service(s) => (
-            "Service".into(),
-            s.meta.namespace.clone(),
-            s.meta.name.clone(),
-        ),
+        Object::Service(s) => (Kind::Service, s.meta.namespace.clone(), s.meta.name.clone()),
         Object::Policy(p) => (
-            "NetworkPolicy".into(),
+            Kind::NetworkPolicy,
             p.meta.namespace.clone(),
             p.meta.name.clone(),
         ),
@@ -266,15 +286,15 @@ mod tests {
     fn a_bad_update_keeps_the_last_good_version() {
         let mut s = ObjectStore::default();
         assert!(matches!(
-            s.apply("Pod", pod("p", "10.0.0.1")),
+            s.apply(Kind::Pod, pod("p", "10.0.0.1")),
             Stored::Changed
         ));
         assert!(matches!(
-            s.apply("Pod", pod("p", "10.0.0.1")),
+            s.apply(Kind::Pod, pod("p", "10.0.0.1")),
             Stored::Unchanged
         ));
         assert!(matches!(
-            s.apply("Pod", pod("p", "not-an-ip")),
+            s.apply(Kind::Pod, pod("p", "not-an-ip")),
             Stored::Invalid(_)
         ));
         assert_eq!(s.len(), 1);
@@ -287,12 +307,12 @@ mod tests {
     #[test]
     fn a_relist_drops_objects_not_seen_again() {
         let mut s = ObjectStore::default();
-        s.apply("Pod", pod("p", "10.0.0.1"));
-        s.apply("Pod", pod("q", "10.0.0.2"));
+        s.apply(Kind::Pod, pod("p", "10.0.0.1"));
+        s.apply(Kind::Pod, pod("q", "10.0.0.2"));
         let g = s.generation;
-        s.start_relist("Pod");
-        s.apply("Pod", pod("q", "10.0.0.2"));
-        s.finish_relist("Pod");
+        s.start_relist(Kind::Pod);
+        s.apply(Kind::Pod, pod("q", "10.0.0.2"));
+        s.finish_relist(Kind::Pod);
         assert_eq!(s.len(), 1);
         assert!(s.generation > g);
     }

@@ -5,7 +5,7 @@
 
 use crate::metrics::ErrorKind;
 use crate::state::Shared;
-use crate::store::Stored;
+use crate::store::{Kind, Stored};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
@@ -17,7 +17,13 @@ use serde::Serialize;
 use std::fmt::Debug;
 use std::sync::Arc;
 
-pub const KINDS: [&str; 3] = ["Namespace", "Pod", "NetworkPolicy"];
+/// The watched kinds (each must be synced before anything is applied).
+pub const WATCHED: [Kind; 3] = [Kind::Namespace, Kind::Pod, Kind::NetworkPolicy];
+pub const KINDS: [&str; 3] = [
+    WATCHED[0].as_str(),
+    WATCHED[1].as_str(),
+    WATCHED[2].as_str(),
+];
 
 /// The synced kind of the node watch: nothing is applied before the node was read, so
 /// that a restart never replaces a guarded table with an unguarded one.
@@ -37,10 +43,11 @@ fn handle(shared: &Shared, kind: &'static str, stored: Stored, name: &str) -> bo
     }
 }
 
-async fn watch_kind<K>(client: Client, shared: Arc<Shared>, kind: &'static str)
+async fn watch_kind<K>(client: Client, shared: Arc<Shared>, typed: Kind)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
 {
+    let kind = typed.as_str();
     let api: Api<K> = Api::all(client);
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
@@ -48,23 +55,23 @@ where
     while let Some(event) = events.next().await {
         let changed = match event {
             Ok(Event::Init) => {
-                shared.store.lock().expect("lock").start_relist(kind);
+                shared.store.lock().expect("lock").start_relist(typed);
                 false
             }
             Ok(Event::InitApply(obj)) | Ok(Event::Apply(obj)) => {
                 let name = obj.meta().name.clone().unwrap_or_default();
                 let value = serde_json::to_value(&obj).unwrap_or_default();
-                let stored = shared.store.lock().expect("lock").apply(kind, value);
+                let stored = shared.store.lock().expect("lock").apply(typed, value);
                 handle(&shared, kind, stored, &name)
             }
             Ok(Event::Delete(obj)) => {
                 let name = obj.meta().name.clone().unwrap_or_default();
                 let value = serde_json::to_value(&obj).unwrap_or_default();
-                let stored = shared.store.lock().expect("lock").delete(kind, &value);
+                let stored = shared.store.lock().expect("lock").delete(typed, &value);
                 handle(&shared, kind, stored, &name)
             }
             Ok(Event::InitDone) => {
-                shared.store.lock().expect("lock").finish_relist(kind);
+                shared.store.lock().expect("lock").finish_relist(typed);
                 shared.mark_synced(kind);
                 tracing::info!(kind, "synced");
                 true
@@ -162,9 +169,9 @@ pub async fn run(client: Client, shared: Arc<Shared>, node: Option<String>) {
         }
     };
     tokio::join!(
-        watch_kind::<Namespace>(client.clone(), shared.clone(), "Namespace"),
-        watch_kind::<Pod>(client.clone(), shared.clone(), "Pod"),
-        watch_kind::<NetworkPolicy>(client.clone(), shared.clone(), "NetworkPolicy"),
+        watch_kind::<Namespace>(client.clone(), shared.clone(), Kind::Namespace),
+        watch_kind::<Pod>(client.clone(), shared.clone(), Kind::Pod),
+        watch_kind::<NetworkPolicy>(client.clone(), shared.clone(), Kind::NetworkPolicy),
         node_watch,
     );
 }
