@@ -4,6 +4,7 @@
 //! renderer consumes, so the analyzer and the kernel cannot drift apart semantically.
 
 pub mod diff;
+pub mod drops;
 pub mod explain;
 pub mod matrix;
 pub mod party;

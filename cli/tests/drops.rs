@@ -34,7 +34,7 @@ fn serve_status(status: &'static str, content_type: &'static str, body: &'static
 #[test]
 fn prints_counters_and_recent_drops() {
     let port = serve_once(
-        r#"{"policy_drops": {"shop/db ingress": 42}, "recent": [{"message": "dropped shop/web -> shop/db 5432/TCP: shop/db is isolated for ingress by [shop/db], no rule allows shop/web"}]}"#,
+        r#"{"policy_drops": [{"policy": "shop/db", "direction": "ingress", "packets": 42}], "recent": [{"unix_time": 1, "from": "shop/web", "to": "shop/db", "port": 5432, "protocol": "TCP", "direction": "ingress", "policies": ["shop/db"], "message": "dropped shop/web -> shop/db 5432/TCP: shop/db is isolated for ingress by [shop/db], no rule allows shop/web"}]}"#,
     );
     let out = Command::new(env!("CARGO_BIN_EXE_kubectl-netfence"))
         .args(["drops", "--url", &format!("http://127.0.0.1:{port}")])

@@ -225,9 +225,8 @@ fn publish_drop_counters(shared: &Shared, drops: &[(String, u64)], applied: &Rul
                 .or_default() += packets;
         }
     }
-    let mut flat = shared.drop_counters.lock().expect("lock");
-    flat.clear();
-    for ((policy, direction), n) in per_policy {
+    let mut published = Vec::with_capacity(per_policy.len());
+    for ((policy, direction), packets) in per_policy {
         shared
             .metrics
             .drops
@@ -235,7 +234,12 @@ fn publish_drop_counters(shared: &Shared, drops: &[(String, u64)], applied: &Rul
                 policy: policy.clone(),
                 direction: direction.clone(),
             })
-            .set(n as i64);
-        *flat.entry(format!("{policy} {direction}")).or_default() += n;
+            .set(packets as i64);
+        published.push(netfence_analyzer::drops::PolicyDrops {
+            policy,
+            direction,
+            packets,
+        });
     }
+    *shared.drop_counters.lock().expect("lock") = published;
 }

@@ -5,25 +5,14 @@ use crate::health::Health;
 use crate::metrics::Metrics;
 use crate::store::ObjectStore;
 use netfence_model::Model;
-use serde::Serialize;
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use tokio::sync::Notify;
 
-/// A dropped packet, named.
-#[derive(Clone, Debug, Serialize)]
-pub struct DropReport {
-    pub unix_time: u64,
-    pub from: String,
-    pub to: String,
-    pub port: Option<u16>,
-    pub protocol: String,
-    pub direction: String,
-    pub policies: Vec<String>,
-    pub message: String,
-}
+pub use netfence_analyzer::drops::DropReport;
+use netfence_analyzer::drops::{DropsDocument, PolicyDrops};
 
 const RECENT_DROPS: usize = 200;
 
@@ -39,8 +28,9 @@ pub struct Shared {
     ready: AtomicBool,
     pub model: RwLock<Option<Arc<Model>>>,
     drops: Mutex<VecDeque<DropReport>>,
-    /// Packets dropped per policy (from the kernel's counters), for `/drops`.
-    pub drop_counters: Mutex<std::collections::BTreeMap<String, u64>>,
+    /// Packets dropped per policy and direction (from the kernel's counters), for
+    /// `/drops`.
+    pub drop_counters: Mutex<Vec<PolicyDrops>>,
     /// What the reconcile loop reports, for `/healthz` and `/readyz`.
     pub health: Health,
 }
@@ -58,7 +48,7 @@ impl Shared {
             ready: AtomicBool::new(false),
             model: RwLock::new(None),
             drops: Mutex::new(VecDeque::new()),
-            drop_counters: Mutex::new(std::collections::BTreeMap::new()),
+            drop_counters: Mutex::new(Vec::new()),
             health: Health::new(Instant::now()),
         }
     }
@@ -100,13 +90,10 @@ impl Shared {
     }
 
     pub fn drops_json(&self) -> String {
-        let q = self.drops.lock().expect("lock");
-        let recent: Vec<&DropReport> = q.iter().collect();
-        let counters = self.drop_counters.lock().expect("lock").clone();
-        serde_json::to_string_pretty(&serde_json::json!({
-            "recent": recent,
-            "policy_drops": counters,
-        }))
-        .expect("serialisable")
+        let doc = DropsDocument {
+            recent: self.drops.lock().expect("lock").iter().cloned().collect(),
+            policy_drops: self.drop_counters.lock().expect("lock").clone(),
+        };
+        serde_json::to_string_pretty(&doc).expect("serialisable")
     }
 }

@@ -4,7 +4,7 @@ use crate::args::{DropsArgs, DropsFormat};
 use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
-use serde_json::Value;
+use netfence_analyzer::drops::DropsDocument;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
@@ -48,29 +48,28 @@ pub fn run(args: DropsArgs) -> Result<ExitCode> {
         format!("{}/drops", args.url.trim_end_matches('/'))
     };
     let body = get(&url)?;
-    let doc: Value = serde_json::from_str(&body).with_context(|| format!("{url}: not JSON"))?;
+    let doc: DropsDocument =
+        serde_json::from_str(&body).with_context(|| format!("{url}: not a /drops document"))?;
     match args.output {
         DropsFormat::Json => println!("{}", serde_json::to_string_pretty(&doc)?),
         DropsFormat::Text => {
             let mut counters = Table::new();
             counters.load_preset(UTF8_FULL_CONDENSED);
             counters.set_header(vec!["policy", "direction", "packets dropped"]);
-            for (k, v) in doc["policy_drops"].as_object().into_iter().flatten() {
-                let (policy, direction) = k.split_once(' ').unwrap_or((k.as_str(), ""));
+            for d in &doc.policy_drops {
                 counters.add_row(vec![
-                    policy.to_string(),
-                    direction.to_string(),
-                    v.to_string(),
+                    d.policy.clone(),
+                    d.direction.clone(),
+                    d.packets.to_string(),
                 ]);
             }
             println!("{counters}");
-            let recent = doc["recent"].as_array().cloned().unwrap_or_default();
-            if recent.is_empty() {
+            if doc.recent.is_empty() {
                 println!("no recent drops reported");
             } else {
                 println!("recent drops (newest last):");
-                for d in recent {
-                    println!("  {}", d["message"].as_str().unwrap_or_default());
+                for d in &doc.recent {
+                    println!("  {}", d.message);
                 }
             }
         }
