@@ -5,40 +5,54 @@ use anyhow::{anyhow, bail, Context, Result};
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::Table;
 use netfence_analyzer::drops::DropsDocument;
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// GET over plain HTTP/1.1 (the controller's endpoint is on the node's network).
+/// GET over HTTP/1.1 with hyper, the stack the controller serves `/drops` on (the
+/// endpoint is on the node's network: plain http).
 fn get(url: &str) -> Result<String> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("{url}: only http:// URLs are supported"))?;
-    let (host, path) = match rest.split_once('/') {
-        Some((h, p)) => (h, format!("/{p}")),
-        None => (rest, "/drops".to_string()),
-    };
-    let path = if path == "/" {
-        "/drops".to_string()
-    } else {
-        path
-    };
-    let mut stream = TcpStream::connect(host).with_context(|| format!("connecting to {host}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes())?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| anyhow!("{url}: not an HTTP response"))?;
-    let status = head.split_whitespace().nth(1).unwrap_or("?");
-    if status != "200" {
-        // The controller says why (e.g. 403: /drops is answered to loopback peers only).
-        bail!("{url}: HTTP {status}: {}", body.trim());
+    let uri: hyper::Uri = url.parse().with_context(|| format!("{url}: not a URL"))?;
+    if uri.scheme_str() != Some("http") {
+        bail!("{url}: only http:// URLs are supported");
     }
-    Ok(body.to_string())
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http::<http_body_util::Empty<bytes::Bytes>>();
+        let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+        let response = tokio::time::timeout(Duration::from_secs(10), client.get(uri))
+            .await
+            .map_err(|_| anyhow!("{url}: no answer in 10 s"))?
+            .map_err(|e| {
+                let what = if e.is_connect() {
+                    format!("connecting to {host}")
+                } else {
+                    format!("GET {url}")
+                };
+                // The source says why (connection refused, ...).
+                let cause =
+                    std::error::Error::source(&e).map_or(String::new(), |c| format!(": {c}"));
+                anyhow!("{what}: {e}{cause}")
+            })?;
+        let status = response.status();
+        let body = tokio::time::timeout(
+            Duration::from_secs(10),
+            http_body_util::BodyExt::collect(response.into_body()),
+        )
+        .await
+        .map_err(|_| anyhow!("{url}: the answer did not end in 10 s"))?
+        .with_context(|| format!("reading {url}"))?
+        .to_bytes();
+        let body = String::from_utf8_lossy(&body).into_owned();
+        if status != hyper::StatusCode::OK {
+            // The controller says why (e.g. 403: /drops is answered to loopback peers only).
+            bail!("{url}: HTTP {}: {}", status.as_u16(), body.trim());
+        }
+        Ok(body)
+    })
 }
 
 pub fn run(args: DropsArgs) -> Result<ExitCode> {
