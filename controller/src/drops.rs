@@ -77,14 +77,7 @@ pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
         .name("nflog".into())
         .spawn(move || {
             if let Some(ns) = &netns {
-                let path = format!("/var/run/netns/{ns}");
-                let entered = std::fs::File::open(&path)
-                    .map_err(|e| e.to_string())
-                    .and_then(|f| {
-                        nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-                            .map_err(|e| e.to_string())
-                    });
-                if let Err(e) = entered {
+                if let Err(e) = netfence_nft::thread_netns::enter(ns) {
                     tracing::error!(netns = ns, error = %e, "cannot enter the network namespace; drops are not reported");
                     shared.metrics.error(ErrorKind::Nflog);
                     return;

@@ -17,6 +17,7 @@ pub mod ruleset;
 pub mod session;
 pub mod set_cache;
 pub mod text;
+pub mod thread_netns;
 pub mod verify;
 
 pub use apply::{ApplyError, Nft};

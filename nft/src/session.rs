@@ -6,13 +6,13 @@
 //! applies a small delta in well under a millisecond. libnftables is what `nft` itself is
 //! built on, so the commands, the JSON and the error texts are the same.
 //!
-//! The library is loaded at run time (`libnftables.so.1`, installed with nftables), so
-//! nothing is needed at build time; when it cannot be loaded, callers run `nft` instead.
+//! The library is loaded at run time with `libloading` (`libnftables.so.1`, installed
+//! with nftables), so nothing is needed at build time; when it cannot be loaded,
+//! callers run `nft` instead. The unsafe code left is the FFI calls themselves.
 
-#![allow(unsafe_code)] // dlopen/dlsym of libnftables and setns: confined to this module
+#![allow(unsafe_code)] // dlopen/dlsym of libnftables and its calls: confined to this module
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr, CString};
-use std::os::fd::AsRawFd;
 use std::sync::{mpsc, Mutex};
 
 const NFT_CTX_OUTPUT_JSON: c_uint = 1 << 4;
@@ -61,56 +61,32 @@ struct Library {
 
 impl Library {
     fn load() -> Result<Library, String> {
-        let name = c"libnftables.so.1";
-        // SAFETY: dlopen with a valid C string; the handle is never closed, so the
-        // symbols stay valid for the life of the process.
-        let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
-        if handle.is_null() {
-            return Err("cannot load libnftables.so.1".into());
-        }
-        let sym = |s: &CStr| -> Result<*mut c_void, String> {
-            // SAFETY: dlsym on a live handle with a valid C string.
-            let p = unsafe { libc::dlsym(handle, s.as_ptr()) };
-            if p.is_null() {
-                Err(format!("libnftables has no {}", s.to_string_lossy()))
-            } else {
-                Ok(p)
-            }
-        };
-        // SAFETY: each symbol is transmuted to the signature libnftables.h declares
-        // for it (nftables 0.9.3 and later); the field types spell those signatures.
+        // SAFETY: loading libnftables runs its initialisers, which have no
+        // preconditions. The library is kept open for the life of the process (leaked
+        // below), so the entry points taken from it stay valid.
+        let lib = unsafe { libloading::Library::new("libnftables.so.1") }
+            .map_err(|e| format!("cannot load libnftables.so.1: {e}"))?;
+        let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+        // SAFETY: each symbol is read as the signature libnftables.h declares for it
+        // (nftables 0.9.3 and later); the field types spell those signatures.
         macro_rules! load {
             ($($field:ident: $ty:ty = $sym:literal),* $(,)?) => {
-                Library { $($field: unsafe { std::mem::transmute::<*mut c_void, $ty>(sym($sym)?) }),* }
+                Library { $($field: *unsafe { lib.get::<$ty>($sym) }
+                    .map_err(|e| format!("libnftables has no {}: {e}", String::from_utf8_lossy(&$sym[..$sym.len() - 1])))?),* }
             };
         }
         Ok(load! {
-            ctx_new: CtxNew = c"nft_ctx_new",
-            ctx_free: CtxFree = c"nft_ctx_free",
-            output_set_flags: SetFlags = c"nft_ctx_output_set_flags",
-            buffer_output: Buffer = c"nft_ctx_buffer_output",
-            buffer_error: Buffer = c"nft_ctx_buffer_error",
-            get_output: GetBuffer = c"nft_ctx_get_output_buffer",
-            get_error: GetBuffer = c"nft_ctx_get_error_buffer",
-            set_dry_run: SetDryRun = c"nft_ctx_set_dry_run",
-            run_cmd: RunCmd = c"nft_run_cmd_from_buffer",
+            ctx_new: CtxNew = b"nft_ctx_new\0",
+            ctx_free: CtxFree = b"nft_ctx_free\0",
+            output_set_flags: SetFlags = b"nft_ctx_output_set_flags\0",
+            buffer_output: Buffer = b"nft_ctx_buffer_output\0",
+            buffer_error: Buffer = b"nft_ctx_buffer_error\0",
+            get_output: GetBuffer = b"nft_ctx_get_output_buffer\0",
+            get_error: GetBuffer = b"nft_ctx_get_error_buffer\0",
+            set_dry_run: SetDryRun = b"nft_ctx_set_dry_run\0",
+            run_cmd: RunCmd = b"nft_run_cmd_from_buffer\0",
         })
     }
-}
-
-/// Moves the calling thread into the network namespace `/run/netns/<name>`.
-fn enter_netns(name: &str) -> Result<(), String> {
-    let path = format!("/run/netns/{name}");
-    let file = std::fs::File::open(&path).map_err(|e| format!("opening {path}: {e}"))?;
-    // SAFETY: setns on an open namespace file descriptor; it changes only this thread.
-    let rc = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
-    if rc != 0 {
-        return Err(format!(
-            "entering {path}: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
 }
 
 /// The context, owned by the session's thread.
@@ -184,7 +160,9 @@ impl Session {
             .spawn(move || {
                 let started = ns
                     .as_deref()
-                    .map_or(Ok(()), enter_netns)
+                    .map_or(Ok(()), |ns| {
+                        crate::thread_netns::enter(ns).map_err(|e| e.to_string())
+                    })
                     .and_then(|()| Context::new());
                 let mut ctx = match started {
                     Ok(c) => {

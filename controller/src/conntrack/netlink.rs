@@ -125,13 +125,10 @@ impl CtSocket {
         let Some(ns) = netns else {
             return CtSocket::open();
         };
-        let path = format!("/run/netns/{ns}");
         std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    let f = std::fs::File::open(&path).map_err(|e| annotate(e, &path))?;
-                    nix::sched::setns(f, nix::sched::CloneFlags::CLONE_NEWNET)
-                        .map_err(|e| annotate(e.into(), &format!("entering {path}")))?;
+                    netfence_nft::thread_netns::enter(ns)?;
                     CtSocket::open()
                 })
                 .join()
