@@ -6,40 +6,17 @@
 mod common;
 
 use common::lab::Lab;
+use common::Dir;
 use common::{model, testdata, wait_enforced, Controller};
 use netfence_model::Protocol;
 use netfence_netns::Probe;
 use std::net::IpAddr;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const PORTS: [(Protocol, u16); 2] = [(Protocol::Tcp, 80), (Protocol::Udp, 81)];
 
 fn read(rel: &str) -> String {
     std::fs::read_to_string(testdata().join(rel)).unwrap()
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netfence-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    /// Write then rename, as editors and config management do.
-    fn write(&self, name: &str, text: &str) {
-        let tmp = self.0.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).unwrap();
-        std::fs::rename(&tmp, self.0.join(name)).unwrap();
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// `/metrics` lines of one metric family.
@@ -59,7 +36,7 @@ fn a_policy_file_with_a_syntax_error_keeps_its_policy_enforced() {
     dir.write("00-model.yaml", &base);
     dir.write("10-deny.yaml", &deny);
     let lab = Lab::build(&model(&base), &PORTS, &[]);
-    let d = dir.0.display().to_string();
+    let d = dir.path().display().to_string();
     let ctls: Vec<Controller> = lab
         .nodes
         .iter()

@@ -6,9 +6,10 @@
 mod common;
 
 use common::lab::Lab;
+use common::Dir;
 use common::{model, testdata, wait_enforced, Controller};
 use netfence_model::Protocol;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 const PORTS: [(Protocol, u16); 4] = [
@@ -25,49 +26,6 @@ fn scenario(name: &str) -> String {
             .join(format!("{name}.yaml")),
     )
     .unwrap()
-}
-
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        let d = std::env::temp_dir().join(format!("netfence-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        Dir(d)
-    }
-    fn write(&self, name: &str, text: &str) {
-        // Write then rename, as config management does: readers never see half a file.
-        let tmp = self.0.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text).unwrap();
-        std::fs::rename(&tmp, self.0.join(name)).unwrap();
-    }
-    fn remove(&self, name: &str) {
-        std::fs::remove_file(self.0.join(name)).unwrap();
-    }
-    fn path(&self) -> &Path {
-        &self.0
-    }
-    /// Everything in the directory, as the controller sees it.
-    fn text(&self) -> String {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.0)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
-            .collect();
-        files.sort();
-        files
-            .iter()
-            .map(|p| std::fs::read_to_string(p).unwrap())
-            .collect::<Vec<_>>()
-            .join("\n---\n")
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn start_all(lab: &Lab, dir: &Dir, extra: &[&str], env: &[(&str, &str)]) -> Vec<Controller> {

@@ -180,3 +180,47 @@ pub fn fake_text(fake: &netfence_apifake::ApiFake) -> String {
     // as JSON, where `---` between objects is an error.
     serde_json::json!({"apiVersion": "v1", "kind": "List", "items": out}).to_string()
 }
+
+/// A manifest directory for standalone mode, removed when dropped.
+pub struct Dir(std::path::PathBuf);
+
+impl Dir {
+    pub fn new(tag: &str) -> Dir {
+        let d = std::env::temp_dir().join(format!("netfence-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        Dir(d)
+    }
+    pub fn write(&self, name: &str, text: &str) {
+        // Write then rename, as config management does: readers never see half a file.
+        let tmp = self.0.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.0.join(name)).unwrap();
+    }
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.0.join(name)).unwrap();
+    }
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+    /// Everything in the directory, as the controller sees it.
+    pub fn text(&self) -> String {
+        let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&self.0)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n---\n")
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
