@@ -8,10 +8,11 @@
 
 use crate::explain::allow_origin;
 use crate::matrix::{Matrix, MatrixPort};
-use crate::party::Party;
-use crate::reach::{reach, DirectionReach, Flow, Outcome, Reach};
+use crate::reach::{reach, DirectionReach, Flow, Reach};
 use netfence_model::objects::{Direction, Policy};
 use netfence_model::ports::PortRef;
+use netfence_model::Isolation;
+use netfence_model::Party;
 use netfence_model::{EndpointId, EndpointSet, Model, Protocol, Source, UnionId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -314,16 +315,16 @@ fn allowed_by(model: &Model, r: &Reach) -> Vec<String> {
 fn direction_allows(model: &Model, flow: &Flow, d: &DirectionReach) -> Vec<String> {
     let who = d.subject.name(&model.cluster);
     match d.outcome {
-        Outcome::Isolated(u) => d
+        Isolation::Isolated(u) => d
             .checks
             .iter()
             .filter(|c| c.peer_matched && flow.admitted_by(&c.ports))
             .map(|c| allow_origin(model, u, c))
             .collect(),
-        Outcome::Open => vec![format!("{} of {who} not isolated", d.direction)],
-        Outcome::HostNetwork => vec![format!("{who} is a hostNetwork pod")],
-        Outcome::NodeLocal => vec![format!("{} from {who}'s own node", d.direction)],
-        Outcome::SelfTraffic | Outcome::NotAPod => Vec::new(),
+        Isolation::Open => vec![format!("{} of {who} not isolated", d.direction)],
+        Isolation::HostNetwork => vec![format!("{who} is a hostNetwork pod")],
+        Isolation::NodeLocal => vec![format!("{} from {who}'s own node", d.direction)],
+        Isolation::SelfTraffic | Isolation::NotAPod => Vec::new(),
     }
 }
 
@@ -335,7 +336,7 @@ fn denied_by(model: &Model, r: &Reach) -> Vec<String> {
     }
     for f in &r.families {
         for d in [&f.egress, &f.ingress] {
-            if let Outcome::Isolated(u) = d.outcome {
+            if let Isolation::Isolated(u) = d.outcome {
                 if !r.flow.admitted_by(&d.allowed_ports) {
                     let names: Vec<String> = model.policy_keys(u);
                     out.insert(format!(
@@ -354,8 +355,8 @@ fn denied_by(model: &Model, r: &Reach) -> Vec<String> {
 /// Policies isolating `s` for egress or `d` for ingress.
 fn isolating(model: &Model, s: EndpointId, d: EndpointId, out: &mut BTreeSet<String>) {
     for (e, dir) in [(s, Direction::Egress), (d, Direction::Ingress)] {
-        if let Some(u) = model.union_of(e, dir) {
-            out.extend(u.policies.iter().map(|p| model.cluster.policy(*p).key()));
+        if let Some(u) = model.subject_isolation(e, dir).union() {
+            out.extend(model.policy_keys(u));
         }
     }
 }

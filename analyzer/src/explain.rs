@@ -1,8 +1,9 @@
 //! Turns a [`Reach`] into the sentences `explain` prints: which policies isolate each
 //! end, which rule, peer and port allowed the flow, or why none did.
 
-use crate::reach::{AllowCheck, DirectionReach, FamilyReach, Flow, Outcome, Reach};
+use crate::reach::{AllowCheck, DirectionReach, FamilyReach, Flow, Reach};
 use netfence_model::objects::Direction;
+use netfence_model::Isolation;
 use netfence_model::{Model, PeerRef};
 
 /// `port/PROTO`, `all TCP ports` or `any port` for the flow.
@@ -42,21 +43,21 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
     let who = d.subject.name(&model.cluster);
     let head = format!("{} of {who}", d.direction);
     match d.outcome {
-        Outcome::SelfTraffic => out.push(format!("{head}: a pod may always talk to itself")),
-        Outcome::NotAPod => out.push(format!(
+        Isolation::SelfTraffic => out.push(format!("{head}: a pod may always talk to itself")),
+        Isolation::NotAPod => out.push(format!(
             "{head}: not a pod, no NetworkPolicy applies: allowed"
         )),
-        Outcome::HostNetwork => out.push(format!(
+        Isolation::HostNetwork => out.push(format!(
             "{head}: hostNetwork pod, never isolated by NetworkPolicy: allowed"
         )),
-        Outcome::NodeLocal => out.push(format!(
+        Isolation::NodeLocal => out.push(format!(
             "{head}: traffic from the pod's own node is always allowed"
         )),
-        Outcome::Open => out.push(format!(
+        Isolation::Open => out.push(format!(
             "{head}: not isolated (no policy selects it for {}): allowed",
             d.direction
         )),
-        Outcome::Isolated(u) => {
+        Isolation::Isolated(u) => {
             let union = model.union(u);
             let names = model.policy_keys(u);
             let verdict = if flow.admitted_by(&d.allowed_ports) {

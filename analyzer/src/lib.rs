@@ -3,6 +3,7 @@
 //! Every answer comes from [`netfence_model::Model`], the same structure the nftables
 //! renderer consumes, so the analyzer and the kernel cannot drift apart semantically.
 
+pub mod destination;
 pub mod diff;
 pub mod drops;
 pub mod explain;
@@ -11,5 +12,6 @@ pub mod party;
 pub mod reach;
 
 pub use matrix::{Matrix, MatrixPort};
-pub use party::{resolve_target, Party, Target, TargetError};
-pub use reach::{reach, DirectionReach, Flow, Outcome, Reach};
+pub use netfence_model::{Isolation, Party};
+pub use party::{resolve_target, Target, TargetError};
+pub use reach::{reach, DirectionReach, Flow, Reach};

@@ -5,9 +5,9 @@
 use netfence_model::addr::Family;
 use netfence_model::cluster::Endpoint;
 use netfence_model::compile::PeerMatch;
-use netfence_model::objects::PortSpec;
+use netfence_model::objects::{Direction, PortSpec};
 use netfence_model::ports::PortRef;
-use netfence_model::{Allow, EndpointSet, IpBlock, Model, PeerRef, Protocol};
+use netfence_model::{Allow, EndpointSet, IpBlock, Model, PeerRef, Protocol, SubjectIsolation};
 use std::collections::HashMap;
 use std::net::IpAddr;
 
@@ -92,8 +92,8 @@ impl<'m> PortContext<'m> {
             .entry(name.to_string())
             .or_insert_with(|| {
                 let mut s = EndpointSet::empty(n);
-                for e in model.cluster.endpoints.iter().filter(|e| !e.host_network) {
-                    let resolved = e.named_port(name, port.protocol);
+                for e in &model.cluster.endpoints {
+                    let resolved = e.destination_named_port(name, port.protocol);
                     let hit = match &port.port {
                         PortRef::Number(p) => resolved == Some(*p),
                         PortRef::Name(col) => {
@@ -252,7 +252,7 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
         let defined = ctx.column_defined();
         let mut fam = EndpointSet::empty(n);
         for e in &cluster.endpoints {
-            if e.addrs.is_empty() || e.addrs.iter().any(|a| Family::of(a) == family) {
+            if e.speaks(family) {
                 fam.insert(e.id.index());
             }
         }
@@ -268,8 +268,9 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
         let mut with_node: HashMap<(usize, &str), usize> = HashMap::new();
         let mut row_of: Vec<usize> = Vec::with_capacity(n);
         let mut host_on_node: HashMap<&str, EndpointSet> = HashMap::new();
-        for e in cluster.endpoints.iter().filter(|e| e.host_network) {
-            if let Some(node) = e.node.as_deref() {
+        // Sources that are a destination's own node (its ingress always admits them).
+        for e in &cluster.endpoints {
+            if let Some(node) = e.as_node() {
                 host_on_node
                     .entry(node)
                     .or_insert_with(|| EndpointSet::empty(n))
@@ -277,12 +278,12 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
             }
         }
         for d in &cluster.endpoints {
-            let row = match (d.host_network, model.ingress[d.id.index()]) {
-                (true, _) | (false, None) => {
+            let row = match model.subject_isolation(d.id, Direction::Ingress) {
+                SubjectIsolation::HostNetwork | SubjectIsolation::Open => {
                     row_of.push(OPEN);
                     continue;
                 }
-                (false, Some(u)) if matches!(port.port, PortRef::Number(_)) => {
+                SubjectIsolation::Isolated(u) if matches!(port.port, PortRef::Number(_)) => {
                     // A numeric column: the row depends on the union and on which of its
                     // allows admit the port on this destination (named ports resolve on
                     // it), so rows are shared per (union, admitting allows).
@@ -312,7 +313,7 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
                         }
                     }
                 }
-                (false, Some(u)) => {
+                SubjectIsolation::Isolated(u) => {
                     let union = model.union(u);
                     let dependent = union.allows.iter().any(Allow::has_named_ports)
                         || matches!(port.port, PortRef::Name(_));
@@ -361,9 +362,9 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
                 continue;
             }
             let si = s.id.index();
-            let mut row = match (s.host_network, model.egress[si]) {
-                (true, _) | (false, None) => open.clone(),
-                (false, Some(u)) => egress_cache
+            let mut row = match model.subject_isolation(s.id, Direction::Egress) {
+                SubjectIsolation::HostNetwork | SubjectIsolation::Open => open.clone(),
+                SubjectIsolation::Isolated(u) => egress_cache
                     .entry(u.0)
                     .or_insert_with(|| {
                         let mut row = EndpointSet::empty(n);

@@ -1,45 +1,10 @@
-//! The two ends of a flow, and parsing of the names users give them.
+//! Parsing of the names users give the ends of a flow.
 
 use ipnet::IpNet;
 use netfence_model::cluster::EndpointKind;
 use netfence_model::objects::{Service, WorkloadKind};
-use netfence_model::{Cluster, EndpointId};
+use netfence_model::{Cluster, EndpointId, Party};
 use std::net::IpAddr;
-
-/// One end of a flow: a pod (or workload template), or addresses outside the cluster.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
-pub enum Party {
-    Endpoint(EndpointId),
-    External(IpNet),
-}
-
-impl Party {
-    pub fn endpoint(self) -> Option<EndpointId> {
-        match self {
-            Party::Endpoint(e) => Some(e),
-            Party::External(_) => None,
-        }
-    }
-
-    /// The end a packet's address stands for: the pod holding it (hostNetwork pods
-    /// hold none: they are their node), else that address outside the cluster.
-    pub fn of_addr(cluster: &Cluster, addr: IpAddr) -> Party {
-        match cluster.endpoint_by_addr(&addr) {
-            Some(e) => Party::Endpoint(e),
-            None => Party::External(addr.into()),
-        }
-    }
-
-    pub fn name(self, cluster: &Cluster) -> String {
-        match self {
-            Party::Endpoint(e) => cluster.endpoint_name(e),
-            Party::External(net) if net.prefix_len() == net.max_prefix_len() => {
-                net.addr().to_string()
-            }
-            Party::External(net) => net.to_string(),
-        }
-    }
-}
 
 /// What a user named on the command line.
 #[derive(Clone, Debug)]

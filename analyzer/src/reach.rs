@@ -1,13 +1,12 @@
 //! Can one party reach another: both directions evaluated over the compiled model, with
 //! every element checked so that the answer can say exactly why.
 
-use crate::party::Party;
 use ipnet::IpNet;
 use netfence_model::addr::Family;
 use netfence_model::cluster::Endpoint;
 use netfence_model::compile::{block_admits_endpoint, PeerMatch};
 use netfence_model::objects::{Direction, Peer};
-use netfence_model::{Allow, LabelSelector, Model, PeerRef, PortSet, Protocol, UnionId};
+use netfence_model::{Allow, Isolation, LabelSelector, Model, Party, PeerRef, PortSet, Protocol};
 
 /// A question: from, to, and optionally protocol, port and address family.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -20,23 +19,6 @@ pub struct Flow {
     pub port: Option<u16>,
     /// None: every address family the two ends share.
     pub family: Option<Family>,
-}
-
-/// How one direction was decided.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Outcome {
-    /// A pod talking to itself is always allowed.
-    SelfTraffic,
-    /// The party is not a pod: no NetworkPolicy applies to it.
-    NotAPod,
-    /// hostNetwork pods are never isolated.
-    HostNetwork,
-    /// Ingress from the pod's own node is always allowed.
-    NodeLocal,
-    /// No policy selects the pod for this direction.
-    Open,
-    /// Policies select the pod: only what they allow passes.
-    Isolated(UnionId),
 }
 
 /// One element of the union checked against this flow.
@@ -58,7 +40,7 @@ pub struct DirectionReach {
     /// Whose policy decides this direction (the source for egress, the destination for
     /// ingress).
     pub subject: Party,
-    pub outcome: Outcome,
+    pub outcome: Isolation,
     /// Ports this direction lets through for this pair.
     pub allowed_ports: PortSet,
     pub checks: Vec<AllowCheck>,
@@ -104,23 +86,6 @@ impl Flow {
     }
 }
 
-fn endpoint_families(e: &Endpoint) -> Option<Vec<Family>> {
-    if e.addrs.is_empty() {
-        return None;
-    }
-    let mut f: Vec<Family> = e.addrs.iter().map(Family::of).collect();
-    f.sort();
-    f.dedup();
-    Some(f)
-}
-
-fn party_families(model: &Model, p: Party) -> Option<Vec<Family>> {
-    match p {
-        Party::Endpoint(e) => endpoint_families(model.cluster.endpoint(e)),
-        Party::External(net) => Some(vec![Family::of_net(&net)]),
-    }
-}
-
 /// Evaluates a flow.
 pub fn reach(model: &Model, flow: Flow) -> Reach {
     if flow.from == flow.to && flow.from.endpoint().is_some() {
@@ -128,7 +93,7 @@ pub fn reach(model: &Model, flow: Flow) -> Reach {
         let dir = |d| DirectionReach {
             direction: d,
             subject: flow.from,
-            outcome: Outcome::SelfTraffic,
+            outcome: Isolation::SelfTraffic,
             allowed_ports: PortSet::all(),
             checks: Vec::new(),
         };
@@ -147,14 +112,7 @@ pub fn reach(model: &Model, flow: Flow) -> Reach {
     }
     let families: Vec<Family> = match flow.family {
         Some(f) => vec![f],
-        None => match (
-            party_families(model, flow.from),
-            party_families(model, flow.to),
-        ) {
-            (Some(a), Some(b)) => a.into_iter().filter(|f| b.contains(f)).collect(),
-            (Some(a), None) | (None, Some(a)) => a,
-            (None, None) => model.families_in_use(),
-        },
+        None => model.shared_families(flow.from, flow.to),
     };
     if families.is_empty() {
         return Reach {
@@ -204,18 +162,9 @@ fn direction(model: &Model, flow: &Flow, dir: Direction, family: Family) -> Dire
         allowed_ports: PortSet::all(),
         checks: Vec::new(),
     };
-    let Party::Endpoint(sid) = subject else {
-        return open(Outcome::NotAPod);
-    };
-    let s = model.cluster.endpoint(sid);
-    if s.host_network {
-        return open(Outcome::HostNetwork);
-    }
-    if dir == Direction::Ingress && from_own_node(model, s, other) {
-        return open(Outcome::NodeLocal);
-    }
-    let Some(union) = model.union_of(sid, dir) else {
-        return open(Outcome::Open);
+    let union = match model.isolation(subject, dir, other) {
+        Isolation::Isolated(u) => model.union(u),
+        decided => return open(decided),
     };
     let dst: Option<&Endpoint> = flow.to.endpoint().map(|e| model.cluster.endpoint(e));
     let mut allowed_ports = PortSet::empty();
@@ -238,22 +187,9 @@ fn direction(model: &Model, flow: &Flow, dir: Direction, family: Family) -> Dire
     DirectionReach {
         direction: dir,
         subject,
-        outcome: Outcome::Isolated(union.id),
+        outcome: Isolation::Isolated(union.id),
         allowed_ports,
         checks,
-    }
-}
-
-/// Is `other` the node of pod `s` (a hostNetwork pod on it, or one of its addresses)?
-fn from_own_node(model: &Model, s: &Endpoint, other: Party) -> bool {
-    match other {
-        Party::Endpoint(o) => {
-            let o = model.cluster.endpoint(o);
-            o.host_network && s.node.is_some() && o.node == s.node
-        }
-        Party::External(net) => {
-            net.prefix_len() == net.max_prefix_len() && s.host_addrs.contains(&net.addr())
-        }
     }
 }
 
@@ -265,7 +201,7 @@ fn named_port_notes(model: &Model, allow: &Allow, dst: Option<&Endpoint>) -> Vec
                 None => notes.push(format!(
                     "named port {name}/{protocol} never matches an address outside the cluster"
                 )),
-                Some(d) if d.host_network => notes.push(format!(
+                Some(d) if !d.on_pod_network() => notes.push(format!(
                     "named port {name}/{protocol} never matches {}: a hostNetwork pod is its node",
                     model.cluster.endpoint_name(d.id)
                 )),
@@ -304,11 +240,7 @@ fn peer_check(
     };
     let policy = cluster.policy(allow.policy);
     let spec = &policy.rules(allow.direction)[allow.rule].peers[allow.peer_index.unwrap_or(0)];
-    let matched = match other {
-        Party::Endpoint(e) => model.peer_admits_endpoint(allow.peer, cluster.endpoint(e), family),
-        Party::External(net) => model.peer_admits_addr(allow.peer, &net),
-    };
-    if matched {
+    if model.peer_admits(allow.peer, other, family) {
         return (true, None);
     }
     let reason = match (spec, model.peer(pid), other) {
@@ -322,7 +254,7 @@ fn peer_check(
             let e = cluster.endpoint(e);
             let ename = cluster.endpoint_name(e.id);
             let ns = cluster.namespace(e.namespace);
-            if e.host_network {
+            if !e.on_pod_network() {
                 format!("{ename} is a hostNetwork pod: selectors never match it (it is its node)")
             } else {
                 match namespace {

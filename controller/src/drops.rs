@@ -5,9 +5,9 @@
 use crate::metrics::ErrorKind;
 use crate::nflog::{LoggedPacket, NflogSocket};
 use crate::state::{DropReport, Shared};
-use netfence_analyzer::reach::Outcome;
 use netfence_analyzer::{reach, Flow, Party};
 use netfence_model::objects::Direction;
+use netfence_model::Isolation;
 use netfence_model::{Family, Model, Protocol};
 use netfence_nft::render::parse_log_prefix;
 use std::sync::Arc;
@@ -40,7 +40,7 @@ pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
         Direction::Egress => &f.egress,
     });
     let policies: Vec<String> = match side.map(|d| d.outcome) {
-        Some(Outcome::Isolated(u)) => model.policy_keys(u),
+        Some(Isolation::Isolated(u)) => model.policy_keys(u),
         _ => Vec::new(),
     };
     let port = match (p.dst_port, protocol) {

@@ -42,7 +42,7 @@ fn kernel_pods(model: &Model) -> impl Iterator<Item = &netfence_model::Endpoint>
         .cluster
         .endpoints
         .iter()
-        .filter(|e| e.kind == EndpointKind::Pod && !e.host_network && !e.addrs.is_empty())
+        .filter(|e| e.kind == EndpointKind::Pod && e.on_pod_network() && !e.addrs.is_empty())
 }
 
 /// The node's address of that family, if the model knows it.
@@ -219,7 +219,7 @@ impl Lab {
         let host_pods: Vec<(&str, EndpointId)> = cluster
             .endpoints
             .iter()
-            .filter(|e| e.host_network && e.kind == EndpointKind::Pod)
+            .filter(|e| !e.on_pod_network() && e.kind == EndpointKind::Pod)
             .map(|e| (e.node.as_deref().unwrap_or("node-1"), e.id))
             .collect();
         let addr = |v4: Option<Ipv4Addr>, v6: Option<Ipv6Addr>, f: Family| -> Option<IpAddr> {

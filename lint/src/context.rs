@@ -92,7 +92,7 @@ impl<'m> Context<'m> {
         let pod_addrs = cluster
             .endpoints
             .iter()
-            .filter(|e| !e.host_network)
+            .filter(|e| e.on_pod_network())
             .flat_map(|e| e.addrs.iter());
         let pod_network = config.pod_networks.union(&addr_set(pod_addrs));
         let service_addrs = cluster.services.iter().flat_map(|s| s.cluster_ips.iter());

@@ -61,16 +61,19 @@ pub struct NamespaceCoverage {
 
 fn isolation(model: &Model, members: &[EndpointId], d: Direction) -> Isolation {
     let cluster = &model.cluster;
-    if members.iter().all(|e| cluster.endpoint(*e).host_network) {
+    if members
+        .iter()
+        .all(|e| !cluster.endpoint(*e).on_pod_network())
+    {
         return Isolation::HostNetwork;
     }
     let pods: Vec<&EndpointId> = members
         .iter()
-        .filter(|e| !cluster.endpoint(**e).host_network)
+        .filter(|e| cluster.endpoint(**e).on_pod_network())
         .collect();
     let k = pods
         .iter()
-        .filter(|e| model.union_of(***e, d).is_some())
+        .filter(|e| model.subject_isolation(***e, d).union().is_some())
         .count();
     match k {
         0 => Isolation::Open,

@@ -3,9 +3,9 @@
 
 use crate::error::Source;
 use crate::objects::{
-    ContainerPort, Namespace, Object, Pod, Policy, Service, Workload, WorkloadKind,
+    ContainerPort, Namespace, Object, Pod, Policy, Service, ServicePort, Workload, WorkloadKind,
 };
-use crate::ports::Protocol;
+use crate::ports::{PortRef, Protocol};
 use crate::selector::Labels;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -54,24 +54,15 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// The container port of that name and protocol, as a named policy port resolves.
+    /// The container port of that name and protocol.
     pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
-        self.ports
-            .iter()
-            .find(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
-            .map(|p| p.port)
+        container_port(&self.ports, name, protocol)
     }
 
     /// The port a policy's named port resolves to with this endpoint as the
-    /// destination: the container port of that name and protocol, and never one of a
-    /// hostNetwork pod (it is its node, and a node is not a pod, so named ports never
-    /// match it, as they never match any other non-pod address). The one home of that
-    /// rule: the compiler, the matrix and the renderer ask it.
+    /// destination (see [`destination_named_port`]).
     pub fn destination_named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
-        if self.host_network {
-            return None;
-        }
-        self.named_port(name, protocol)
+        destination_named_port(&self.ports, self.host_network, name, protocol)
     }
 
     /// Every container port of that name, whatever its protocol.
@@ -96,6 +87,43 @@ impl Endpoint {
             host_network: p.host_network,
             source: p.meta.source,
             workload,
+        }
+    }
+}
+
+fn container_port(ports: &[ContainerPort], name: &str, protocol: Protocol) -> Option<u16> {
+    ports
+        .iter()
+        .find(|p| p.protocol == protocol && p.name.as_deref() == Some(name))
+        .map(|p| p.port)
+}
+
+/// The port a policy's named port resolves to on a destination pod with these container
+/// ports: the container port of that name and protocol, and never one of a hostNetwork
+/// pod (it is its node, and a node is not a pod, so named ports never match it, as they
+/// never match any other non-pod address). The one home of that rule: the compiler, the
+/// matrix, the renderer and its set cache ask it.
+pub fn destination_named_port(
+    ports: &[ContainerPort],
+    host_network: bool,
+    name: &str,
+    protocol: Protocol,
+) -> Option<u16> {
+    if host_network {
+        return None;
+    }
+    container_port(ports, name, protocol)
+}
+
+impl ServicePort {
+    /// The port this Service port sends to on `backend`: a number as is, a name as the
+    /// backend's container port of that name and the Service port's protocol (the
+    /// endpoints controller's rule; unlike a policy's named port it also resolves on a
+    /// hostNetwork backend). None: the backend does not serve this Service port.
+    pub fn target_port_on(&self, backend: &Endpoint) -> Option<u16> {
+        match &self.target {
+            PortRef::Number(n) => Some(*n),
+            PortRef::Name(name) => backend.named_port(name, self.protocol),
         }
     }
 }
@@ -305,7 +333,7 @@ impl Cluster {
     pub fn endpoint_by_addr(&self, addr: &IpAddr) -> Option<EndpointId> {
         self.endpoints
             .iter()
-            .find(|e| !e.host_network && e.addrs.contains(addr))
+            .find(|e| e.on_pod_network() && e.addrs.contains(addr))
             .map(|e| e.id)
     }
 

@@ -131,7 +131,7 @@ impl LabelIndex {
             by_key: HashMap::new(),
             len,
         };
-        for e in cluster.endpoints.iter().filter(|e| !e.host_network) {
+        for e in cluster.endpoints.iter().filter(|e| e.on_pod_network()) {
             let i = e.id.index();
             idx.by_ns[e.namespace.index()].insert(i);
             for (k, v) in &e.labels {

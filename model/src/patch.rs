@@ -7,9 +7,12 @@
 //! move many endpoints between many peers at once, and a recompile is the clear way.
 //! Tests hold patched models to fresh compiles over random event sequences.
 
-use crate::cluster::{endpoint_key, Endpoint, EndpointId, EndpointKind, PolicyId};
+use crate::cluster::{
+    destination_named_port, endpoint_key, Endpoint, EndpointId, EndpointKind, PolicyId,
+};
 use crate::compile::{new_union, Model, PeerId, PeerMatch, UnionId};
 use crate::objects::{ContainerPort, Direction, Peer, Pod};
+use crate::ports::Protocol;
 use std::net::IpAddr;
 
 /// A pod as the sets derived from the model see it, before or after a change.
@@ -30,6 +33,16 @@ impl EndpointState {
             host_network: e.host_network,
             peers: Vec::new(),
         }
+    }
+
+    /// See [`Endpoint::on_pod_network`].
+    pub fn on_pod_network(&self) -> bool {
+        !self.host_network
+    }
+
+    /// A policy's named port resolved with this pod as the destination.
+    pub fn destination_named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
+        destination_named_port(&self.ports, self.host_network, name, protocol)
     }
 
     pub fn in_peer(&self, p: PeerId) -> bool {
@@ -189,7 +202,7 @@ impl Model {
                 Some(sel) => sel.matches(ns_labels),
             };
             // hostNetwork pods are their node: selectors never choose them.
-            let now = !e.host_network
+            let now = e.on_pod_network()
                 && in_namespace
                 && pod.as_ref().is_none_or(|sel| sel.matches(&e.labels));
             if now {
@@ -215,21 +228,19 @@ impl Model {
         let mine: Vec<IpAddr> = [&change.before, &change.after]
             .into_iter()
             .flatten()
-            .filter(|s| !s.host_network)
+            .filter(|s| s.on_pod_network())
             .flat_map(|s| s.addrs.iter().copied())
             .collect();
         !mine.is_empty()
-            && self
-                .cluster
-                .endpoints
-                .iter()
-                .any(|e| e.id != id && !e.host_network && e.addrs.iter().any(|a| mine.contains(a)))
+            && self.cluster.endpoints.iter().any(|e| {
+                e.id != id && e.on_pod_network() && e.addrs.iter().any(|a| mine.contains(a))
+            })
     }
 
     /// The union of the policies selecting the endpoint in `d`, created if new.
     fn selecting_union(&mut self, id: EndpointId, d: Direction) -> Option<UnionId> {
         let e = &self.cluster.endpoints[id.index()];
-        if e.host_network {
+        if !e.on_pod_network() {
             return None;
         }
         let policies: Vec<PolicyId> = (0..self.cluster.policies.len())

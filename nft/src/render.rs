@@ -89,7 +89,7 @@ fn addrs_of(e: &Endpoint, f: Family) -> impl Iterator<Item = IpAddr> + '_ {
 /// Is this endpoint a pod the node enforces?
 pub fn is_local(e: &Endpoint, node: &NodeView) -> bool {
     matches!(e.kind, netfence_model::EndpointKind::Pod)
-        && !e.host_network
+        && e.on_pod_network()
         && !e.addrs.is_empty()
         && node
             .name
@@ -213,7 +213,7 @@ impl<'m> Renderer<'m> {
             let n = model.cluster.endpoints.len();
             let mut s = EndpointSet::empty(n);
             for e in &model.cluster.endpoints {
-                if !e.host_network && addrs_of(e, f).next().is_some() {
+                if e.on_pod_network() && addrs_of(e, f).next().is_some() {
                     s.insert(e.id.index());
                 }
             }
@@ -650,16 +650,18 @@ pub fn render_with_names(
     });
     for e in local {
         node_addrs.extend(e.host_addrs.iter().copied());
-        let egress = match model.union_of(e.id, Direction::Egress) {
+        let egress = match model.subject_isolation(e.id, Direction::Egress).union() {
             Some(u) => {
+                let u = model.union(u);
                 let c = egress_chain_name(&mut r.names, model, u)?;
                 r.union_chain(c.clone(), Direction::Egress, u, e)?;
                 Some(c)
             }
             None => None,
         };
-        let ingress = match model.union_of(e.id, Direction::Ingress) {
+        let ingress = match model.subject_isolation(e.id, Direction::Ingress).union() {
             Some(u) => {
+                let u = model.union(u);
                 let c = ingress_chain_name(&mut r.names, model, u, e)?;
                 r.union_chain(c.clone(), Direction::Ingress, u, e)?;
                 Some(c)

@@ -34,7 +34,7 @@ struct CachedSet {
 impl CachedSet {
     /// The elements a pod in state `s` puts in this set.
     fn contribution(&self, s: &EndpointState, out: &mut Vec<Element>) {
-        if s.host_network {
+        if !s.on_pod_network() {
             // A hostNetwork pod is its node: in no set of pods.
             return;
         }
@@ -46,12 +46,7 @@ impl CachedSet {
                 out.extend(addrs.map(|a| Element::Addr(*a)))
             }
             SetSource::NamedPort(name, proto) => {
-                let Some(port) = s
-                    .ports
-                    .iter()
-                    .find(|p| p.protocol == *proto && p.name.as_deref() == Some(name))
-                    .map(|p| p.port)
-                else {
+                let Some(port) = s.destination_named_port(name, *proto) else {
                     return;
                 };
                 out.extend(addrs.map(|a| Element::AddrProtoPort(*a, *proto, port)));

@@ -4,13 +4,14 @@ use crate::args::{CanReachArgs, ReachFormat};
 use crate::input;
 use crate::output::reach_json;
 use crate::query;
-use anyhow::{anyhow, bail, Result};
+use anyhow::{bail, Result};
+use netfence_analyzer::destination::{destination_port, named_protocol, service_flows};
 use netfence_analyzer::explain;
-use netfence_analyzer::reach::Outcome;
 use netfence_analyzer::{reach, resolve_target, Flow, Party, Reach, Target};
 use netfence_model::objects::Service;
 use netfence_model::ports::PortRef;
-use netfence_model::{Model, PortSet, Protocol};
+use netfence_model::Isolation;
+use netfence_model::{Model, PortSet};
 use std::process::ExitCode;
 
 /// One evaluated (source, destination, port) of the question.
@@ -65,7 +66,7 @@ pub fn run(args: CanReachArgs, explain_always: bool) -> Result<ExitCode> {
                     let flow = Flow {
                         from: src,
                         to: dst,
-                        port: resolve_port(model, dst, port.as_ref(), protocol)?,
+                        port: destination_port(model, dst, port.as_ref(), protocol)?,
                         protocol: protocol.or_else(|| named_protocol(model, dst, port.as_ref())),
                         ..base
                     };
@@ -99,50 +100,8 @@ pub fn run(args: CanReachArgs, explain_always: bool) -> Result<ExitCode> {
     })
 }
 
-/// The protocol a named port resolves to on the destination, when the user gave none.
-fn named_protocol(model: &Model, dst: Party, port: Option<&PortRef>) -> Option<Protocol> {
-    let (Some(PortRef::Name(name)), Party::Endpoint(e)) = (port, dst) else {
-        return None;
-    };
-    let ep = model.cluster.endpoint(e);
-    let protos: Vec<Protocol> = ep.named_ports(name).map(|p| p.protocol).collect();
-    if protos.contains(&Protocol::Tcp) {
-        Some(Protocol::Tcp)
-    } else {
-        protos.first().copied()
-    }
-}
-
-/// A port number for the flow: numbers as given, names resolved on the destination pod.
-fn resolve_port(
-    model: &Model,
-    dst: Party,
-    port: Option<&PortRef>,
-    protocol: Option<Protocol>,
-) -> Result<Option<u16>> {
-    match port {
-        None => Ok(None),
-        Some(PortRef::Number(n)) => Ok(Some(*n)),
-        Some(PortRef::Name(name)) => {
-            let Party::Endpoint(e) = dst else {
-                bail!("a named port ({name}) needs a pod or workload destination");
-            };
-            let ep = model.cluster.endpoint(e);
-            let proto = protocol
-                .or_else(|| named_protocol(model, dst, port))
-                .unwrap_or(Protocol::Tcp);
-            ep.named_port(name, proto).map(Some).ok_or_else(|| {
-                anyhow!(
-                    "{} has no {proto} container port named {name}",
-                    model.cluster.endpoint_name(e)
-                )
-            })
-        }
-    }
-}
-
 /// Pairs for a Service destination: each backend, on the target port of each matching
-/// Service port. A backend without the named target port is not an endpoint of it.
+/// Service port, evaluated.
 fn service_pairs(
     model: &Model,
     src: Party,
@@ -150,74 +109,16 @@ fn service_pairs(
     port: Option<&PortRef>,
     base: Flow,
 ) -> Result<Vec<Pair>> {
-    let svc_name = format!("{}/svc/{}", svc.meta.namespace, svc.meta.name);
-    let ports: Vec<_> = svc
-        .ports
-        .iter()
-        .filter(|p| match port {
-            None => true,
-            Some(PortRef::Number(n)) => p.port == *n,
-            Some(PortRef::Name(name)) => p.name.as_deref() == Some(name.as_str()),
-        })
-        .filter(|p| base.protocol.is_none_or(|proto| proto == p.protocol))
-        .collect();
-    if ports.is_empty() {
-        match port {
-            Some(p) => bail!("{svc_name} has no port {p}"),
-            None => bail!("{svc_name} has no ports"),
-        }
-    }
-    let backends = model.cluster.service_backends(svc);
-    let mut pairs = Vec::new();
-    if backends.is_empty() {
-        pairs.push(Pair {
+    Ok(service_flows(model, src, svc, port, base)?
+        .into_iter()
+        .map(|s| Pair {
             from: src,
-            to: None,
-            service: Some(svc_name.clone()),
-            reach: None,
-            note: Some(format!("{svc_name} selects no pods: nothing can reach it")),
-        });
-    }
-    for b in backends {
-        for sp in &ports {
-            let dst = Party::Endpoint(b);
-            let target = match &sp.target {
-                PortRef::Number(n) => Some(*n),
-                PortRef::Name(name) => model.cluster.endpoint(b).named_port(name, sp.protocol),
-            };
-            let Some(target) = target else {
-                pairs.push(Pair {
-                    from: src,
-                    to: Some(dst),
-                    service: Some(svc_name.clone()),
-                    reach: None,
-                    note: Some(format!(
-                        "{} has no {} container port named {}, so it does not serve port {} of {svc_name}",
-                        model.cluster.endpoint_name(b),
-                        sp.protocol,
-                        sp.target,
-                        sp.port
-                    )),
-                });
-                continue;
-            };
-            let flow = Flow {
-                from: src,
-                to: dst,
-                port: Some(target),
-                protocol: Some(sp.protocol),
-                ..base
-            };
-            pairs.push(Pair {
-                from: src,
-                to: Some(dst),
-                service: Some(format!("{svc_name}:{}", sp.port)),
-                reach: Some(reach(model, flow)),
-                note: None,
-            });
-        }
-    }
-    Ok(pairs)
+            to: s.backend,
+            service: Some(s.service),
+            reach: s.flow.map(|f| reach(model, f)),
+            note: s.note,
+        })
+        .collect())
 }
 
 /// The ports allowed over any evaluated family.
@@ -239,7 +140,7 @@ fn short_reason(model: &Model, r: &Reach) -> Option<String> {
     }
     let f = r.families.first()?;
     for d in [&f.egress, &f.ingress] {
-        if let Outcome::Isolated(u) = d.outcome {
+        if let Isolation::Isolated(u) = d.outcome {
             if !r.flow.admitted_by(&d.allowed_ports) {
                 let names: Vec<String> = model.policy_keys(u);
                 return Some(format!(

@@ -4,25 +4,26 @@
 use crate::args::CanReachArgs;
 use crate::cmd::can_reach::{allowed_ports, Pair};
 use netfence_analyzer::explain;
-use netfence_analyzer::reach::{DirectionReach, Outcome};
+use netfence_analyzer::reach::DirectionReach;
 use netfence_model::ports::PortRef;
+use netfence_model::Isolation;
 use netfence_model::{Model, Protocol};
 use serde_json::{json, Value};
 
-fn outcome(o: &Outcome) -> &'static str {
+fn outcome(o: &Isolation) -> &'static str {
     match o {
-        Outcome::SelfTraffic => "self",
-        Outcome::NotAPod => "not-a-pod",
-        Outcome::HostNetwork => "host-network",
-        Outcome::NodeLocal => "node-local",
-        Outcome::Open => "not-isolated",
-        Outcome::Isolated(_) => "isolated",
+        Isolation::SelfTraffic => "self",
+        Isolation::NotAPod => "not-a-pod",
+        Isolation::HostNetwork => "host-network",
+        Isolation::NodeLocal => "node-local",
+        Isolation::Open => "not-isolated",
+        Isolation::Isolated(_) => "isolated",
     }
 }
 
 fn direction(model: &Model, r: &netfence_analyzer::Reach, d: &DirectionReach) -> Value {
     let (policies, allowed_by) = match d.outcome {
-        Outcome::Isolated(u) => {
+        Isolation::Isolated(u) => {
             let policies = model.policy_keys(u);
             let by: Vec<String> = d
                 .checks

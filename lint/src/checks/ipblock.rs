@@ -33,7 +33,7 @@ fn port_hull(specs: &[PortSpec]) -> PortSet {
 fn pods_in(ctx: &Context<'_>, block: &IpBlock) -> EndpointSet {
     let cluster = &ctx.model.cluster;
     let mut s = EndpointSet::empty(cluster.endpoints.len());
-    for e in cluster.endpoints.iter().filter(|e| !e.host_network) {
+    for e in cluster.endpoints.iter().filter(|e| e.on_pod_network()) {
         if block_admits_endpoint(block, e, block.family()) {
             s.insert(e.id.index());
         }

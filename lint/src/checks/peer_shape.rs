@@ -16,7 +16,7 @@ fn and_set(ctx: &Context<'_>, ns: &LabelSelector, pod: &LabelSelector) -> Endpoi
         .map(|n| ns.matches(&n.labels))
         .collect();
     for e in &cluster.endpoints {
-        if !e.host_network && ns_ok[e.namespace.index()] && pod.matches(&e.labels) {
+        if e.on_pod_network() && ns_ok[e.namespace.index()] && pod.matches(&e.labels) {
             s.insert(e.id.index());
         }
     }
@@ -40,7 +40,7 @@ fn or_parts(
         .iter()
         .map(|x| ns.matches(&x.labels))
         .collect();
-    for e in cluster.endpoints.iter().filter(|e| !e.host_network) {
+    for e in cluster.endpoints.iter().filter(|e| e.on_pod_network()) {
         if ns_ok[e.namespace.index()] {
             in_ns.insert(e.id.index());
         }

@@ -17,7 +17,7 @@ fn named(
     let (mut other_proto, mut pods) = (0, 0);
     for i in dests.iter() {
         let e = &ctx.model.cluster.endpoints[i];
-        if e.host_network {
+        if !e.on_pod_network() {
             continue;
         }
         pods += 1;

@@ -9,13 +9,6 @@ use netfence_model::ports::PortRef;
 use netfence_model::{Endpoint, EndpointSet, PolicyId};
 use std::collections::{BTreeSet, HashSet};
 
-fn target_on(sp: &ServicePort, e: &Endpoint) -> Option<u16> {
-    match &sp.target {
-        PortRef::Number(n) => Some(*n),
-        PortRef::Name(name) => e.named_port(name, sp.protocol),
-    }
-}
-
 fn port_label(sp: &ServicePort) -> String {
     match &sp.name {
         Some(n) => format!("{n} ({}/{})", sp.port, sp.protocol),
@@ -33,7 +26,7 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             .service_backends(svc)
             .into_iter()
             .map(|e| cluster.endpoint(e))
-            .filter(|e| !e.host_network)
+            .filter(|e| e.on_pod_network())
             .collect();
         if backends.is_empty() {
             continue;
@@ -47,9 +40,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let mut denied = EndpointSet::empty(n);
             let mut isolating: BTreeSet<String> = BTreeSet::new();
             for b in &backends {
-                let (Some(t), Some(u)) =
-                    (target_on(sp, b), model.union_of(b.id, Direction::Ingress))
-                else {
+                let (Some(t), Some(u)) = (
+                    sp.target_port_on(b),
+                    model.union_of(b.id, Direction::Ingress),
+                ) else {
                     continue;
                 };
                 if !u
@@ -78,7 +72,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
 
             // NF305: rules towards these backends that allow the Service port only.
-            let targets: BTreeSet<u16> = backends.iter().filter_map(|b| target_on(sp, b)).collect();
+            let targets: BTreeSet<u16> = backends
+                .iter()
+                .filter_map(|b| sp.target_port_on(b))
+                .collect();
             let listens_on_port = backends.iter().any(|b| {
                 b.ports
                     .iter()
@@ -112,7 +109,7 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 reached.intersect_with(&backend_set);
                 let misses = reached.iter().any(|i| {
                     let b = &cluster.endpoints[i];
-                    target_on(sp, b).is_some_and(|t| {
+                    sp.target_port_on(b).is_some_and(|t| {
                         !resolve_ports(&r.rule.ports, Some(b)).contains(sp.protocol, t)
                     })
                 });
