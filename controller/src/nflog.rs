@@ -3,10 +3,12 @@
 //! The ruleset's policy drops can carry `log group N` (see `RenderOptions::log_group` in
 //! netfence-nft). nftables hands such packets to `nfnetlink_log`, which sends them to the
 //! one netlink socket bound to group N *in the same network namespace*. This module is
-//! that socket, spoken over raw netlink with libc (no libnetfilter_log):
+//! that socket (no libnetfilter_log), on the rust-netlink crates: `netlink-sys` for the
+//! socket, `netlink-packet-core` for the framing and `netlink-packet-netfilter` for the
+//! NFLOG messages, through the `nfnetlink` glue this module shares with ctnetlink; the
+//! logged packet's headers are read with `etherparse`.
 //!
-//! 1. `socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER)` and `bind` (the
-//!    kernel picks the port id);
+//! 1. a `NETLINK_NETFILTER` socket, bound (the kernel picks the port id);
 //! 2. an `NFULNL_MSG_CONFIG` request with `NFULA_CFG_CMD = NFULNL_CFG_CMD_BIND` for the
 //!    group (acked; `EPERM` when another socket of the namespace holds the group);
 //! 3. a second request setting the copy mode (`NFULNL_COPY_PACKET`, first
@@ -20,75 +22,24 @@
 //! sending them would move those rules from syslog to nfnetlink_log. `log group N` names
 //! the nfnetlink_log logger explicitly, so binding the group is all the kernel needs.
 //!
-//! Constants are the values of the Linux uapi headers `linux/netlink.h`,
-//! `linux/netfilter/nfnetlink.h` and `linux/netfilter/nfnetlink_log.h` (unit tests check
-//! them against the `libc` crate). The kernel destroys the group's instance when the
-//! socket is closed, so dropping an [`NflogSocket`] releases the group.
+//! The kernel destroys the group's instance when the socket is closed, so dropping an
+//! [`NflogSocket`] releases the group.
 
-// Raw netlink means calling socket/bind/sendto/recvfrom/setsockopt through libc, which
-// is `unsafe`. The workspace denies unsafe code; this module is the one place allowed to
-// use it, every block with a SAFETY note, and its API is safe.
-#![allow(unsafe_code)]
+pub(crate) mod nfnetlink;
 
+use etherparse::{IpNumber, Ipv6ExtensionSlice, LaxIpSlice, TcpHeaderSlice, UdpHeaderSlice};
+use netlink_packet_core::{NetlinkPayload, Nla, NLMSG_ERROR};
+use netlink_packet_netfilter::nflog::{
+    config_request, ConfigCmd, ConfigMode, ConfigNla, PacketHdr, PacketNla, Timeout, ULogMessage,
+};
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
+};
+use nfnetlink::annotate;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::Duration;
-
-/// Values from the Linux uapi headers.
-mod uapi {
-    // linux/netlink.h
-    pub const NETLINK_NETFILTER: i32 = 12;
-    pub const NLM_F_REQUEST: u16 = 0x01;
-    pub const NLM_F_ACK: u16 = 0x04;
-    pub const NLMSG_NOOP: u16 = 0x1;
-    pub const NLMSG_ERROR: u16 = 0x2;
-    pub const NLMSG_DONE: u16 = 0x3;
-    pub const NLMSG_OVERRUN: u16 = 0x4;
-    /// `NLA_TYPE_MASK`: the attribute type without `NLA_F_NESTED` / `NLA_F_NET_BYTEORDER`.
-    pub const NLA_TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
-    /// `sizeof(struct nlmsghdr)`.
-    pub const NLMSG_HDRLEN: usize = 16;
-    /// `sizeof(struct nlattr)`.
-    pub const NLA_HDRLEN: usize = 4;
-
-    // linux/netfilter/nfnetlink.h
-    pub const NFNETLINK_V0: u8 = 0;
-    pub const NFNL_SUBSYS_ULOG: u16 = 4;
-    /// `sizeof(struct nfgenmsg)`: family u8, version u8, res_id be16.
-    pub const NFGENMSG_LEN: usize = 4;
-
-    // linux/netfilter/nfnetlink_log.h
-    pub const NFULNL_MSG_PACKET: u16 = 0;
-    pub const NFULNL_MSG_CONFIG: u16 = 1;
-    pub const NFULA_PACKET_HDR: u16 = 1;
-    pub const NFULA_IFINDEX_INDEV: u16 = 4;
-    pub const NFULA_IFINDEX_OUTDEV: u16 = 5;
-    pub const NFULA_PAYLOAD: u16 = 9;
-    pub const NFULA_PREFIX: u16 = 10;
-    pub const NFULNL_CFG_CMD_BIND: u8 = 1;
-    pub const NFULA_CFG_CMD: u16 = 1;
-    pub const NFULA_CFG_MODE: u16 = 2;
-    pub const NFULA_CFG_TIMEOUT: u16 = 4;
-    pub const NFULA_CFG_QTHRESH: u16 = 5;
-    pub const NFULNL_COPY_PACKET: u8 = 0x02;
-
-    /// `nfnl_msg_type(subsys, msg)`: subsystem in the high byte.
-    pub const fn nfnl_msg_type(subsys: u16, msg: u16) -> u16 {
-        (subsys << 8) | msg
-    }
-    pub const MSG_PACKET: u16 = nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET);
-    pub const MSG_CONFIG: u16 = nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_CONFIG);
-
-    // AF_* values the kernel puts in nfgen_family for the inet hooks.
-    pub const AF_INET: u8 = 2;
-    pub const AF_INET6: u8 = 10;
-
-    // IP protocol numbers.
-    pub const IPPROTO_TCP: u8 = 6;
-    pub const IPPROTO_UDP: u8 = 17;
-    pub const IPPROTO_SCTP: u8 = 132;
-}
 
 /// The address family of a logged packet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,13 +124,15 @@ const RECV_BUF: usize = 256 * 1024;
 /// How long [`NflogSocket::open`] waits for each acknowledgement.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// `nfnl_msg_type(NFNL_SUBSYS_ULOG, NFULNL_MSG_PACKET)`: the type of a packet message.
+const MSG_PACKET: u16 = ((libc::NFNL_SUBSYS_ULOG as u16) << 8) | libc::NFULNL_MSG_PACKET as u16;
+
 /// A netlink socket bound to one NFLOG group of the network namespace it was opened in.
 #[derive(Debug)]
 pub struct NflogSocket {
-    fd: OwnedFd,
+    sock: nfnetlink::Socket,
     group: u16,
     seq: u32,
-    buf: Vec<u8>,
     /// Packets that arrived while waiting for an acknowledgement.
     pending: Vec<LoggedPacket>,
     stats: Stats,
@@ -196,48 +149,29 @@ impl NflogSocket {
     /// Binds `group` in the calling thread's network namespace. The socket stays in that
     /// namespace whichever thread uses it later.
     pub fn open_with(group: u16, config: &Config) -> io::Result<NflogSocket> {
-        // SAFETY: socket(2) with constant arguments; it only returns a descriptor or -1.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                uapi::NETLINK_NETFILTER,
-            )
-        };
-        if raw < 0 {
-            return Err(annotate(
-                io::Error::last_os_error(),
-                "creating the netlink socket",
-            ));
-        }
-        // SAFETY: `raw` is a descriptor socket(2) just returned, owned by nothing else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let mut sock = NflogSocket {
-            fd,
+            sock: nfnetlink::Socket::open(RECV_BUF)?,
             group,
             seq: 0,
-            buf: vec![0; RECV_BUF],
             pending: Vec::new(),
             stats: Stats::default(),
         };
-        sock.bind()?;
         if let Some(size) = config.recv_buffer {
             sock.set_recv_buffer(size)?;
         }
-        sock.apply_timeout(Some(ACK_TIMEOUT))?;
-        sock.request(&[(uapi::NFULA_CFG_CMD, vec![uapi::NFULNL_CFG_CMD_BIND])])
-            .map_err(|e| {
-                let hint = if e.raw_os_error() == Some(libc::EPERM) {
-                    " (another socket of this network namespace holds the group, or \
-                     CAP_NET_ADMIN is missing)"
-                } else {
-                    ""
-                };
-                annotate(e, &format!("binding NFLOG group {group}{hint}"))
-            })?;
-        sock.request(&config_attrs(config))
+        sock.sock.set_timeout(Some(ACK_TIMEOUT))?;
+        sock.request(vec![ConfigCmd::Bind.into()]).map_err(|e| {
+            let hint = if e.raw_os_error() == Some(libc::EPERM) {
+                " (another socket of this network namespace holds the group, or \
+                 CAP_NET_ADMIN is missing)"
+            } else {
+                ""
+            };
+            annotate(e, &format!("binding NFLOG group {group}{hint}"))
+        })?;
+        sock.request(config_attrs(config))
             .map_err(|e| annotate(e, &format!("configuring NFLOG group {group}")))?;
-        sock.apply_timeout(None)?;
+        sock.sock.set_timeout(None)?;
         Ok(sock)
     }
 
@@ -254,42 +188,19 @@ impl NflogSocket {
     /// How long [`NflogSocket::recv`] blocks at most; `None` (the default) blocks until a
     /// packet arrives.
     pub fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.apply_timeout(timeout)
+        self.sock.set_timeout(timeout)
     }
 
     /// Non-blocking mode (for an event loop polling [`AsFd::as_fd`]): `recv` then returns
     /// an empty vector at once when nothing is queued.
     pub fn set_nonblocking(&mut self, on: bool) -> io::Result<()> {
-        let fd = self.fd.as_raw_fd();
-        // SAFETY: fcntl(F_GETFL) on a descriptor we own; no pointers involved.
-        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
-        if flags < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let flags = if on {
-            flags | libc::O_NONBLOCK
-        } else {
-            flags & !libc::O_NONBLOCK
-        };
-        // SAFETY: fcntl(F_SETFL) with an integer argument on a descriptor we own.
-        if unsafe { libc::fcntl(fd, libc::F_SETFL, flags) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        self.sock.set_nonblocking(on)
     }
 
     /// Sets the receive buffer size (`SO_RCVBUFFORCE` when privileged, else `SO_RCVBUF`,
     /// which the kernel caps at `net.core.rmem_max`).
     pub fn set_recv_buffer(&mut self, bytes: usize) -> io::Result<()> {
-        let v = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        if self
-            .setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, &v)
-            .is_ok()
-        {
-            return Ok(());
-        }
-        self.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUF, &v)
-            .map_err(|e| annotate(e, "setting the receive buffer"))
+        self.sock.set_recv_buffer(bytes)
     }
 
     /// Waits for logged packets and returns those of one datagram (a batch).
@@ -305,19 +216,11 @@ impl NflogSocket {
             return Ok(out);
         }
         loop {
-            let n = match self.recv_datagram() {
-                Ok(Some(n)) => n,
-                Ok(None) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Vec::new()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    self.stats.overruns += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let Some(datagram) = self.recv_datagram()? else {
+                return Ok(Vec::new());
             };
             let mut out = Vec::new();
-            for m in parse_datagram(&self.buf[..n]) {
+            for m in parse_datagram(self.sock.received(datagram)) {
                 match m {
                     Message::Packet(p) => out.push(p),
                     Message::Unparsed => self.stats.unparsed += 1,
@@ -333,121 +236,40 @@ impl NflogSocket {
         }
     }
 
-    fn bind(&self) -> io::Result<()> {
-        let addr = kernel_addr();
-        // SAFETY: `addr` is a fully initialised sockaddr_nl that outlives the call, and
-        // the length passed is its size.
-        let r = unsafe {
-            libc::bind(
-                self.fd.as_raw_fd(),
-                (&addr as *const libc::sockaddr_nl).cast::<libc::sockaddr>(),
-                sockaddr_nl_len(),
-            )
-        };
-        if r < 0 {
-            return Err(annotate(
-                io::Error::last_os_error(),
-                "binding the netlink socket",
-            ));
-        }
-        Ok(())
-    }
-
-    fn setsockopt(&self, level: libc::c_int, name: libc::c_int, v: &libc::c_int) -> io::Result<()> {
-        // SAFETY: `v` points to a live c_int and the length passed is its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                level,
-                name,
-                (v as *const libc::c_int).cast::<libc::c_void>(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
-    }
-
-    fn apply_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
-        // A zero timeval means "block forever"; round a tiny timeout up to 1 µs.
-        let tv = match timeout {
-            None => libc::timeval {
-                tv_sec: 0,
-                tv_usec: 0,
-            },
-            Some(d) => {
-                let d = d.max(Duration::from_micros(1));
-                libc::timeval {
-                    tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
-                    tv_usec: libc::suseconds_t::from(d.subsec_micros() as i32),
+    /// The next datagram from the kernel; `None` when the timeout passed (or nothing was
+    /// queued, non-blocking). ENOBUFS and truncation are counted.
+    fn recv_datagram(&mut self) -> io::Result<Option<nfnetlink::Datagram>> {
+        loop {
+            match self.sock.recv() {
+                Ok(Some(d)) => {
+                    if d.truncated {
+                        self.stats.truncated += 1;
+                    }
+                    return Ok(Some(d));
                 }
+                // Not from the kernel: dropped.
+                Ok(None) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => self.stats.overruns += 1,
+                Err(e) => return Err(e),
             }
-        };
-        // SAFETY: `tv` is a live, initialised timeval and the length passed is its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast::<libc::c_void>(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(annotate(io::Error::last_os_error(), "setting SO_RCVTIMEO"));
         }
-        Ok(())
     }
 
     /// Sends one config request and waits for its acknowledgement.
-    fn request(&mut self, attrs: &[(u16, Vec<u8>)]) -> io::Result<()> {
+    fn request(&mut self, attrs: Vec<ConfigNla>) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let msg = config_message(self.group, seq, attrs);
-        let addr = kernel_addr();
+        self.sock.send(&config_message(self.group, seq, attrs))?;
         loop {
-            // SAFETY: `msg` and `addr` are live and initialised for the whole call, and
-            // the lengths passed are theirs.
-            let r = unsafe {
-                libc::sendto(
-                    self.fd.as_raw_fd(),
-                    msg.as_ptr().cast::<libc::c_void>(),
-                    msg.len(),
-                    0,
-                    (&addr as *const libc::sockaddr_nl).cast::<libc::sockaddr>(),
-                    sockaddr_nl_len(),
-                )
-            };
-            if r >= 0 {
-                break;
-            }
-            let e = io::Error::last_os_error();
-            if e.kind() != io::ErrorKind::Interrupted {
-                return Err(e);
-            }
-        }
-        loop {
-            let n = match self.recv_datagram() {
-                Ok(Some(n)) => n,
-                Ok(None) => continue,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    return Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "no acknowledgement from the kernel",
-                    ))
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                    self.stats.overruns += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
+            let Some(datagram) = self.recv_datagram()? else {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no acknowledgement from the kernel",
+                ));
             };
             let mut result = None;
-            for m in parse_datagram(&self.buf[..n]) {
+            for m in parse_datagram(self.sock.received(datagram)) {
                 match m {
                     Message::Ack { seq: s, error } if s == seq => {
                         result = Some(if error == 0 {
@@ -468,108 +290,37 @@ impl NflogSocket {
             }
         }
     }
-
-    /// Receives one datagram into `self.buf`: `Some(length kept)`, or `None` for a
-    /// datagram that did not come from the kernel (dropped).
-    fn recv_datagram(&mut self) -> io::Result<Option<usize>> {
-        let mut from = kernel_addr();
-        let mut from_len = sockaddr_nl_len();
-        // SAFETY: `buf` is valid for writes of its length, `from` and `from_len` are live
-        // and `from_len` holds the size of `from`. MSG_TRUNC only changes the return value.
-        let r = unsafe {
-            libc::recvfrom(
-                self.fd.as_raw_fd(),
-                self.buf.as_mut_ptr().cast::<libc::c_void>(),
-                self.buf.len(),
-                libc::MSG_TRUNC,
-                (&mut from as *mut libc::sockaddr_nl).cast::<libc::sockaddr>(),
-                &mut from_len,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let n = r as usize;
-        if from.nl_pid != 0 {
-            // Another process of the namespace wrote to our port id: not a kernel report.
-            return Ok(None);
-        }
-        if n > self.buf.len() {
-            self.stats.truncated += 1;
-            return Ok(Some(self.buf.len()));
-        }
-        Ok(Some(n))
-    }
 }
 
 impl AsFd for NflogSocket {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.sock.as_fd()
     }
 }
 
 impl AsRawFd for NflogSocket {
     fn as_raw_fd(&self) -> RawFd {
-        self.fd.as_raw_fd()
+        self.sock.as_raw_fd()
     }
-}
-
-fn annotate(e: io::Error, what: &str) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {e}"))
-}
-
-/// The kernel's netlink address (port id 0, no multicast groups).
-fn kernel_addr() -> libc::sockaddr_nl {
-    // SAFETY: sockaddr_nl is plain data (integers and padding); all-zero is valid.
-    let mut a: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-    a.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-    a
-}
-
-fn sockaddr_nl_len() -> libc::socklen_t {
-    std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t
 }
 
 /// The attributes of the second config request: copy mode, threshold, flush timeout.
-fn config_attrs(config: &Config) -> Vec<(u16, Vec<u8>)> {
-    // struct nfulnl_msg_config_mode (packed): be32 copy_range, u8 copy_mode, u8 pad.
-    let mut mode = u32::from(config.copy_range).to_be_bytes().to_vec();
-    mode.extend_from_slice(&[uapi::NFULNL_COPY_PACKET, 0]);
+fn config_attrs(config: &Config) -> Vec<ConfigNla> {
     let centis = (config.flush_timeout.as_millis() / 10).clamp(1, u128::from(u32::MAX)) as u32;
     vec![
-        (uapi::NFULA_CFG_MODE, mode),
-        (
-            uapi::NFULA_CFG_QTHRESH,
-            config.queue_threshold.max(1).to_be_bytes().to_vec(),
-        ),
-        (uapi::NFULA_CFG_TIMEOUT, centis.to_be_bytes().to_vec()),
+        ConfigMode::new_packet(u32::from(config.copy_range)).into(),
+        ConfigNla::QThresh(config.queue_threshold.max(1)),
+        Timeout::new(centis).into(),
     ]
 }
 
-const fn align4(n: usize) -> usize {
-    (n + 3) & !3
-}
-
 /// An `NFULNL_MSG_CONFIG` request for `group` with the given attributes, acked.
-fn config_message(group: u16, seq: u32, attrs: &[(u16, Vec<u8>)]) -> Vec<u8> {
-    let mut body = vec![0u8 /* AF_UNSPEC */, uapi::NFNETLINK_V0];
-    body.extend_from_slice(&group.to_be_bytes());
-    for (ty, data) in attrs {
-        let len = uapi::NLA_HDRLEN + data.len();
-        body.extend_from_slice(&(len as u16).to_ne_bytes());
-        body.extend_from_slice(&ty.to_ne_bytes());
-        body.extend_from_slice(data);
-        body.resize(align4(body.len()), 0);
-    }
-    let len = uapi::NLMSG_HDRLEN + body.len();
-    let mut msg = Vec::with_capacity(len);
-    msg.extend_from_slice(&(len as u32).to_ne_bytes());
-    msg.extend_from_slice(&uapi::MSG_CONFIG.to_ne_bytes());
-    msg.extend_from_slice(&(uapi::NLM_F_REQUEST | uapi::NLM_F_ACK).to_ne_bytes());
-    msg.extend_from_slice(&seq.to_ne_bytes());
-    msg.extend_from_slice(&0u32.to_ne_bytes());
-    msg.extend_from_slice(&body);
-    msg
+fn config_message(group: u16, seq: u32, attrs: Vec<ConfigNla>) -> Vec<u8> {
+    let mut msg = config_request(NetfilterProtoFamily::Unspec, group, attrs);
+    msg.header.sequence_number = seq;
+    let mut out = vec![0; msg.buffer_len()];
+    msg.serialize(&mut out);
+    out
 }
 
 /// One netlink message of a datagram.
@@ -588,104 +339,88 @@ enum Message {
     Ignored,
 }
 
-fn ne_u16(b: &[u8]) -> u16 {
-    u16::from_ne_bytes([b[0], b[1]])
-}
-fn ne_u32(b: &[u8]) -> u32 {
-    u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
-}
-fn be_u16(b: &[u8]) -> u16 {
-    u16::from_be_bytes([b[0], b[1]])
-}
-fn be_u32(b: &[u8]) -> u32 {
-    u32::from_be_bytes([b[0], b[1], b[2], b[3]])
-}
-
 /// Splits a datagram into its netlink messages. A message whose length does not fit ends
 /// the walk (counted as one unparsed message).
-fn parse_datagram(mut buf: &[u8]) -> Vec<Message> {
-    let mut out = Vec::new();
-    while buf.len() >= uapi::NLMSG_HDRLEN {
-        let len = ne_u32(&buf[0..4]) as usize;
-        if len < uapi::NLMSG_HDRLEN || len > buf.len() {
-            out.push(Message::Unparsed);
-            break;
-        }
-        let ty = ne_u16(&buf[4..6]);
-        let seq = ne_u32(&buf[8..12]);
-        let body = &buf[uapi::NLMSG_HDRLEN..len];
-        out.push(match ty {
-            uapi::MSG_PACKET => match parse_packet(body) {
-                Some(p) => Message::Packet(p),
-                None => Message::Unparsed,
-            },
-            uapi::NLMSG_ERROR => match body.get(0..4) {
-                // struct nlmsgerr: int error, then the header of the request. The kernel
-                // copies the request's seq into our header too; if it did not, take it
-                // from the embedded header (its seq is at 4 + 8).
-                Some(e) => Message::Ack {
-                    seq: if seq != 0 {
-                        seq
-                    } else {
-                        body.get(12..16).map_or(0, ne_u32)
-                    },
-                    error: ne_u32(e) as i32,
-                },
-                None => Message::Unparsed,
-            },
-            uapi::NLMSG_OVERRUN => Message::Overrun,
-            uapi::NLMSG_NOOP | uapi::NLMSG_DONE => Message::Ignored,
-            _ => Message::Ignored,
-        });
-        let next = align4(len).min(buf.len());
-        buf = &buf[next..];
-    }
-    out
+fn parse_datagram(buf: &[u8]) -> Vec<Message> {
+    nfnetlink::messages(buf)
+        .map(|m| m.map_or(Message::Unparsed, message))
+        .collect()
 }
 
-/// The body of an `NFULNL_MSG_PACKET`: nfgenmsg, then attributes.
-fn parse_packet(body: &[u8]) -> Option<LoggedPacket> {
-    if body.len() < uapi::NFGENMSG_LEN {
-        return None;
+fn message(m: nfnetlink::Message) -> Message {
+    match m.payload {
+        Ok(NetlinkPayload::InnerMessage(NetfilterMessage {
+            header,
+            inner: NetfilterMessageInner::ULog(ULogMessage::Packet(nlas)),
+            ..
+        })) => packet(&header, &nlas).map_or(Message::Unparsed, Message::Packet),
+        Ok(NetlinkPayload::Error(e)) => {
+            // struct nlmsgerr: the error, then the request's header. The kernel copies the
+            // request's seq into our header too; if it did not, take the embedded one.
+            let seq = if m.header.sequence_number != 0 {
+                m.header.sequence_number
+            } else if e.header.len() >= std::mem::size_of::<libc::nlmsghdr>() {
+                netlink_packet_core::NetlinkBuffer::new(&e.header[..]).sequence_number()
+            } else {
+                0
+            };
+            Message::Ack {
+                seq,
+                error: e.raw_code(),
+            }
+        }
+        Ok(NetlinkPayload::Overrun(_)) => Message::Overrun,
+        Ok(_) => Message::Ignored,
+        // An error too short for its code, or a packet message that did not decode.
+        Err(_) if matches!(m.header.message_type, NLMSG_ERROR | MSG_PACKET) => Message::Unparsed,
+        Err(_) => Message::Ignored,
     }
-    let nf_family = body[0];
-    let group = be_u16(&body[2..4]);
+}
+
+/// `NFULA_PACKET_HDR` (struct nfulnl_msg_packet_hdr: be16 hw_protocol, u8 hook, u8 pad).
+/// netlink-packet-netfilter 0.4 decodes it but keeps the fields private, so they are read
+/// back from its own encoding of the attribute's value.
+fn packet_hdr(h: &PacketHdr) -> Option<(u16, u8)> {
+    let mut raw = vec![0; h.value_len()];
+    h.emit_value(&mut raw);
+    match raw[..] {
+        [a, b, hook, ..] => Some((u16::from_be_bytes([a, b]), hook)),
+        _ => None,
+    }
+}
+
+/// A decoded `NFULNL_MSG_PACKET`: its nfgenmsg (family, group) and attributes.
+fn packet(nfgen: &NetfilterHeader, nlas: &[PacketNla]) -> Option<LoggedPacket> {
     let mut prefix = String::new();
     let (mut hook, mut hw_protocol, mut indev, mut outdev, mut payload) =
         (None, None, None, None, None);
-    let mut attrs = &body[uapi::NFGENMSG_LEN..];
-    while attrs.len() >= uapi::NLA_HDRLEN {
-        let len = ne_u16(&attrs[0..2]) as usize;
-        if len < uapi::NLA_HDRLEN || len > attrs.len() {
-            return None;
-        }
-        let ty = ne_u16(&attrs[2..4]) & uapi::NLA_TYPE_MASK;
-        let data = &attrs[uapi::NLA_HDRLEN..len];
-        match ty {
-            uapi::NFULA_PACKET_HDR if data.len() >= 3 => {
-                // struct nfulnl_msg_packet_hdr: be16 hw_protocol, u8 hook, u8 pad.
-                hw_protocol = Some(be_u16(&data[0..2]));
-                hook = Some(data[2]);
+    for nla in nlas {
+        match nla {
+            PacketNla::PacketHdr(h) => {
+                if let Some((protocol, h)) = packet_hdr(h) {
+                    hw_protocol = Some(protocol);
+                    hook = Some(h);
+                }
             }
-            uapi::NFULA_IFINDEX_INDEV if data.len() >= 4 => indev = Some(be_u32(data)),
-            uapi::NFULA_IFINDEX_OUTDEV if data.len() >= 4 => outdev = Some(be_u32(data)),
-            uapi::NFULA_PREFIX => {
-                let end = data.iter().position(|&b| b == 0).unwrap_or(data.len());
-                prefix = String::from_utf8_lossy(&data[..end]).into_owned();
-            }
-            uapi::NFULA_PAYLOAD => payload = Some(data),
+            PacketNla::IfIndexInDev(i) => indev = Some(*i),
+            PacketNla::IfIndexOutDev(i) => outdev = Some(*i),
+            PacketNla::Prefix(p) => prefix = p.to_string_lossy().into_owned(),
+            PacketNla::Payload(p) => payload = Some(p.as_slice()),
             _ => {}
         }
-        attrs = &attrs[align4(len).min(attrs.len())..];
     }
     let h = parse_ip(payload?)?;
     let expected = match h.family {
-        Family::V4 => uapi::AF_INET,
-        Family::V6 => uapi::AF_INET6,
+        Family::V4 => NetfilterProtoFamily::IPv4,
+        Family::V6 => NetfilterProtoFamily::IPv6,
     };
     // At the inet hooks the family says what the payload is; elsewhere (bridge, netdev)
     // it names the hook family, and the version nibble decides.
-    if (nf_family == uapi::AF_INET || nf_family == uapi::AF_INET6) && nf_family != expected {
+    if matches!(
+        nfgen.family,
+        NetfilterProtoFamily::IPv4 | NetfilterProtoFamily::IPv6
+    ) && nfgen.family != expected
+    {
         return None;
     }
     Some(LoggedPacket {
@@ -696,7 +431,7 @@ fn parse_packet(body: &[u8]) -> Option<LoggedPacket> {
         protocol: h.protocol,
         src_port: h.ports.map(|p| p.0),
         dst_port: h.ports.map(|p| p.1),
-        group,
+        group: nfgen.res_id,
         hook,
         hw_protocol,
         indev,
@@ -714,118 +449,97 @@ struct Headers {
     ports: Option<(u16, u16)>,
 }
 
-fn ports(protocol: u8, l4: &[u8]) -> Option<(u16, u16)> {
+/// The ports of a TCP, UDP or SCTP header at the start of `l4`, if it is whole.
+fn ports(protocol: IpNumber, l4: &[u8]) -> Option<(u16, u16)> {
     match protocol {
-        // All three start with be16 source port, be16 destination port.
-        uapi::IPPROTO_TCP | uapi::IPPROTO_UDP | uapi::IPPROTO_SCTP if l4.len() >= 4 => {
-            Some((be_u16(&l4[0..2]), be_u16(&l4[2..4])))
-        }
+        IpNumber::TCP => TcpHeaderSlice::from_slice(l4)
+            .ok()
+            .map(|t| (t.source_port(), t.destination_port())),
+        IpNumber::UDP => UdpHeaderSlice::from_slice(l4)
+            .ok()
+            .map(|u| (u.source_port(), u.destination_port())),
+        // etherparse has no SCTP: its common header starts with be16 source port and
+        // be16 destination port (RFC 9260, 3.1).
+        IpNumber::SCTP => match *l4 {
+            [a, b, c, d, ..] => Some((u16::from_be_bytes([a, b]), u16::from_be_bytes([c, d]))),
+            _ => None,
+        },
         _ => None,
     }
 }
 
-/// Parses an IPv4 or IPv6 header (and the ports after it) at the start of `p`.
+/// Parses an IPv4 or IPv6 header, IPv6 extension headers and IPv4 AH included (and the
+/// ports after them), at the start of `p`. Parsing is lax: the copy range cuts packets,
+/// so the header's length fields may name more bytes than `p` holds.
 fn parse_ip(p: &[u8]) -> Option<Headers> {
-    match p.first()? >> 4 {
-        4 => {
-            if p.len() < 20 {
-                return None;
-            }
-            let ihl = usize::from(p[0] & 0x0f) * 4;
-            if ihl < 20 {
-                return None;
-            }
-            let protocol = p[9];
-            let src = Ipv4Addr::new(p[12], p[13], p[14], p[15]);
-            let dst = Ipv4Addr::new(p[16], p[17], p[18], p[19]);
-            let fragment_offset = be_u16(&p[6..8]) & 0x1fff;
-            let ports = if fragment_offset == 0 {
-                p.get(ihl..).and_then(|l4| ports(protocol, l4))
-            } else {
-                None
-            };
-            Some(Headers {
-                family: Family::V4,
-                src: src.into(),
-                dst: dst.into(),
-                protocol,
-                ports,
-            })
-        }
-        6 => {
-            if p.len() < 40 {
-                return None;
-            }
-            let src = Ipv6Addr::from(<[u8; 16]>::try_from(&p[8..24]).ok()?);
-            let dst = Ipv6Addr::from(<[u8; 16]>::try_from(&p[24..40]).ok()?);
-            let mut next = p[6];
-            let mut off = 40;
-            let mut later_fragment = false;
-            let mut complete = true;
-            // Skip a few extension headers; anything else is the transport header.
-            for _ in 0..8 {
-                let hdr_len = match next {
-                    // Hop-by-hop, routing, destination options: (len + 1) * 8 bytes.
-                    0 | 43 | 60 => p.get(off + 1).map(|&l| (usize::from(l) + 1) * 8),
-                    // Fragment: 8 bytes; a non-zero offset means no transport header.
-                    44 => p.get(off + 2..off + 4).map(|b| {
-                        later_fragment |= be_u16(b) >> 3 != 0;
-                        8
-                    }),
-                    // Authentication header: (len + 2) * 4 bytes.
-                    51 => p.get(off + 1).map(|&l| (usize::from(l) + 2) * 4),
-                    _ => break,
-                };
-                match hdr_len {
-                    Some(l) => {
-                        next = p[off];
-                        off += l;
-                    }
-                    None => {
-                        complete = false;
-                        break;
-                    }
-                }
-            }
-            let ports = if complete && !later_fragment {
-                p.get(off..).and_then(|l4| ports(next, l4))
-            } else {
-                None
-            };
-            Some(Headers {
-                family: Family::V6,
-                src: src.into(),
-                dst: dst.into(),
-                protocol: next,
-                ports,
-            })
-        }
-        _ => None,
-    }
+    let (ip, _stopped) = LaxIpSlice::from_slice(p).ok()?;
+    // A later fragment carries no transport header; the first one (offset 0) does.
+    let (family, first_fragment) = match &ip {
+        LaxIpSlice::Ipv4(v4) => (Family::V4, v4.header().fragments_offset().value() == 0),
+        LaxIpSlice::Ipv6(v6) => (
+            Family::V6,
+            v6.extensions().clone().into_iter().all(|ext| match ext {
+                Ipv6ExtensionSlice::Fragment(f) => f.fragment_offset().value() == 0,
+                _ => true,
+            }),
+        ),
+    };
+    // When an extension header is cut off, the payload's protocol is that header's.
+    let l4 = ip.payload();
+    Some(Headers {
+        family,
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        protocol: l4.ip_number.0,
+        ports: if first_fragment {
+            ports(l4.ip_number, l4.payload)
+        } else {
+            None
+        },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use netlink_packet_core::{
+        DefaultNla, DoneMessage, ErrorMessage, NetlinkHeader, NetlinkMessage, NLA_F_NET_BYTEORDER,
+        NLMSG_DONE, NLMSG_NOOP, NLMSG_OVERRUN,
+    };
+    use netlink_packet_netfilter::nflog::TimeStamp;
+    use std::ffi::CString;
+    use std::net::Ipv6Addr;
+    use std::num::NonZeroI32;
 
-    fn attr(ty: u16, data: &[u8]) -> Vec<u8> {
-        let mut a = Vec::new();
-        a.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
-        a.extend_from_slice(&ty.to_ne_bytes());
-        a.extend_from_slice(data);
-        a.resize(align4(a.len()), 0);
-        a
+    fn ne_u16(b: &[u8]) -> u16 {
+        u16::from_ne_bytes([b[0], b[1]])
+    }
+    fn ne_u32(b: &[u8]) -> u32 {
+        u32::from_ne_bytes([b[0], b[1], b[2], b[3]])
     }
 
-    fn nlmsg(ty: u16, flags: u16, seq: u32, body: &[u8]) -> Vec<u8> {
+    /// A message as the kernel sends it, encoded by netlink-packet-core.
+    fn encode(payload: NetlinkPayload<NetfilterMessage>, flags: u16, seq: u32) -> Vec<u8> {
+        let mut header = NetlinkHeader::default();
+        header.flags = flags;
+        header.sequence_number = seq;
+        let mut m = NetlinkMessage::new(header, payload);
+        m.finalize();
+        let mut out = vec![0; m.buffer_len()];
+        m.serialize(&mut out);
+        out
+    }
+
+    /// A message no encoder would build (for the malformed cases), by hand.
+    fn raw_nlmsg(ty: u16, seq: u32, body: &[u8]) -> Vec<u8> {
         let mut m = Vec::new();
         m.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
         m.extend_from_slice(&ty.to_ne_bytes());
-        m.extend_from_slice(&flags.to_ne_bytes());
+        m.extend_from_slice(&0u16.to_ne_bytes());
         m.extend_from_slice(&seq.to_ne_bytes());
         m.extend_from_slice(&0u32.to_ne_bytes());
         m.extend_from_slice(body);
-        m.resize(align4(m.len()), 0);
+        m.resize(m.len().next_multiple_of(4), 0);
         m
     }
 
@@ -847,28 +561,50 @@ mod tests {
         p
     }
 
+    /// 20 bytes that read as a TCP header (data offset 5) and as a UDP header with the
+    /// same ports (and as an SCTP common header).
     fn l4ports(sport: u16, dport: u16) -> Vec<u8> {
         let mut l4 = sport.to_be_bytes().to_vec();
         l4.extend_from_slice(&dport.to_be_bytes());
-        l4.extend_from_slice(&[0; 16]);
+        l4.extend_from_slice(&[0; 8]);
+        l4.push(0x50);
+        l4.extend_from_slice(&[0; 7]);
         l4
+    }
+
+    fn packet_nlas(prefix: Option<&str>, payload: &[u8]) -> Vec<PacketNla> {
+        let mut nlas = vec![PacketNla::PacketHdr(
+            PacketHdr::parse(&[0x08, 0x00, 2, 0]).unwrap(),
+        )];
+        if let Some(p) = prefix {
+            nlas.push(PacketNla::Prefix(CString::new(p).unwrap()));
+        }
+        nlas.push(PacketNla::IfIndexInDev(3));
+        nlas.push(PacketNla::IfIndexOutDev(4));
+        nlas.push(PacketNla::Timestamp(TimeStamp::parse(&[0; 16]).unwrap()));
+        nlas.push(PacketNla::Payload(payload.to_vec()));
+        nlas
+    }
+
+    fn ulog(family: u8, group: u16, nlas: Vec<PacketNla>) -> Vec<u8> {
+        let m = NetfilterMessage::new(
+            NetfilterHeader::new(family.into(), 0, group),
+            ULogMessage::Packet(nlas),
+        );
+        encode(NetlinkPayload::InnerMessage(m), 0, 0)
     }
 
     /// A packet message as nfnetlink_log builds it.
     fn packet_msg(family: u8, group: u16, prefix: Option<&str>, payload: &[u8]) -> Vec<u8> {
-        let mut body = vec![family, 0];
-        body.extend_from_slice(&group.to_be_bytes());
-        body.extend(attr(uapi::NFULA_PACKET_HDR, &[0x08, 0x00, 2, 0]));
-        if let Some(p) = prefix {
-            let mut s = p.as_bytes().to_vec();
-            s.push(0);
-            body.extend(attr(uapi::NFULA_PREFIX, &s));
-        }
-        body.extend(attr(uapi::NFULA_IFINDEX_INDEV, &3u32.to_be_bytes()));
-        body.extend(attr(uapi::NFULA_IFINDEX_OUTDEV, &4u32.to_be_bytes()));
-        body.extend(attr(3 /* NFULA_TIMESTAMP */, &[0; 16]));
-        body.extend(attr(uapi::NFULA_PAYLOAD, payload));
-        nlmsg(uapi::MSG_PACKET, 0, 0, &body)
+        ulog(family, group, packet_nlas(prefix, payload))
+    }
+
+    /// An `NLMSG_ERROR` for the config request `request_seq`, in a message of seq `seq`.
+    fn error_msg(code: i32, seq: u32, request_seq: u32) -> Vec<u8> {
+        let mut e = ErrorMessage::default();
+        e.code = NonZeroI32::new(code);
+        e.header = config_message(7, request_seq, vec![])[..16].to_vec();
+        encode(NetlinkPayload::Error(e), 0, seq)
     }
 
     fn packets(buf: &[u8]) -> Vec<LoggedPacket> {
@@ -881,63 +617,29 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn constants_match_the_uapi_values_in_libc() {
-        assert_eq!(uapi::NETLINK_NETFILTER, libc::NETLINK_NETFILTER);
-        assert_eq!(i32::from(uapi::NLMSG_ERROR), libc::NLMSG_ERROR);
-        assert_eq!(i32::from(uapi::NLMSG_DONE), libc::NLMSG_DONE);
-        assert_eq!(i32::from(uapi::NLMSG_NOOP), libc::NLMSG_NOOP);
-        assert_eq!(i32::from(uapi::NLMSG_OVERRUN), libc::NLMSG_OVERRUN);
-        assert_eq!(i32::from(uapi::NLM_F_REQUEST), libc::NLM_F_REQUEST);
-        assert_eq!(i32::from(uapi::NLM_F_ACK), libc::NLM_F_ACK);
-        assert_eq!(i32::from(uapi::NFNETLINK_V0), libc::NFNETLINK_V0);
-        assert_eq!(i32::from(uapi::NFNL_SUBSYS_ULOG), libc::NFNL_SUBSYS_ULOG);
-        assert_eq!(i32::from(uapi::NFULNL_MSG_PACKET), libc::NFULNL_MSG_PACKET);
-        assert_eq!(i32::from(uapi::NFULNL_MSG_CONFIG), libc::NFULNL_MSG_CONFIG);
-        assert_eq!(i32::from(uapi::NFULA_PACKET_HDR), libc::NFULA_PACKET_HDR);
-        assert_eq!(
-            i32::from(uapi::NFULA_IFINDEX_INDEV),
-            libc::NFULA_IFINDEX_INDEV
-        );
-        assert_eq!(
-            i32::from(uapi::NFULA_IFINDEX_OUTDEV),
-            libc::NFULA_IFINDEX_OUTDEV
-        );
-        assert_eq!(i32::from(uapi::NFULA_PAYLOAD), libc::NFULA_PAYLOAD);
-        assert_eq!(i32::from(uapi::NFULA_PREFIX), libc::NFULA_PREFIX);
-        assert_eq!(
-            i32::from(uapi::NFULNL_CFG_CMD_BIND),
-            libc::NFULNL_CFG_CMD_BIND
-        );
-        assert_eq!(i32::from(uapi::NFULA_CFG_CMD), libc::NFULA_CFG_CMD);
-        assert_eq!(i32::from(uapi::NFULA_CFG_MODE), libc::NFULA_CFG_MODE);
-        assert_eq!(i32::from(uapi::NFULA_CFG_TIMEOUT), libc::NFULA_CFG_TIMEOUT);
-        assert_eq!(i32::from(uapi::NFULA_CFG_QTHRESH), libc::NFULA_CFG_QTHRESH);
-        assert_eq!(
-            i32::from(uapi::NFULNL_COPY_PACKET),
-            libc::NFULNL_COPY_PACKET
-        );
-        assert_eq!(i32::from(uapi::AF_INET), libc::AF_INET);
-        assert_eq!(i32::from(uapi::AF_INET6), libc::AF_INET6);
-        assert_eq!(uapi::NLMSG_HDRLEN, std::mem::size_of::<libc::nlmsghdr>());
-        assert_eq!(uapi::NLA_HDRLEN, std::mem::size_of::<libc::nlattr>());
-        assert_eq!(uapi::MSG_PACKET, 0x0400);
-        assert_eq!(uapi::MSG_CONFIG, 0x0401);
+    fn packets_of(buf: &[u8]) -> Vec<LoggedPacket> {
+        parse_datagram(buf)
+            .into_iter()
+            .filter_map(|m| match m {
+                Message::Packet(p) => Some(p),
+                _ => None,
+            })
+            .collect()
     }
 
     #[test]
     fn config_messages_are_laid_out_like_the_kernel_expects() {
-        let bind = config_message(7, 1, &[(uapi::NFULA_CFG_CMD, vec![1])]);
+        let bind = config_message(7, 1, vec![ConfigCmd::Bind.into()]);
         // 16 header + 4 nfgenmsg + 8 (5-byte attribute padded to 4).
         assert_eq!(bind.len(), 28);
         assert_eq!(ne_u32(&bind[0..4]), 28);
-        assert_eq!(ne_u16(&bind[4..6]), 0x0401);
+        assert_eq!(ne_u16(&bind[4..6]), 0x0401); // NFNL_SUBSYS_ULOG << 8 | MSG_CONFIG
         assert_eq!(ne_u16(&bind[6..8]), 0x05); // REQUEST | ACK
         assert_eq!(ne_u32(&bind[8..12]), 1);
         assert_eq!(&bind[16..20], &[0, 0, 0, 7]); // AF_UNSPEC, v0, be16 group
         assert_eq!(ne_u16(&bind[20..22]), 5);
-        assert_eq!(ne_u16(&bind[22..24]), uapi::NFULA_CFG_CMD);
-        assert_eq!(&bind[24..28], &[1, 0, 0, 0]);
+        assert_eq!(i32::from(ne_u16(&bind[22..24])), libc::NFULA_CFG_CMD);
+        assert_eq!(&bind[24..28], &[libc::NFULNL_CFG_CMD_BIND as u8, 0, 0, 0]);
 
         let cfg = Config {
             copy_range: 128,
@@ -945,19 +647,35 @@ mod tests {
             flush_timeout: Duration::from_millis(50),
             recv_buffer: None,
         };
-        let msg = config_message(0x1234, 2, &config_attrs(&cfg));
+        let msg = config_message(0x1234, 2, config_attrs(&cfg));
         assert_eq!(&msg[18..20], &[0x12, 0x34]);
         // Mode: 4 + 6 bytes, padded to 12: be32 range, mode, pad.
         assert_eq!(ne_u16(&msg[20..22]), 10);
-        assert_eq!(ne_u16(&msg[22..24]), uapi::NFULA_CFG_MODE);
-        assert_eq!(&msg[24..30], &[0, 0, 0, 128, 2, 0]);
+        assert_eq!(i32::from(ne_u16(&msg[22..24])), libc::NFULA_CFG_MODE);
+        assert_eq!(
+            &msg[24..30],
+            &[0, 0, 0, 128, libc::NFULNL_COPY_PACKET as u8, 0]
+        );
         assert_eq!(ne_u16(&msg[32..34]), 8);
-        assert_eq!(ne_u16(&msg[34..36]), uapi::NFULA_CFG_QTHRESH);
+        assert_eq!(i32::from(ne_u16(&msg[34..36])), libc::NFULA_CFG_QTHRESH);
         assert_eq!(&msg[36..40], &[0, 0, 0, 16]);
-        assert_eq!(ne_u16(&msg[42..44]), uapi::NFULA_CFG_TIMEOUT);
+        assert_eq!(i32::from(ne_u16(&msg[42..44])), libc::NFULA_CFG_TIMEOUT);
         assert_eq!(&msg[44..48], &[0, 0, 0, 5]); // 50 ms = 5 centiseconds
         assert_eq!(msg.len(), 48);
         assert_eq!(ne_u32(&msg[0..4]), 48);
+        // A flush timeout under 10 ms is still one centisecond, never "no timeout".
+        let fast = config_attrs(&Config {
+            flush_timeout: Duration::from_millis(1),
+            ..cfg
+        });
+        assert_eq!(&config_message(1, 3, fast)[44..48], &[0, 0, 0, 1]);
+    }
+
+    #[test]
+    fn packet_messages_are_of_the_ulog_packet_type() {
+        assert_eq!(MSG_PACKET, 0x0400);
+        let buf = packet_msg(2, 7, None, &[]);
+        assert_eq!(ne_u16(&buf[4..6]), MSG_PACKET);
     }
 
     #[test]
@@ -1006,7 +724,9 @@ mod tests {
             None,
             &ipv6(6, "fd00::1", "fd00::2", &l4ports(1234, 443)),
         ));
-        buf.extend(nlmsg(uapi::NLMSG_DONE, 2, 0, &[0, 0, 0, 7]));
+        let mut done = DoneMessage::default();
+        done.code = 7;
+        buf.extend(encode(NetlinkPayload::Done(done), 2, 0));
         let msgs = parse_datagram(&buf);
         assert_eq!(msgs.len(), 3);
         assert_eq!(msgs[2], Message::Ignored);
@@ -1021,32 +741,16 @@ mod tests {
         assert_eq!((p[1].protocol, p[1].dst_port), (6, Some(443)));
     }
 
-    fn packets_of(buf: &[u8]) -> Vec<LoggedPacket> {
-        parse_datagram(buf)
-            .into_iter()
-            .filter_map(|m| match m {
-                Message::Packet(p) => Some(p),
-                _ => None,
-            })
-            .collect()
-    }
-
     #[test]
     fn acks_errors_and_overruns() {
-        let mut err = (-16i32).to_ne_bytes().to_vec(); // -EBUSY
-        err.extend(&nlmsg(uapi::MSG_CONFIG, 5, 9, &[0, 0, 0, 7])[..16]);
-        let mut buf = nlmsg(uapi::NLMSG_ERROR, 0, 9, &err);
-        let mut ack = 0i32.to_ne_bytes().to_vec();
-        ack.extend(&nlmsg(uapi::MSG_CONFIG, 5, 10, &[])[..16]);
-        buf.extend(nlmsg(uapi::NLMSG_ERROR, 0x100, 10, &ack));
-        buf.extend(nlmsg(uapi::NLMSG_OVERRUN, 0, 0, &[]));
-        buf.extend(nlmsg(uapi::NLMSG_NOOP, 0, 0, &[]));
+        let mut buf = error_msg(-16, 9, 9); // -EBUSY
+        buf.extend(error_msg(0, 10, 10));
+        buf.extend(encode(NetlinkPayload::Overrun(vec![]), 0, 0));
+        buf.extend(encode(NetlinkPayload::Noop, 0, 0));
         // An error whose own header has seq 0: the request's header inside names it.
-        let mut err = (-1i32).to_ne_bytes().to_vec();
-        err.extend(&nlmsg(uapi::MSG_CONFIG, 5, 11, &[])[..16]);
-        buf.extend(nlmsg(uapi::NLMSG_ERROR, 0, 0, &err));
+        buf.extend(error_msg(-1, 0, 11));
         // Too short to hold the error code.
-        buf.extend(nlmsg(uapi::NLMSG_ERROR, 0, 12, &[1, 2]));
+        buf.extend(raw_nlmsg(NLMSG_ERROR, 12, &[1, 2]));
         assert_eq!(
             parse_datagram(&buf),
             vec![
@@ -1057,6 +761,10 @@ mod tests {
                 Message::Ack { seq: 11, error: -1 },
                 Message::Unparsed,
             ]
+        );
+        assert_eq!(
+            [NLMSG_NOOP, NLMSG_ERROR, NLMSG_DONE, NLMSG_OVERRUN],
+            [1, 2, 3, 4]
         );
     }
 
@@ -1094,9 +802,7 @@ mod tests {
     #[test]
     fn packets_without_a_readable_ip_header_are_unparsed() {
         // No payload (copy mode meta).
-        let mut body = vec![2, 0, 0, 7];
-        body.extend(attr(uapi::NFULA_PREFIX, b"x\0"));
-        let buf = nlmsg(uapi::MSG_PACKET, 0, 0, &body);
+        let buf = ulog(2, 7, vec![PacketNla::Prefix(CString::new("x").unwrap())]);
         assert_eq!(parse_datagram(&buf), vec![Message::Unparsed]);
         // An ARP-looking payload, and a truncated IPv4 header.
         let buf = packet_msg(3, 7, None, &[0x00, 0x01, 0x08, 0x00]);
@@ -1111,6 +817,22 @@ mod tests {
             &ipv4(6, [1, 1, 1, 1], [2, 2, 2, 2], 0, &l4ports(1, 2)),
         );
         assert_eq!(parse_datagram(&buf), vec![Message::Unparsed]);
+        // A prefix without its NUL does not decode.
+        let mut nlas = packet_nlas(None, &ipv4(6, [1, 1, 1, 1], [2, 2, 2, 2], 0, &[]));
+        nlas.push(PacketNla::Other(DefaultNla::new(
+            libc::NFULA_PREFIX as u16,
+            b"x".to_vec(),
+        )));
+        assert_eq!(parse_datagram(&ulog(2, 7, nlas)), vec![Message::Unparsed]);
+    }
+
+    #[test]
+    fn bridge_and_netdev_hooks_go_by_the_version_nibble() {
+        let v6 = ipv6(17, "fd00::1", "fd00::2", &l4ports(1, 53));
+        for family in [libc::NFPROTO_BRIDGE as u8, libc::NFPROTO_NETDEV as u8] {
+            let p = packets(&packet_msg(family, 7, None, &v6));
+            assert_eq!((p[0].family, p[0].dst_port), (Family::V6, Some(53)));
+        }
     }
 
     #[test]
@@ -1128,6 +850,16 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(h.ports, None);
+        // The first fragment (offset 0, more fragments) does.
+        let h = parse_ip(&ipv4(
+            17,
+            [1, 0, 0, 1],
+            [1, 0, 0, 2],
+            0x2000,
+            &l4ports(7, 9),
+        ))
+        .unwrap();
+        assert_eq!(h.ports, Some((7, 9)));
         // ICMP has none either.
         let h = parse_ip(&ipv4(1, [1, 0, 0, 1], [1, 0, 0, 2], 0, &[8, 0, 0, 0])).unwrap();
         assert_eq!((h.protocol, h.ports), (1, None));
@@ -1137,6 +869,10 @@ mod tests {
         p.extend_from_slice(&[1, 1, 1, 0]);
         p.extend(l4ports(1000, 2000));
         assert_eq!(parse_ip(&p).unwrap().ports, Some((1000, 2000)));
+        // A total length larger than the copied bytes (the copy range cut the packet).
+        let mut p = ipv4(17, [1, 0, 0, 1], [1, 0, 0, 2], 0, &l4ports(5, 6));
+        p[2..4].copy_from_slice(&1500u16.to_be_bytes());
+        assert_eq!(parse_ip(&p).unwrap().ports, Some((5, 6)));
         // Copy range ending inside the TCP header: addresses yes, ports no.
         let p = ipv4(6, [1, 0, 0, 1], [1, 0, 0, 2], 0, &[0, 80]);
         let h = parse_ip(&p).unwrap();
@@ -1174,13 +910,20 @@ mod tests {
 
     #[test]
     fn nested_and_byteorder_flags_are_masked_off_attribute_types() {
-        let mut body = vec![2, 0, 0, 7];
-        body.extend(attr(uapi::NFULA_PREFIX | (1 << 14), b"flagged\0"));
-        body.extend(attr(
-            uapi::NFULA_PAYLOAD,
-            &ipv4(17, [1, 0, 0, 1], [1, 0, 0, 2], 0, &l4ports(1, 2)),
-        ));
-        let p = packets_of(&nlmsg(uapi::MSG_PACKET, 0, 0, &body));
+        let buf = ulog(
+            2,
+            7,
+            vec![
+                PacketNla::Other(DefaultNla::new(
+                    libc::NFULA_PREFIX as u16 | NLA_F_NET_BYTEORDER,
+                    b"flagged\0".to_vec(),
+                )),
+                PacketNla::Payload(ipv4(17, [1, 0, 0, 1], [1, 0, 0, 2], 0, &l4ports(1, 2))),
+            ],
+        );
+        // The flag is on the wire.
+        assert_eq!(ne_u16(&buf[22..24]), 10 | NLA_F_NET_BYTEORDER);
+        let p = packets_of(&buf);
         assert_eq!(p.len(), 1);
         assert_eq!(p[0].prefix, "flagged");
         assert_eq!((p[0].hook, p[0].indev), (None, None));

@@ -9,69 +9,34 @@
 //!   entry is gone already;
 //! - insert: `IPCTNL_MSG_CT_NEW`, for tests and benches that need many entries.
 //!
-//! No maintained crate speaks ctnetlink's CT messages (netlink-packet-netfilter 0.4 has
-//! NFLOG and nf_tables only), so this is the minimal encoding, on raw libc like
-//! `crate::nflog`. Values are those of `linux/netfilter/nfnetlink_conntrack.h`.
-
-// Raw netlink means socket/bind/sendto/recv through libc, which is `unsafe`; this module
-// is one of the places allowed to use it, every block with a SAFETY note.
-#![allow(unsafe_code)]
+//! The socket and the framing are those of `crate::nflog::nfnetlink` (netlink-sys,
+//! netlink-packet-core), the CT messages and attributes netlink-packet-netfilter's
+//! `conntrack` types. Two values are not in that crate (nor in `libc`) and are declared
+//! here from the uapi headers: `CTA_ZONE`, sent and read as a generic attribute, and
+//! `TCP_CONNTRACK_ESTABLISHED`.
 
 use super::Connection;
+use crate::nflog::nfnetlink::{self, annotate};
 use netfence_model::Protocol;
+use netlink_packet_core::{
+    DefaultNla, NetlinkPayload, Nla, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
+    NLM_F_REQUEST,
+};
+use netlink_packet_netfilter::conntrack::{
+    ConntrackAttribute, ConntrackMessage, IPTuple, ProtoInfo, ProtoInfoTCP, ProtoTuple,
+    Protocol as CtProtocol, Status, Tuple,
+};
+use netlink_packet_netfilter::{
+    NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
+};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-mod uapi {
-    pub const NETLINK_NETFILTER: i32 = 12;
-    pub const NLM_F_REQUEST: u16 = 0x01;
-    pub const NLM_F_ACK: u16 = 0x04;
-    pub const NLM_F_CREATE: u16 = 0x400;
-    pub const NLM_F_EXCL: u16 = 0x200;
-    pub const NLM_F_DUMP: u16 = 0x300;
-    pub const NLMSG_ERROR: u16 = 0x2;
-    pub const NLMSG_DONE: u16 = 0x3;
-    pub const NLMSG_HDRLEN: usize = 16;
-    pub const NFGENMSG_LEN: usize = 4;
-    pub const NLA_F_NESTED: u16 = 1 << 15;
-    pub const NLA_TYPE_MASK: u16 = !((1 << 15) | (1 << 14));
-    pub const NETLINK_CAP_ACK: i32 = 10;
-
-    pub const NFNL_SUBSYS_CTNETLINK: u16 = 1;
-    pub const IPCTNL_MSG_CT_NEW: u16 = 0;
-    pub const IPCTNL_MSG_CT_GET: u16 = 1;
-    pub const IPCTNL_MSG_CT_DELETE: u16 = 2;
-
-    pub const CTA_TUPLE_ORIG: u16 = 1;
-    pub const CTA_TUPLE_REPLY: u16 = 2;
-    pub const CTA_STATUS: u16 = 3;
-    pub const CTA_PROTOINFO: u16 = 4;
-    pub const CTA_TIMEOUT: u16 = 7;
-    pub const CTA_ZONE: u16 = 18;
-    pub const CTA_TUPLE_IP: u16 = 1;
-    pub const CTA_TUPLE_PROTO: u16 = 2;
-    pub const CTA_IP_V4_SRC: u16 = 1;
-    pub const CTA_IP_V4_DST: u16 = 2;
-    pub const CTA_IP_V6_SRC: u16 = 3;
-    pub const CTA_IP_V6_DST: u16 = 4;
-    pub const CTA_PROTO_NUM: u16 = 1;
-    pub const CTA_PROTO_SRC_PORT: u16 = 2;
-    pub const CTA_PROTO_DST_PORT: u16 = 3;
-    pub const CTA_PROTOINFO_TCP: u16 = 1;
-    pub const CTA_PROTOINFO_TCP_STATE: u16 = 1;
-    pub const TCP_CONNTRACK_ESTABLISHED: u8 = 3;
-    /// IPS_CONFIRMED | IPS_SEEN_REPLY | IPS_ASSURED
-    pub const STATUS_ESTABLISHED: u32 = 0x8 | 0x2 | 0x4;
-
-    pub const AF_INET: u8 = 2;
-    pub const AF_INET6: u8 = 10;
-    pub const IPPROTO_TCP: u8 = 6;
-    pub const IPPROTO_UDP: u8 = 17;
-    pub const IPPROTO_SCTP: u8 = 132;
-}
-use uapi::*;
+/// `CTA_ZONE` (be16), which netlink-packet-netfilter 0.4 does not name.
+const CTA_ZONE: u16 = 18;
+/// `TCP_CONNTRACK_ESTABLISHED` of `enum tcp_conntrack` (linux/netfilter/nf_conntrack_tcp.h).
+const TCP_CONNTRACK_ESTABLISHED: u8 = 3;
 
 /// A tracked connection as the kernel names it: [`Connection`] plus its zone.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -82,41 +47,19 @@ pub struct Entry {
 
 /// A ctnetlink socket of the network namespace it was opened in.
 pub struct CtSocket {
-    fd: OwnedFd,
+    sock: nfnetlink::Socket,
     seq: u32,
-    buf: Vec<u8>,
-}
-
-fn annotate(e: io::Error, what: &str) -> io::Error {
-    io::Error::new(e.kind(), format!("{what}: {e}"))
 }
 
 impl CtSocket {
     /// Opens a socket in the calling thread's network namespace.
     pub fn open() -> io::Result<CtSocket> {
-        // SAFETY: socket(2) with constant arguments; it returns a descriptor or -1.
-        let raw = unsafe {
-            libc::socket(
-                libc::AF_NETLINK,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                NETLINK_NETFILTER,
-            )
-        };
-        if raw < 0 {
-            return Err(annotate(io::Error::last_os_error(), "ctnetlink socket"));
-        }
-        // SAFETY: `raw` was just returned by socket(2) and is owned by nothing else.
-        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
-        let s = CtSocket {
-            fd,
-            seq: 0,
-            buf: vec![0; 1 << 18],
-        };
+        let sock = nfnetlink::Socket::open(1 << 18).map_err(|e| annotate(e, "ctnetlink socket"))?;
         // Acks without the request echoed: a batch of acks stays small.
-        s.setsockopt(libc::SOL_NETLINK, NETLINK_CAP_ACK, 1)?;
-        let _ = s.setsockopt(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, 4 << 20);
-        s.set_timeout(Duration::from_secs(10))?;
-        Ok(s)
+        sock.set_cap_ack()?;
+        let _ = sock.set_recv_buffer(4 << 20);
+        sock.set_timeout(Some(Duration::from_secs(10)))?;
+        Ok(CtSocket { sock, seq: 0 })
     }
 
     /// Opens a socket in `/run/netns/<netns>` (a socket stays in the namespace it was
@@ -136,85 +79,20 @@ impl CtSocket {
         })
     }
 
-    fn setsockopt(&self, level: libc::c_int, name: libc::c_int, v: libc::c_int) -> io::Result<()> {
-        // SAFETY: `v` is a live c_int and the length passed is its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                level,
-                name,
-                (&v as *const libc::c_int).cast::<libc::c_void>(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(annotate(io::Error::last_os_error(), "setsockopt"));
-        }
-        Ok(())
+    fn send(&self, msgs: &[u8]) -> io::Result<()> {
+        self.sock
+            .send(msgs)
+            .map_err(|e| annotate(e, "ctnetlink sendto"))
     }
 
-    fn set_timeout(&self, d: Duration) -> io::Result<()> {
-        let tv = libc::timeval {
-            tv_sec: d.as_secs() as libc::time_t,
-            tv_usec: 0,
-        };
-        // SAFETY: `tv` is a live timeval and the length passed is its size.
-        let r = unsafe {
-            libc::setsockopt(
-                self.fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_RCVTIMEO,
-                (&tv as *const libc::timeval).cast::<libc::c_void>(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(annotate(io::Error::last_os_error(), "SO_RCVTIMEO"));
-        }
-        Ok(())
-    }
-
-    fn send(&self, msg: &[u8]) -> io::Result<()> {
-        // SAFETY: an all-zero sockaddr_nl with the family set is the kernel's address.
-        let mut addr: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
-        addr.nl_family = libc::AF_NETLINK as libc::sa_family_t;
-        // SAFETY: `msg` and `addr` are live for the call and the lengths are theirs.
-        let r = unsafe {
-            libc::sendto(
-                self.fd.as_raw_fd(),
-                msg.as_ptr().cast::<libc::c_void>(),
-                msg.len(),
-                0,
-                (&addr as *const libc::sockaddr_nl).cast::<libc::sockaddr>(),
-                std::mem::size_of::<libc::sockaddr_nl>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(annotate(io::Error::last_os_error(), "ctnetlink sendto"));
-        }
-        Ok(())
-    }
-
-    /// One datagram into `self.buf`; returns its length.
-    fn recv(&mut self) -> io::Result<usize> {
+    /// One datagram from the kernel.
+    fn recv(&mut self) -> io::Result<nfnetlink::Datagram> {
         loop {
-            // SAFETY: `buf` is live and writable for its whole length.
-            let r = unsafe {
-                libc::recv(
-                    self.fd.as_raw_fd(),
-                    self.buf.as_mut_ptr().cast::<libc::c_void>(),
-                    self.buf.len(),
-                    0,
-                )
-            };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(annotate(e, "ctnetlink recv"));
+            match self.sock.recv() {
+                Ok(Some(d)) => return Ok(d),
+                Ok(None) => continue,
+                Err(e) => return Err(annotate(e, "ctnetlink recv")),
             }
-            return Ok(r as usize);
         }
     }
 
@@ -225,47 +103,48 @@ impl CtSocket {
 
     /// Every tcp/udp/sctp entry of both families, handed to `each` as it is parsed.
     pub fn dump(&mut self, mut each: impl FnMut(Entry)) -> io::Result<()> {
-        for family in [AF_INET, AF_INET6] {
+        for family in [NetfilterProtoFamily::IPv4, NetfilterProtoFamily::IPv6] {
             let seq = self.next_seq();
             let mut msg = Vec::with_capacity(32);
-            header(
+            push(
                 &mut msg,
-                IPCTNL_MSG_CT_GET,
                 NLM_F_REQUEST | NLM_F_DUMP,
                 seq,
                 family,
+                ConntrackMessage::Get(vec![]),
             );
-            finish(&mut msg, 0);
             self.send(&msg)?;
             'dump: loop {
-                let n = self.recv()?;
-                for (kind, _, mseq, body) in messages(&self.buf[..n]) {
-                    if mseq != seq {
+                let d = self.recv()?;
+                for m in nfnetlink::messages(self.sock.received(d)) {
+                    let Ok(m) = m else { break };
+                    if m.header.sequence_number != seq {
                         continue;
                     }
-                    match kind {
-                        NLMSG_DONE => break 'dump,
-                        NLMSG_ERROR => {
-                            let code = error_code(body);
-                            if code != 0 {
-                                return Err(annotate(
-                                    io::Error::from_raw_os_error(-code),
-                                    "conntrack dump",
-                                ));
+                    match m.payload {
+                        Ok(NetlinkPayload::Done(_)) => break 'dump,
+                        Ok(NetlinkPayload::Error(e)) => {
+                            if e.code.is_some() {
+                                return Err(annotate(e.to_io(), "conntrack dump"));
                             }
                             break 'dump;
                         }
-                        _ => {
-                            if let Some(e) = parse_entry(body) {
+                        // An NLMSG_ERROR too short for its code.
+                        Err(_) if m.header.message_type == NLMSG_ERROR => {
+                            return Err(annotate(
+                                io::Error::from_raw_os_error(libc::EPROTO),
+                                "conntrack dump",
+                            ));
+                        }
+                        Ok(NetlinkPayload::InnerMessage(msg)) => {
+                            if let Some(e) = parse_entry(&msg) {
                                 // Old kernels ignore the family filter: skip the rest.
-                                if matches!(
-                                    (family, e.conn.src),
-                                    (AF_INET, IpAddr::V4(_)) | (AF_INET6, IpAddr::V6(_))
-                                ) {
+                                if family == family_of(&e.conn.src) {
                                     each(e);
                                 }
                             }
                         }
+                        _ => {}
                     }
                 }
             }
@@ -280,21 +159,17 @@ impl CtSocket {
         let first = self.seq.wrapping_add(1);
         for e in entries {
             let seq = self.next_seq();
-            let start = msgs.len();
-            header(
+            let mut attrs = vec![ConntrackAttribute::CtaTupleOrig(tuple(&e.conn))];
+            if e.zone != 0 {
+                attrs.push(zone(e.zone));
+            }
+            push(
                 &mut msgs,
-                IPCTNL_MSG_CT_DELETE,
                 NLM_F_REQUEST | NLM_F_ACK,
                 seq,
                 family_of(&e.conn.src),
+                ConntrackMessage::Delete(attrs),
             );
-            let o = nest_start(&mut msgs, CTA_TUPLE_ORIG);
-            tuple(&mut msgs, &e.conn);
-            nest_end(&mut msgs, o);
-            if e.zone != 0 {
-                attr(&mut msgs, CTA_ZONE, &e.zone.to_be_bytes());
-            }
-            finish(&mut msgs, start);
         }
         self.exchange(&msgs, first, entries.len(), "conntrack delete")
     }
@@ -305,18 +180,7 @@ impl CtSocket {
         let first = self.seq.wrapping_add(1);
         for e in entries {
             let seq = self.next_seq();
-            let start = msgs.len();
-            header(
-                &mut msgs,
-                IPCTNL_MSG_CT_NEW,
-                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
-                seq,
-                family_of(&e.conn.src),
-            );
             let c = &e.conn;
-            let o = nest_start(&mut msgs, CTA_TUPLE_ORIG);
-            tuple(&mut msgs, c);
-            nest_end(&mut msgs, o);
             let reply = Connection {
                 protocol: c.protocol,
                 src: c.reply_src,
@@ -326,30 +190,29 @@ impl CtSocket {
                 reply_src: c.src,
                 reply_sport: c.sport,
             };
-            let r = nest_start(&mut msgs, CTA_TUPLE_REPLY);
-            tuple(&mut msgs, &reply);
-            nest_end(&mut msgs, r);
-            attr(&mut msgs, CTA_STATUS, &STATUS_ESTABLISHED.to_be_bytes());
-            attr(
-                &mut msgs,
-                CTA_TIMEOUT,
-                &(timeout.as_secs() as u32).max(1).to_be_bytes(),
-            );
+            let mut attrs = vec![
+                ConntrackAttribute::CtaTupleOrig(tuple(c)),
+                ConntrackAttribute::CtaTupleReply(tuple(&reply)),
+                ConntrackAttribute::CtaStatus(
+                    Status::Confirmed | Status::SeenReply | Status::Assured,
+                ),
+                ConntrackAttribute::CtaTimeout((timeout.as_secs() as u32).max(1)),
+            ];
             if c.protocol == Protocol::Tcp {
-                let p = nest_start(&mut msgs, CTA_PROTOINFO);
-                let t = nest_start(&mut msgs, CTA_PROTOINFO_TCP);
-                attr(
-                    &mut msgs,
-                    CTA_PROTOINFO_TCP_STATE,
-                    &[TCP_CONNTRACK_ESTABLISHED],
-                );
-                nest_end(&mut msgs, t);
-                nest_end(&mut msgs, p);
+                attrs.push(ConntrackAttribute::CtaProtoInfo(vec![ProtoInfo::TCP(
+                    vec![ProtoInfoTCP::State(TCP_CONNTRACK_ESTABLISHED)],
+                )]));
             }
             if e.zone != 0 {
-                attr(&mut msgs, CTA_ZONE, &e.zone.to_be_bytes());
+                attrs.push(zone(e.zone));
             }
-            finish(&mut msgs, start);
+            push(
+                &mut msgs,
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                seq,
+                family_of(&c.src),
+                ConntrackMessage::New(attrs),
+            );
         }
         self.exchange(&msgs, first, entries.len(), "conntrack insert")
     }
@@ -364,13 +227,20 @@ impl CtSocket {
         self.send(msgs)?;
         let (mut acked, mut ok, mut failure) = (0, 0, None);
         while acked < count {
-            let n = self.recv()?;
-            for (kind, _, seq, body) in messages(&self.buf[..n]) {
-                if kind != NLMSG_ERROR || seq.wrapping_sub(first) as usize >= count {
+            let d = self.recv()?;
+            for m in nfnetlink::messages(self.sock.received(d)) {
+                let Ok(m) = m else { break };
+                if m.header.sequence_number.wrapping_sub(first) as usize >= count {
                     continue;
                 }
+                let code = match m.payload {
+                    Ok(NetlinkPayload::Error(e)) => -e.raw_code(),
+                    // An NLMSG_ERROR too short for its code.
+                    Err(_) if m.header.message_type == NLMSG_ERROR => libc::EPROTO,
+                    _ => continue,
+                };
                 acked += 1;
-                match -error_code(body) {
+                match code {
                     0 => ok += 1,
                     libc::ENOENT | libc::EEXIST => {}
                     code => failure = Some(io::Error::from_raw_os_error(code)),
@@ -384,77 +254,59 @@ impl CtSocket {
     }
 }
 
-fn family_of(a: &IpAddr) -> u8 {
+/// Appends one CT request for `family` to `out`.
+fn push(
+    out: &mut Vec<u8>,
+    flags: u16,
+    seq: u32,
+    family: NetfilterProtoFamily,
+    msg: ConntrackMessage,
+) {
+    nfnetlink::push_request(
+        out,
+        flags,
+        seq,
+        NetfilterMessage::new(NetfilterHeader::new(family, 0, 0), msg),
+    );
+}
+
+fn family_of(a: &IpAddr) -> NetfilterProtoFamily {
     match a {
-        IpAddr::V4(_) => AF_INET,
-        IpAddr::V6(_) => AF_INET6,
+        IpAddr::V4(_) => NetfilterProtoFamily::IPv4,
+        IpAddr::V6(_) => NetfilterProtoFamily::IPv6,
     }
 }
 
-fn header(out: &mut Vec<u8>, msg: u16, flags: u16, seq: u32, family: u8) {
-    out.extend_from_slice(&0u32.to_ne_bytes()); // length, set by `finish`
-    out.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | msg).to_ne_bytes());
-    out.extend_from_slice(&flags.to_ne_bytes());
-    out.extend_from_slice(&seq.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out.extend_from_slice(&[family, 0, 0, 0]); // nfgenmsg: family, version 0, res_id 0
+fn zone(zone: u16) -> ConntrackAttribute {
+    ConntrackAttribute::Other(DefaultNla::new(CTA_ZONE, zone.to_be_bytes().to_vec()))
 }
 
-fn finish(out: &mut [u8], start: usize) {
-    let len = (out.len() - start) as u32;
-    out[start..start + 4].copy_from_slice(&len.to_ne_bytes());
-}
-
-fn pad(out: &mut Vec<u8>) {
-    out.resize(out.len().next_multiple_of(4), 0);
-}
-
-fn attr(out: &mut Vec<u8>, kind: u16, data: &[u8]) {
-    out.extend_from_slice(&((4 + data.len()) as u16).to_ne_bytes());
-    out.extend_from_slice(&kind.to_ne_bytes());
-    out.extend_from_slice(data);
-    pad(out);
-}
-
-fn nest_start(out: &mut Vec<u8>, kind: u16) -> usize {
-    let at = out.len();
-    out.extend_from_slice(&0u16.to_ne_bytes());
-    out.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
-    at
-}
-
-fn nest_end(out: &mut [u8], at: usize) {
-    let len = (out.len() - at) as u16;
-    out[at..at + 2].copy_from_slice(&len.to_ne_bytes());
-}
-
-fn proto_num(p: Protocol) -> u8 {
+fn proto_num(p: Protocol) -> CtProtocol {
     match p {
-        Protocol::Tcp => IPPROTO_TCP,
-        Protocol::Udp => IPPROTO_UDP,
-        Protocol::Sctp => IPPROTO_SCTP,
+        Protocol::Tcp => CtProtocol::Tcp,
+        Protocol::Udp => CtProtocol::Udp,
+        Protocol::Sctp => CtProtocol::Sctp,
     }
 }
 
-/// CTA_TUPLE_IP + CTA_TUPLE_PROTO of the connection's original direction.
-fn tuple(out: &mut Vec<u8>, c: &Connection) {
-    let ip = nest_start(out, CTA_TUPLE_IP);
-    match (c.src, c.dst) {
-        (IpAddr::V4(s), IpAddr::V4(d)) => {
-            attr(out, CTA_IP_V4_SRC, &s.octets());
-            attr(out, CTA_IP_V4_DST, &d.octets());
-        }
-        (s, d) => {
-            attr(out, CTA_IP_V6_SRC, &v6(s).octets());
-            attr(out, CTA_IP_V6_DST, &v6(d).octets());
-        }
-    }
-    nest_end(out, ip);
-    let p = nest_start(out, CTA_TUPLE_PROTO);
-    attr(out, CTA_PROTO_NUM, &[proto_num(c.protocol)]);
-    attr(out, CTA_PROTO_SRC_PORT, &c.sport.to_be_bytes());
-    attr(out, CTA_PROTO_DST_PORT, &c.dport.to_be_bytes());
-    nest_end(out, p);
+/// CTA_TUPLE_IP + CTA_TUPLE_PROTO of the connection's original direction. Both
+/// addresses are of one family: IPv4 unless either is IPv6 (then IPv4-mapped).
+fn tuple(c: &Connection) -> Vec<Tuple> {
+    let (src, dst) = match (c.src, c.dst) {
+        (s @ IpAddr::V4(_), d @ IpAddr::V4(_)) => (s, d),
+        (s, d) => (IpAddr::V6(v6(s)), IpAddr::V6(v6(d))),
+    };
+    vec![
+        Tuple::Ip(vec![
+            IPTuple::SourceAddress(src),
+            IPTuple::DestinationAddress(dst),
+        ]),
+        Tuple::Proto(vec![
+            ProtoTuple::Protocol(proto_num(c.protocol)),
+            ProtoTuple::SourcePort(c.sport),
+            ProtoTuple::DestinationPort(c.dport),
+        ]),
+    ]
 }
 
 fn v6(a: IpAddr) -> Ipv6Addr {
@@ -464,80 +316,33 @@ fn v6(a: IpAddr) -> Ipv6Addr {
     }
 }
 
-/// The netlink messages of one datagram: (type, flags, seq, payload).
-fn messages(buf: &[u8]) -> impl Iterator<Item = (u16, u16, u32, &[u8])> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        if at + NLMSG_HDRLEN > buf.len() {
-            return None;
-        }
-        let len = u32::from_ne_bytes(buf[at..at + 4].try_into().ok()?) as usize;
-        if len < NLMSG_HDRLEN || at + len > buf.len() {
-            return None;
-        }
-        let kind = u16::from_ne_bytes(buf[at + 4..at + 6].try_into().ok()?);
-        let flags = u16::from_ne_bytes(buf[at + 6..at + 8].try_into().ok()?);
-        let seq = u32::from_ne_bytes(buf[at + 8..at + 12].try_into().ok()?);
-        let body = &buf[at + NLMSG_HDRLEN..at + len];
-        at += (len + 3) & !3;
-        Some((kind, flags, seq, body))
-    })
-}
-
-/// The (negative) errno of an NLMSG_ERROR payload; 0 is an ack.
-fn error_code(body: &[u8]) -> i32 {
-    body.get(..4)
-        .and_then(|b| b.try_into().ok())
-        .map_or(-libc::EPROTO, i32::from_ne_bytes)
-}
-
-/// The attributes in `buf`: (type without flags, payload).
-fn attrs(buf: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
-    let mut at = 0;
-    std::iter::from_fn(move || {
-        if at + 4 > buf.len() {
-            return None;
-        }
-        let len = u16::from_ne_bytes([buf[at], buf[at + 1]]) as usize;
-        let kind = u16::from_ne_bytes([buf[at + 2], buf[at + 3]]) & NLA_TYPE_MASK;
-        if len < 4 || at + len > buf.len() {
-            return None;
-        }
-        let data = &buf[at + 4..at + len];
-        at += (len + 3) & !3;
-        Some((kind, data))
-    })
-}
-
-struct Tuple {
+struct Parsed {
     src: IpAddr,
     dst: IpAddr,
-    proto: u8,
+    proto: CtProtocol,
     sport: u16,
     dport: u16,
 }
 
-fn parse_tuple(buf: &[u8]) -> Option<Tuple> {
+fn parse_tuple(tuple: &[Tuple]) -> Option<Parsed> {
     let (mut src, mut dst, mut proto, mut sport, mut dport) = (None, None, None, None, None);
-    for (kind, data) in attrs(buf) {
-        match kind {
-            CTA_TUPLE_IP => {
-                for (k, d) in attrs(data) {
-                    match k {
-                        CTA_IP_V4_SRC => src = ip4(d),
-                        CTA_IP_V4_DST => dst = ip4(d),
-                        CTA_IP_V6_SRC => src = ip6(d),
-                        CTA_IP_V6_DST => dst = ip6(d),
+    for t in tuple {
+        match t {
+            Tuple::Ip(ip) => {
+                for a in ip {
+                    match a {
+                        IPTuple::SourceAddress(a) => src = Some(*a),
+                        IPTuple::DestinationAddress(a) => dst = Some(*a),
                         _ => {}
                     }
                 }
             }
-            CTA_TUPLE_PROTO => {
-                for (k, d) in attrs(data) {
-                    match k {
-                        CTA_PROTO_NUM => proto = d.first().copied(),
-                        CTA_PROTO_SRC_PORT => sport = be16(d),
-                        CTA_PROTO_DST_PORT => dport = be16(d),
+            Tuple::Proto(p) => {
+                for a in p {
+                    match a {
+                        ProtoTuple::Protocol(p) => proto = Some(*p),
+                        ProtoTuple::SourcePort(p) => sport = Some(*p),
+                        ProtoTuple::DestinationPort(p) => dport = Some(*p),
                         _ => {}
                     }
                 }
@@ -545,7 +350,7 @@ fn parse_tuple(buf: &[u8]) -> Option<Tuple> {
             _ => {}
         }
     }
-    Some(Tuple {
+    Some(Parsed {
         src: src?,
         dst: dst?,
         proto: proto?,
@@ -554,37 +359,40 @@ fn parse_tuple(buf: &[u8]) -> Option<Tuple> {
     })
 }
 
-fn ip4(d: &[u8]) -> Option<IpAddr> {
-    let b: [u8; 4] = d.try_into().ok()?;
-    Some(IpAddr::V4(Ipv4Addr::from(b)))
+/// The value of a `CTA_ZONE` attribute.
+fn parse_zone(nla: &DefaultNla) -> Option<u16> {
+    if nla.kind() != CTA_ZONE || nla.value_len() != 2 {
+        return None;
+    }
+    let mut be = [0; 2];
+    nla.emit_value(&mut be);
+    Some(u16::from_be_bytes(be))
 }
 
-fn ip6(d: &[u8]) -> Option<IpAddr> {
-    let b: [u8; 16] = d.try_into().ok()?;
-    Some(IpAddr::V6(Ipv6Addr::from(b)))
-}
-
-fn be16(d: &[u8]) -> Option<u16> {
-    Some(u16::from_be_bytes(d.try_into().ok()?))
-}
-
-/// One CT message (after the nfgenmsg header); None for other protocols (icmp...).
-fn parse_entry(body: &[u8]) -> Option<Entry> {
-    let attrs_buf = body.get(NFGENMSG_LEN..)?;
+/// One CT message of a dump; None for other protocols (icmp...) and other messages.
+fn parse_entry(msg: &NetfilterMessage) -> Option<Entry> {
+    let NetfilterMessageInner::Conntrack(
+        ConntrackMessage::New(attrs)
+        | ConntrackMessage::Get(attrs)
+        | ConntrackMessage::Delete(attrs),
+    ) = &msg.inner
+    else {
+        return None;
+    };
     let (mut orig, mut reply, mut zone) = (None, None, 0);
-    for (kind, data) in attrs(attrs_buf) {
-        match kind {
-            CTA_TUPLE_ORIG => orig = parse_tuple(data),
-            CTA_TUPLE_REPLY => reply = parse_tuple(data),
-            CTA_ZONE => zone = be16(data).unwrap_or(0),
+    for a in attrs {
+        match a {
+            ConntrackAttribute::CtaTupleOrig(t) => orig = parse_tuple(t),
+            ConntrackAttribute::CtaTupleReply(t) => reply = parse_tuple(t),
+            ConntrackAttribute::Other(nla) => zone = parse_zone(nla).unwrap_or(zone),
             _ => {}
         }
     }
     let (orig, reply) = (orig?, reply?);
     let protocol = match orig.proto {
-        IPPROTO_TCP => Protocol::Tcp,
-        IPPROTO_UDP => Protocol::Udp,
-        IPPROTO_SCTP => Protocol::Sctp,
+        CtProtocol::Tcp => Protocol::Tcp,
+        CtProtocol::Udp => Protocol::Udp,
+        CtProtocol::Sctp => Protocol::Sctp,
         _ => return None,
     };
     Some(Entry {
@@ -605,21 +413,8 @@ fn parse_entry(body: &[u8]) -> Option<Entry> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn constants_match_libc() {
-        assert_eq!(NETLINK_NETFILTER, libc::NETLINK_NETFILTER);
-        assert_eq!(NETLINK_CAP_ACK, libc::NETLINK_CAP_ACK);
-        assert_eq!(AF_INET as i32, libc::AF_INET);
-        assert_eq!(AF_INET6 as i32, libc::AF_INET6);
-        assert_eq!(NLM_F_DUMP as i32, libc::NLM_F_DUMP);
-        assert_eq!(NLM_F_ACK as i32, libc::NLM_F_ACK);
-        assert_eq!(NLMSG_ERROR as i32, libc::NLMSG_ERROR);
-        assert_eq!(NLMSG_DONE as i32, libc::NLMSG_DONE);
-    }
-
-    #[test]
-    fn an_encoded_tuple_parses_back() {
-        let c = Connection {
+    fn conn() -> Connection {
+        Connection {
             protocol: Protocol::Udp,
             src: "fd00::1".parse().unwrap(),
             dst: "fd00::2".parse().unwrap(),
@@ -627,7 +422,22 @@ mod tests {
             dport: 53,
             reply_src: "fd00::3".parse().unwrap(),
             reply_sport: 5353,
-        };
+        }
+    }
+
+    /// The entries of a datagram, read the way [`CtSocket::dump`] reads them.
+    fn entries(buf: &[u8]) -> Vec<Entry> {
+        nfnetlink::messages(buf)
+            .filter_map(|m| match m.ok()?.payload {
+                Ok(NetlinkPayload::InnerMessage(msg)) => parse_entry(&msg),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_encoded_entry_parses_back() {
+        let c = conn();
         let reply = Connection {
             src: c.reply_src,
             dst: c.src,
@@ -635,13 +445,88 @@ mod tests {
             dport: c.sport,
             ..c.clone()
         };
-        let mut body = vec![AF_INET6, 0, 0, 0];
-        for (kind, t) in [(CTA_TUPLE_ORIG, &c), (CTA_TUPLE_REPLY, &reply)] {
-            let at = nest_start(&mut body, kind);
-            tuple(&mut body, t);
-            nest_end(&mut body, at);
-        }
-        attr(&mut body, CTA_ZONE, &7u16.to_be_bytes());
-        assert_eq!(parse_entry(&body), Some(Entry { conn: c, zone: 7 }));
+        let mut buf = Vec::new();
+        push(
+            &mut buf,
+            0,
+            1,
+            NetfilterProtoFamily::IPv6,
+            ConntrackMessage::New(vec![
+                ConntrackAttribute::CtaTupleOrig(tuple(&c)),
+                ConntrackAttribute::CtaTupleReply(tuple(&reply)),
+                ConntrackAttribute::CtaTimeout(30),
+                zone(7),
+            ]),
+        );
+        // An ICMP entry in the same datagram is skipped.
+        let icmp = Connection {
+            protocol: Protocol::Tcp,
+            ..c.clone()
+        };
+        let mut t = tuple(&icmp);
+        t[1] = Tuple::Proto(vec![ProtoTuple::Protocol(CtProtocol::Ipv6Icmp)]);
+        push(
+            &mut buf,
+            0,
+            1,
+            NetfilterProtoFamily::IPv6,
+            ConntrackMessage::New(vec![
+                ConntrackAttribute::CtaTupleOrig(t.clone()),
+                ConntrackAttribute::CtaTupleReply(t),
+            ]),
+        );
+        assert_eq!(entries(&buf), vec![Entry { conn: c, zone: 7 }]);
+    }
+
+    #[test]
+    fn a_delete_request_is_laid_out_like_the_kernel_expects() {
+        let c = Connection {
+            protocol: Protocol::Tcp,
+            src: "10.0.0.1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
+            sport: 1000,
+            dport: 80,
+            reply_src: "10.0.0.2".parse().unwrap(),
+            reply_sport: 80,
+        };
+        let mut m = Vec::new();
+        push(
+            &mut m,
+            NLM_F_REQUEST | NLM_F_ACK,
+            5,
+            NetfilterProtoFamily::IPv4,
+            ConntrackMessage::Delete(vec![ConntrackAttribute::CtaTupleOrig(tuple(&c)), zone(3)]),
+        );
+        let ne16 = |at: usize| u16::from_ne_bytes([m[at], m[at + 1]]);
+        // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE, REQUEST | ACK.
+        assert_eq!((ne16(4), ne16(6)), (0x0102, 0x05));
+        assert_eq!(&m[16..20], &[libc::AF_INET as u8, 0, 0, 0]);
+        // CTA_TUPLE_ORIG, nested: CTA_TUPLE_IP (two 8-byte addresses), CTA_TUPLE_PROTO
+        // (number, two be16 ports).
+        assert_eq!((ne16(20), ne16(22)), (4 + 20 + 28, 1 | 0x8000));
+        assert_eq!((ne16(24), ne16(26)), (20, 1 | 0x8000));
+        assert_eq!(&m[28..36], &[8, 0, 1, 0, 10, 0, 0, 1]);
+        assert_eq!((ne16(44), ne16(46)), (28, 2 | 0x8000));
+        assert_eq!(&m[48..53], &[5, 0, 1, 0, 6]);
+        assert_eq!(&m[56..62], &[6, 0, 2, 0, 0x03, 0xe8]);
+        assert_eq!(&m[64..70], &[6, 0, 3, 0, 0, 80]);
+        // CTA_ZONE, be16.
+        assert_eq!(&m[72..78], &[6, 0, 18, 0, 0, 3]);
+        assert_eq!(m.len(), 80);
+        assert_eq!(u32::from_ne_bytes(m[0..4].try_into().unwrap()), 80);
+    }
+
+    #[test]
+    fn mixed_families_are_sent_as_ipv6() {
+        let mut c = conn();
+        c.src = "10.0.0.1".parse().unwrap();
+        let t = tuple(&c);
+        assert_eq!(
+            t[0],
+            Tuple::Ip(vec![
+                IPTuple::SourceAddress("::ffff:10.0.0.1".parse().unwrap()),
+                IPTuple::DestinationAddress("fd00::2".parse().unwrap()),
+            ])
+        );
     }
 }
