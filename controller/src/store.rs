@@ -4,6 +4,7 @@
 
 use netfence_model::manifest::decode_object;
 use netfence_model::objects::{Pod, WorkloadKind};
+use netfence_model::tier::TierKind;
 use netfence_model::{ManifestError, Object, Source};
 use std::collections::{BTreeMap, HashMap};
 
@@ -52,6 +53,8 @@ pub enum Kind {
     NetworkPolicy,
     Service,
     Workload(WorkloadKind),
+    TierPolicy(TierKind),
+    Node,
 }
 
 impl Kind {
@@ -63,6 +66,8 @@ impl Kind {
             Kind::NetworkPolicy => "NetworkPolicy",
             Kind::Service => "Service",
             Kind::Workload(w) => w.kind(),
+            Kind::TierPolicy(k) => k.kind(),
+            Kind::Node => "Node",
         }
     }
 }
@@ -270,6 +275,8 @@ fn object_key(o: &Object) -> Key {
             p.meta.namespace.clone(),
             p.meta.name.clone(),
         ),
+        Object::TierPolicy(p) => (Kind::TierPolicy(p.kind), String::new(), p.name.clone()),
+        Object::Node(n) => (Kind::Node, String::new(), n.name.clone()),
     }
 }
 

@@ -23,13 +23,7 @@ fn max_line(text: &str) -> usize {
 }
 
 pub fn source_of(o: &Object) -> &Source {
-    match o {
-        Object::Namespace(n) => &n.source,
-        Object::Pod(p) => &p.meta.source,
-        Object::Workload(w) => &w.meta.source,
-        Object::Service(s) => &s.meta.source,
-        Object::Policy(p) => &p.meta.source,
-    }
+    o.source()
 }
 
 /// A source must name the file it came from and a line of it (a user is sent there).

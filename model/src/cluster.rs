@@ -7,6 +7,7 @@ use crate::objects::{
 };
 use crate::ports::{PortRef, Protocol};
 use crate::selector::Labels;
+use crate::tier::{Node, TierPolicy};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
@@ -147,6 +148,11 @@ pub struct Cluster {
     /// Namespace of each policy, by policy id.
     pub policy_namespace: Vec<NamespaceId>,
     pub workloads: Vec<Workload>,
+    /// ClusterNetworkPolicies, AdminNetworkPolicies and BaselineAdminNetworkPolicies, by
+    /// kind and name.
+    pub tier_policies: Vec<TierPolicy>,
+    /// Nodes (for `nodes` peers), by name.
+    pub nodes: Vec<Node>,
     /// Things worth telling the user that are not errors (duplicates replaced, ...).
     pub warnings: Vec<String>,
     ns_by_name: HashMap<String, NamespaceId>,
@@ -163,6 +169,8 @@ impl Cluster {
         let mut workloads = BTreeMap::new();
         let mut services = BTreeMap::new();
         let mut policies = BTreeMap::new();
+        let mut tier_policies = BTreeMap::new();
+        let mut nodes = BTreeMap::new();
         let mut referenced = Vec::new();
         for obj in objects {
             let desc = obj.describe();
@@ -188,6 +196,10 @@ impl Cluster {
                     let k = (p.meta.namespace.clone(), p.meta.name.clone());
                     policies.insert(k, p).is_some()
                 }
+                Object::TierPolicy(p) => {
+                    tier_policies.insert((p.kind, p.name.clone()), p).is_some()
+                }
+                Object::Node(n) => nodes.insert(n.name.clone(), n).is_some(),
             };
             if replaced {
                 warnings.push(format!(
@@ -218,6 +230,8 @@ impl Cluster {
         }
         cluster.workloads = workloads.into_values().collect();
         cluster.services = services.into_values().collect();
+        cluster.tier_policies = tier_policies.into_values().collect();
+        cluster.nodes = nodes.into_values().collect();
         for p in policies.into_values() {
             let ns = cluster.ns_by_name[&p.meta.namespace];
             cluster.policy_namespace.push(ns);

@@ -23,6 +23,7 @@ pub mod raw;
 pub mod resolve;
 pub mod selector;
 pub mod text;
+pub mod tier;
 pub mod validate;
 pub mod yaml11;
 

@@ -313,9 +313,25 @@ pub enum Object {
     Workload(Workload),
     Service(Service),
     Policy(Policy),
+    /// A ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy.
+    TierPolicy(crate::tier::TierPolicy),
+    Node(crate::tier::Node),
 }
 
 impl Object {
+    /// Where the object was read.
+    pub fn source(&self) -> &Source {
+        match self {
+            Object::Namespace(n) => &n.source,
+            Object::Pod(p) => &p.meta.source,
+            Object::Workload(w) => &w.meta.source,
+            Object::Service(s) => &s.meta.source,
+            Object::Policy(p) => &p.meta.source,
+            Object::TierPolicy(p) => &p.source,
+            Object::Node(n) => &n.source,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match self {
             Object::Namespace(n) => format!("Namespace {}", n.name),
@@ -325,6 +341,8 @@ impl Object {
             }
             Object::Service(s) => format!("Service {}/{}", s.meta.namespace, s.meta.name),
             Object::Policy(p) => format!("NetworkPolicy {}/{}", p.meta.namespace, p.meta.name),
+            Object::TierPolicy(p) => format!("{} {}", p.kind.kind(), p.name),
+            Object::Node(n) => format!("Node {}", n.name),
         }
     }
 }
