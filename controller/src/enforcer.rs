@@ -8,7 +8,7 @@ use crate::store::PodEvent;
 use netfence_model::{Cluster, Model, Object};
 use netfence_nft::backend::{self, Applied, Summary};
 use netfence_nft::render::is_local;
-use netfence_nft::{render_cached, Nft, NodeView, RenderOptions, Ruleset, SetCache};
+use netfence_nft::{render_cached, Backend, Kernel, NodeView, RenderOptions, Ruleset, SetCache};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
@@ -16,7 +16,7 @@ use std::time::Instant;
 pub struct Enforcer {
     pub node: NodeView,
     pub opts: RenderOptions,
-    pub nft: Nft,
+    pub nft: Kernel,
     /// Cuts revoked connections on its own task: never awaited here.
     pub revoker: Revoker,
     pub cut_established: bool,
@@ -198,7 +198,7 @@ pub struct KernelView {
 
 /// Lists and summarises the table. Slow at scale (a listing of every element), so the
 /// controller runs it on a thread of its own while reconciles go on.
-pub fn read_kernel(nft: &Nft, writes: u64) -> anyhow::Result<KernelView> {
+pub fn read_kernel(nft: &Kernel, writes: u64) -> anyhow::Result<KernelView> {
     let reading = nft.read_table()?;
     Ok(KernelView {
         writes,

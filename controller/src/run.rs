@@ -8,7 +8,7 @@ use crate::metrics::ErrorKind;
 use crate::state::Shared;
 use crate::{drops, http, manifests, watch};
 use anyhow::Context;
-use netfence_nft::{Nft, NodeView, RenderOptions};
+use netfence_nft::{Kept, Kernel, Nft, NodeView, RenderOptions};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -42,7 +42,7 @@ pub struct Config {
 
 /// How the controller reaches nftables: deltas through a kept libnftables context,
 /// unless an `nft` binary is named or libnftables cannot be loaded.
-fn kernel_access(cfg: &Config) -> Nft {
+fn kernel_access(cfg: &Config) -> Kernel {
     let binary = |program: &str| {
         let mut nft = match &cfg.netns {
             Some(ns) => Nft::in_netns(ns),
@@ -52,13 +52,13 @@ fn kernel_access(cfg: &Config) -> Nft {
         nft
     };
     if let Some(program) = &cfg.nft {
-        return binary(program);
+        return binary(program).into();
     }
-    match Nft::persistent(cfg.netns.as_deref()) {
-        Ok(nft) => nft,
+    match Kept::start(cfg.netns.as_deref()) {
+        Ok(kept) => kept.into(),
         Err(e) => {
             tracing::warn!(error = %e, "no libnftables context; running nft for every change (slower)");
-            binary("nft")
+            binary("nft").into()
         }
     }
 }

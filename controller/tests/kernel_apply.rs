@@ -8,7 +8,7 @@ use netfence_netns::{NodeSpec, Topology, TopologySpec};
 use netfence_nft::apply::normalize_listing;
 use netfence_nft::ruleset::Element;
 use netfence_nft::{bring, Applied};
-use netfence_nft::{render_ruleset, Nft, NodeView, RenderOptions};
+use netfence_nft::{render_ruleset, Kept, Nft, NodeView, RenderOptions};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -36,7 +36,7 @@ fn a_refused_delta_falls_back_to_a_full_replace() {
     let model = compile_text("m.yaml", &format!("{text}\n---\n{scenario}"), "default").unwrap();
     let old =
         render_ruleset(&model, &NodeView::default(), &RenderOptions::default()).expect("render");
-    let kept = Nft::persistent(Some(ns)).expect("libnftables");
+    let kept = Kept::start(Some(ns)).expect("libnftables");
     let binary = Nft::in_netns(ns);
     assert_eq!(bring(&kept, None, &old).unwrap(), Applied::Full);
 

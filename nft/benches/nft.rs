@@ -245,7 +245,7 @@ fn pod_events(text: &str, runs: usize) {
         })
         .expect("full apply");
     // As the controller applies deltas: one libnftables context kept open.
-    let kept = Nft::persistent(topo.netns("node-0")).expect("libnftables");
+    let kept = netfence_nft::Kept::start(topo.netns("node-0")).expect("libnftables");
     let local: Vec<usize> = model
         .cluster
         .endpoints

@@ -1,6 +1,7 @@
-//! Talking to the kernel through the `nft` binary: its stderr is kept for the error
-//! (the `nftables` crate's helper drops it), and only our own table is ever listed,
-//! replaced or deleted.
+//! The backend that runs the `nft` binary for every command (see `backend` for the
+//! other one, on a kept libnftables context): its stderr is kept for the error (the
+//! `nftables` crate's helper drops it), and only our own table is ever listed, replaced
+//! or deleted.
 //!
 //! JSON goes to nft in a file, never a pipe: `nft -j -f -` that cannot parse the JSON
 //! falls back to its text parser on the stdin it has already drained and exits 0
@@ -9,12 +10,10 @@
 use crate::delta::Delta;
 use crate::json;
 use crate::ruleset::{Ruleset, SEAL_SET, TABLE};
-use crate::session::Session;
 use crate::verify;
 use serde_json::Value;
 use std::io::Write;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
@@ -41,14 +40,12 @@ pub enum ApplyError {
     Unverified(String),
 }
 
-/// How to reach nftables: the `nft` binary per command (optionally inside a network
-/// namespace: tests, per-node harness), with element deltas through a libnftables
-/// context kept open when [`Nft::persistent`] (what the controller uses, see `session`).
+/// The `nft` binary, run for each command (inside a network namespace when given:
+/// tests, the per-node harness).
 #[derive(Clone, Debug)]
 pub struct Nft {
     pub program: String,
     pub netns: Option<String>,
-    session: Option<Arc<Session>>,
 }
 
 impl Default for Nft {
@@ -56,7 +53,6 @@ impl Default for Nft {
         Nft {
             program: "nft".into(),
             netns: None,
-            session: None,
         }
     }
 }
@@ -67,22 +63,6 @@ impl Nft {
             netns: Some(netns.to_string()),
             ..Nft::default()
         }
-    }
-
-    /// Applies element deltas through one libnftables context kept open (inside `netns`
-    /// when given) instead of starting `nft` for each: a pod event's delta then takes
-    /// well under a millisecond of nftables time instead of 10-20 ms.
-    pub fn persistent(netns: Option<&str>) -> Result<Nft, String> {
-        Ok(Nft {
-            netns: netns.map(str::to_string),
-            session: Some(Arc::new(Session::start(netns)?)),
-            ..Nft::default()
-        })
-    }
-
-    /// Whether commands go through a libnftables context rather than the `nft` binary.
-    pub fn is_persistent(&self) -> bool {
-        self.session.is_some()
     }
 
     fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, ApplyError> {
@@ -142,7 +122,10 @@ impl Nft {
     /// Runs the commands as one JSON document, streamed into the file nft reads: the
     /// controller never holds a whole document (at 10,000 policies a `Value` of it
     /// took most of a gigabyte).
-    pub fn run_commands(&self, commands: impl Iterator<Item = Value>) -> Result<(), ApplyError> {
+    pub fn run_commands<'a>(
+        &self,
+        commands: impl IntoIterator<Item = json::Command<'a>>,
+    ) -> Result<(), ApplyError> {
         self.run_json_file(|file| json::write_document(file, commands, false))
     }
 
@@ -203,25 +186,12 @@ impl Nft {
         verify::confirm(&seen, rs, seal).map_err(ApplyError::Unverified)
     }
 
-    /// Applies element changes in one transaction.
+    /// Applies element and chain changes in one transaction.
     pub fn apply_delta(&self, d: &Delta) -> Result<(), ApplyError> {
         if d.is_empty() {
             return Ok(());
         }
-        match &self.session {
-            // Only deltas go through the kept context: a context also keeps the cache
-            // of its last command, which for a full replace or a listing holds every
-            // element (~100 MB at 10k pods); those run `nft` and are rare.
-            Some(session) => session
-                .run(&json::to_text(&d.document())?, false)
-                .map(|_| ())
-                .map_err(|stderr| ApplyError::Failed {
-                    args: "element delta (libnftables)".into(),
-                    status: "error".into(),
-                    stderr,
-                }),
-            None => self.run_json(&d.document()),
-        }
+        self.run_commands(json::delta_commands(d))
     }
 
     /// Our table as nft lists it (JSON), or None when it does not exist.

@@ -6,8 +6,8 @@
 //! base chains or maps, or of a set's type, replaces the table.
 
 use crate::json;
-use crate::ruleset::{ChainDef, Element, Ruleset, SetDef, TABLE};
-use serde_json::{json, Value};
+use crate::ruleset::{ChainDef, Element, Ruleset, SetDef, SetKind};
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -20,8 +20,9 @@ pub struct Delta {
     pub map_add: BTreeMap<String, Vec<(IpAddr, String)>>,
     /// Sets to create, with their elements.
     pub sets_new: BTreeMap<String, SetDef>,
-    /// Sets no rule uses any more.
-    pub sets_gone: Vec<String>,
+    /// Sets no rule uses any more, with their kind (a delete names the set's type: the
+    /// `nftables` crate's `Set` always carries one).
+    pub sets_gone: BTreeMap<String, SetKind>,
     /// Policy chains to create.
     pub chains_new: Vec<ChainDef>,
     /// Policy chains whose rules change: flushed and filled again.
@@ -66,65 +67,10 @@ impl Delta {
             + self.chains_gone.len()
     }
 
-    /// One transaction, in an order the kernel accepts: what points at a chain or set
-    /// goes before it does (map elements, then rules), and what is created exists
-    /// before anything points at it.
+    /// The delta's transaction (see [`json::delta_commands`]) as one JSON value, to
+    /// show; what reaches the kernel is written command by command.
     pub fn document(&self) -> Value {
-        let elem = |name: &str, elem: Vec<Value>| json!({"element": {"family": "inet", "table": TABLE, "name": name, "elem": elem}});
-        let chain_ref =
-            |name: &str| json!({"chain": {"family": "inet", "table": TABLE, "name": name}});
-        let elements = |els: &[Element]| -> Vec<Value> {
-            els.iter()
-                .map(|e| serde_json::to_value(json::element(e)).expect("element"))
-                .collect()
-        };
-        let mut cmds = Vec::new();
-        // A map element re-pointed is deleted, then added; elements pointing at chains
-        // about to go are deleted before the chains.
-        for (name, keys) in &self.map_del {
-            let e = keys.iter().map(|a| json!(a.to_string())).collect();
-            cmds.push(json!({ "delete": elem(name, e) }));
-        }
-        // Rules go before the sets they use, and every jump before the chain it
-        // targets: all chains changing or going are flushed before any is deleted (a
-        // union chain going jumps to policy chains going).
-        for c in &self.chains_changed {
-            cmds.push(json!({ "flush": chain_ref(&c.name) }));
-        }
-        for name in &self.chains_gone {
-            cmds.push(json!({ "flush": chain_ref(name) }));
-        }
-        for name in &self.chains_gone {
-            cmds.push(json!({ "delete": chain_ref(name) }));
-        }
-        for name in &self.sets_gone {
-            cmds.push(json!({"delete": {"set": {"family": "inet", "table": TABLE, "name": name}}}));
-        }
-        for (name, els) in &self.set_del {
-            cmds.push(json!({ "delete": elem(name, elements(els)) }));
-        }
-        for (name, def) in &self.sets_new {
-            cmds.push(json!({ "add": json::set(name, def) }));
-        }
-        for (name, els) in &self.set_add {
-            cmds.push(json!({ "add": elem(name, elements(els)) }));
-        }
-        for c in &self.chains_new {
-            cmds.push(json!({ "add": json::chain(c) }));
-        }
-        for c in self.chains_new.iter().chain(&self.chains_changed) {
-            for r in &c.rules {
-                cmds.push(json!({ "add": json::rule(&c.name, r) }));
-            }
-        }
-        for (name, pairs) in &self.map_add {
-            let e = pairs
-                .iter()
-                .map(|(a, c)| json!([a.to_string(), {"goto": {"target": c}}]))
-                .collect();
-            cmds.push(json!({ "add": elem(name, e) }));
-        }
-        json!({ "nftables": cmds })
+        json::document_value(json::delta_commands(self))
     }
 }
 
@@ -181,9 +127,9 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Change {
         .collect();
     d.sets_gone = old
         .sets
-        .keys()
-        .filter(|n| !new.sets.contains_key(*n))
-        .cloned()
+        .iter()
+        .filter(|(n, _)| !new.sets.contains_key(*n))
+        .map(|(n, s)| (n.clone(), s.kind))
         .collect();
     for (name, s) in &new.sets {
         let Some(o) = old.sets.get(name) else {

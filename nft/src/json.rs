@@ -1,27 +1,56 @@
-//! The ruleset as nftables JSON (`nft -j -f`), built with the `nftables` crate's schema
-//! types. The crate (0.6) has no `verdict` set type, so verdict maps, their elements and
-//! `vmap` dispatch are written as raw JSON next to the typed objects.
+//! The ruleset as nftables JSON (`nft -j -f`). Every command is built with the
+//! `nftables` crate's schema types ([`NfCmd`] over [`NfListObject`]: [`Table`], [`Chain`],
+//! [`Rule`], [`Set`], [`schema::Element`]; statements and expressions from
+//! `nftables::stmt` and `nftables::expr`, `Limit` and `VerdictMap` among them) and
+//! serialised on its own, straight into the writer of the document: no document is ever
+//! whole in memory, as a `Value` or as typed commands.
+//!
+//! Raw JSON in one place: the crate's `schema::Map` names the type of its values with a
+//! `SetTypeValue`, which has no `verdict`, so the declaration of a verdict map ([`map`])
+//! is written by hand; its elements are the crate's expressions.
+//!
+//! Strings are checked as they are written (see [`UnsafeString`]).
 
+use crate::delta::Delta;
 use crate::ruleset::*;
 use netfence_model::{Family, Protocol};
 use nftables::expr::{
     Expression, Meta, MetaKey, NamedExpression, Payload, PayloadField, SetItem, CT,
 };
-use nftables::schema::{Chain, NfListObject, Rule, Set, SetFlag, SetType, SetTypeValue, Table};
-use nftables::stmt::{AnonymousCounter, Counter, Log, Match as NfMatch, Operator, Statement};
+use nftables::schema::{
+    self, Chain, FlushObject, NfCmd, NfListObject, Rule, Set, SetFlag, SetType, SetTypeValue, Table,
+};
+use nftables::stmt::{
+    AnonymousCounter, Counter, JumpTarget, Limit, Log, Match as NfMatch, Operator, Statement,
+    VerdictMap,
+};
 use nftables::types::{NfChainPolicy, NfChainType, NfFamily, NfHook};
+use serde::Serialize;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter, PrettyFormatter};
 use serde_json::{json, Value};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashSet;
+use std::io::{self, Write};
 use std::net::IpAddr;
-use std::sync::Arc;
 
-fn typed(obj: NfListObject<'_>) -> Value {
-    serde_json::to_value(obj).expect("nftables schema objects serialise")
+/// One command of a document.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Command<'a> {
+    /// A command the crate's schema describes (all but one).
+    Nf(NfCmd<'a>),
+    /// A command written as raw JSON because the crate has no type for it: only the
+    /// declaration of a verdict map (see [`map`]).
+    Raw(Value),
 }
 
-fn add(v: Value) -> Value {
-    json!({ "add": v })
+fn add(obj: NfListObject<'_>) -> Command<'_> {
+    Command::Nf(NfCmd::Add(obj))
+}
+
+fn delete(obj: NfListObject<'_>) -> Command<'_> {
+    Command::Nf(NfCmd::Delete(obj))
 }
 
 fn payload(proto: &'static str, field: &'static str) -> Expression<'static> {
@@ -76,6 +105,7 @@ fn port_range(s: u16, e: u16) -> Expression<'static> {
     }
 }
 
+/// A set element as nft reads it.
 pub fn element(e: &Element) -> Expression<'static> {
     match e {
         Element::Addr(a) => ip(a),
@@ -90,6 +120,16 @@ pub fn element(e: &Element) -> Expression<'static> {
         ])),
         Element::Pair(a, b) => Expression::Named(NamedExpression::Concat(vec![ip(a), ip(b)])),
     }
+}
+
+/// A verdict map element: the address and a `goto` to the chain of its pod.
+fn map_element<'a>(addr: &IpAddr, chain: &'a str) -> Expression<'a> {
+    Expression::List(vec![
+        ip(addr),
+        Expression::Verdict(nftables::expr::Verdict::Goto(JumpTarget {
+            target: Cow::Borrowed(chain),
+        })),
+    ])
 }
 
 fn eq(left: Expression<'static>, right: Expression<'static>, op: Operator) -> Statement<'static> {
@@ -165,80 +205,71 @@ pub(crate) fn anonymous_sets(m: &Match) -> usize {
     }
 }
 
-pub(crate) fn rule(chain: &str, r: &RuleDef) -> Value {
-    let mut stmts: Vec<Value> = r
-        .matches
-        .iter()
-        .map(|m| serde_json::to_value(statement(m)).expect("statement"))
-        .collect();
+fn verdict(v: &Verdict) -> Option<Statement<'_>> {
+    match v {
+        Verdict::Next => None,
+        Verdict::Accept => Some(Statement::Accept(None)),
+        Verdict::Drop => Some(Statement::Drop(None)),
+        Verdict::Vmap(f, side, map) => Some(Statement::VerdictMap(VerdictMap {
+            key: addr_payload(*f, *side),
+            data: set_ref(map),
+        })),
+        Verdict::Jump(chain) => Some(Statement::Jump(JumpTarget {
+            target: Cow::Borrowed(chain),
+        })),
+    }
+}
+
+fn rule<'a>(chain: &'a str, r: &'a RuleDef) -> NfListObject<'a> {
+    let mut expr: Vec<Statement<'a>> = r.matches.iter().map(statement).collect();
     if r.counter {
-        stmts.push(
-            serde_json::to_value(Statement::Counter(Counter::Anonymous(Some(
-                AnonymousCounter {
-                    packets: Some(0),
-                    bytes: Some(0),
-                },
-            ))))
-            .expect("counter"),
-        );
+        expr.push(Statement::Counter(Counter::Anonymous(Some(
+            AnonymousCounter {
+                packets: Some(0),
+                bytes: Some(0),
+            },
+        ))));
     }
     if let Some((rate, burst)) = r.limit {
-        stmts.push(json!({"limit": {"rate": rate, "per": "second", "burst": burst}}));
+        expr.push(Statement::Limit(Limit {
+            rate,
+            rate_unit: None,
+            per: Some(Cow::Borrowed("second")),
+            burst: Some(burst),
+            burst_unit: None,
+            inv: None,
+        }));
     }
     if let Some((group, prefix)) = &r.log {
-        stmts.push(
-            serde_json::to_value(Statement::Log(Some(Log {
-                prefix: Some(Cow::Owned(prefix.clone())),
-                group: Some(u32::from(*group)),
-                snaplen: None,
-                queue_threshold: None,
-                level: None,
-                flags: None,
-            })))
-            .expect("log"),
-        );
+        expr.push(Statement::Log(Some(Log {
+            prefix: Some(Cow::Borrowed(prefix)),
+            ..Log::new(Some(u32::from(*group)))
+        })));
     }
-    let verdict = match &r.verdict {
-        Verdict::Next => None,
-        Verdict::Accept => Some(serde_json::to_value(Statement::Accept(None)).expect("accept")),
-        Verdict::Drop => Some(serde_json::to_value(Statement::Drop(None)).expect("drop")),
-        // Raw: the crate's vmap statement works, but its data must name a verdict map,
-        // which the crate cannot declare; keep both halves in one place.
-        Verdict::Vmap(f, side, map) => Some(json!({
-            "vmap": {
-                "key": serde_json::to_value(addr_payload(*f, *side)).expect("payload"),
-                "data": format!("@{map}")
-            }
-        })),
-        Verdict::Jump(chain) => Some(
-            serde_json::to_value(Statement::Jump(nftables::stmt::JumpTarget {
-                target: Cow::Owned(chain.clone()),
-            }))
-            .expect("jump"),
-        ),
-    };
-    stmts.extend(verdict);
-    let mut obj = typed(NfListObject::Rule(Rule {
+    expr.extend(verdict(&r.verdict));
+    NfListObject::Rule(Rule {
         family: NfFamily::INet,
         table: Cow::Borrowed(TABLE),
-        chain: Cow::Owned(chain.to_string()),
-        expr: Cow::Owned(Vec::new()),
+        chain: Cow::Borrowed(chain),
+        expr: Cow::Owned(expr),
         handle: None,
         index: None,
         comment: r
             .comment
             .as_deref()
             .map(|c| Cow::Owned(crate::text::clip(c))),
-    }));
-    obj["rule"]["expr"] = Value::Array(stmts);
-    obj
+    })
+}
+
+fn addr_type(f: Family) -> SetType {
+    match f {
+        Family::V4 => SetType::Ipv4Addr,
+        Family::V6 => SetType::Ipv6Addr,
+    }
 }
 
 fn set_type(kind: SetKind) -> SetTypeValue<'static> {
-    let addr = match kind.family() {
-        Family::V4 => SetType::Ipv4Addr,
-        Family::V6 => SetType::Ipv6Addr,
-    };
+    let addr = addr_type(kind.family());
     match kind {
         SetKind::Addr(_) | SetKind::AddrRange(_) => SetTypeValue::Single(addr),
         SetKind::AddrProtoPort(_) => SetTypeValue::Concatenated(Cow::Owned(vec![
@@ -250,53 +281,57 @@ fn set_type(kind: SetKind) -> SetTypeValue<'static> {
     }
 }
 
-pub(crate) fn set(name: &str, def: &SetDef) -> Value {
-    let flags = matches!(def.kind, SetKind::AddrRange(_)).then(|| {
-        let mut f = HashSet::new();
-        f.insert(SetFlag::Interval);
-        f
-    });
-    let elem: Vec<Expression<'static>> = def.elements.iter().map(element).collect();
-    typed(NfListObject::Set(Box::new(Set {
+/// A named set of `kind`, created holding `elem`. Also names a set to delete: nft then
+/// reads its family, table and name only.
+fn set_object<'a>(name: &'a str, kind: SetKind, elem: Vec<Expression<'a>>) -> NfListObject<'a> {
+    let flags = matches!(kind, SetKind::AddrRange(_)).then(|| HashSet::from([SetFlag::Interval]));
+    NfListObject::Set(Box::new(Set {
         family: NfFamily::INet,
         table: Cow::Borrowed(TABLE),
-        name: Cow::Owned(name.to_string()),
-        set_type: set_type(def.kind),
+        name: Cow::Borrowed(name),
+        set_type: set_type(kind),
         flags,
-        elem: (!elem.is_empty()).then(|| Cow::Owned(elem)),
+        elem: (!elem.is_empty()).then_some(Cow::Owned(elem)),
         ..Set::default()
-    })))
+    }))
 }
 
-fn map_type(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "ipv4_addr",
-        Family::V6 => "ipv6_addr",
-    }
+fn set<'a>(name: &'a str, def: &SetDef) -> NfListObject<'a> {
+    set_object(name, def.kind, def.elements.iter().map(element).collect())
 }
 
-pub fn map_elements(m: &MapDef) -> Vec<Value> {
-    m.elements
-        .iter()
-        .map(|(a, chain)| json!([a.to_string(), {"goto": {"target": chain}}]))
-        .collect()
+/// Elements to add to or delete from the set or map `name`.
+fn elements<'a>(name: &'a str, elem: Vec<Expression<'a>>) -> NfListObject<'a> {
+    NfListObject::Element(schema::Element {
+        family: NfFamily::INet,
+        table: Cow::Borrowed(TABLE),
+        name: Cow::Borrowed(name),
+        elem: Cow::Owned(elem),
+    })
 }
 
-fn map(name: &str, m: &MapDef) -> Value {
-    let mut v = json!({
-        "map": {
-            "family": "inet", "table": TABLE, "name": name,
-            "type": map_type(m.family), "map": "verdict"
-        }
+/// `add map` of a verdict map from a pod address to the chain of its policies. Raw
+/// JSON: the crate's `schema::Map` types its values with `SetTypeValue`, which has no
+/// `verdict`. The key type and the elements are the crate's.
+fn map<'a>(name: &'a str, m: &'a MapDef) -> Command<'a> {
+    let mut decl = json!({
+        "family": NfFamily::INet,
+        "table": TABLE,
+        "name": name,
+        "type": addr_type(m.family),
+        "map": "verdict",
     });
     if !m.elements.is_empty() {
-        v["map"]["elem"] = Value::Array(map_elements(m));
+        let elem: Vec<Expression> = m.elements.iter().map(|(a, c)| map_element(a, c)).collect();
+        decl["elem"] = serde_json::to_value(elem).expect("expressions serialise");
     }
-    v
+    Command::Raw(json!({ "add": { "map": decl } }))
 }
 
-pub(crate) fn chain(c: &ChainDef) -> Value {
-    let (ty, hook, prio, policy) = match c.base {
+/// A chain: a base chain with its hook, priority and policy; a policy chain by name
+/// (also what names a chain to flush or delete).
+fn chain_object(name: &str, base: Option<BaseHook>) -> Chain<'_> {
+    let (ty, hook, prio, policy) = match base {
         Some(b) => (
             Some(NfChainType::Filter),
             Some(match b.hook {
@@ -308,50 +343,54 @@ pub(crate) fn chain(c: &ChainDef) -> Value {
         ),
         None => (None, None, None, None),
     };
-    typed(NfListObject::Chain(Chain {
+    Chain {
         family: NfFamily::INet,
         table: Cow::Borrowed(TABLE),
-        name: Cow::Owned(c.name.clone()),
+        name: Cow::Borrowed(name),
         _type: ty,
         hook,
         prio,
         policy,
         ..Chain::default()
-    }))
+    }
 }
 
-pub fn table() -> Value {
-    typed(NfListObject::Table(Table {
+fn chain(c: &ChainDef) -> NfListObject<'_> {
+    NfListObject::Chain(chain_object(&c.name, c.base))
+}
+
+fn table<'a>() -> NfListObject<'a> {
+    NfListObject::Table(Table {
         family: NfFamily::INet,
         name: Cow::Borrowed(TABLE),
         handle: None,
-    }))
+    })
 }
 
 /// Set elements per `add element` command: a set of every pod is sent in pieces, so no
-/// one command (and no one JSON value) grows with the cluster.
+/// one command grows with the cluster.
 const ELEMENTS_PER_COMMAND: usize = 4096;
 
 /// The commands that create the whole table (to follow a delete of the old one), made
 /// one at a time as they are consumed.
-pub fn create_commands(rs: &Ruleset) -> impl Iterator<Item = Value> + '_ {
+pub fn create_commands(rs: &Ruleset) -> impl Iterator<Item = Command<'_>> + '_ {
     let sets = sets_by_use(rs).into_iter().flat_map(|(name, def)| {
         // Up to a command's worth of elements go with the set: an `add element` makes
         // the kernel look the set up by name again (a walk of the table's sets).
-        let elements: Vec<&Element> = def.elements.iter().collect();
-        let (first, rest) = elements.split_at(elements.len().min(ELEMENTS_PER_COMMAND));
-        let declared = SetDef {
-            kind: def.kind,
-            elements: Arc::new(first.iter().map(|e| (*e).clone()).collect()),
-        };
-        std::iter::once(add(set(name, &declared))).chain(elements_commands(name, rest.to_vec()))
+        let mut rest = def.elements.iter().map(element);
+        let first: Vec<Expression> = rest.by_ref().take(ELEMENTS_PER_COMMAND).collect();
+        let more = std::iter::from_fn(move || {
+            let chunk: Vec<Expression> = rest.by_ref().take(ELEMENTS_PER_COMMAND).collect();
+            (!chunk.is_empty()).then(|| add(elements(name, chunk)))
+        });
+        std::iter::once(add(set_object(name, def.kind, first))).chain(more)
     });
     std::iter::once(add(table()))
         .chain(sets)
         // Chains before maps: map elements jump to chains. All chains before any rule:
         // union chains jump to policy chains.
         .chain(rs.chains.iter().map(|c| add(chain(c))))
-        .chain(rs.maps.iter().map(|(n, m)| add(map(n, m))))
+        .chain(rs.maps.iter().map(|(n, m)| map(n, m)))
         .chain(
             rs.chains
                 .iter()
@@ -384,36 +423,67 @@ fn sets_by_use(rs: &Ruleset) -> Vec<(&String, &SetDef)> {
     sets
 }
 
-fn elements_commands<'a>(
-    name: &'a str,
-    elements: Vec<&'a Element>,
-) -> impl Iterator<Item = Value> + 'a {
-    let chunks: Vec<Vec<&Element>> = elements
-        .chunks(ELEMENTS_PER_COMMAND)
-        .map(<[&Element]>::to_vec)
-        .collect();
-    chunks.into_iter().map(move |chunk| {
-        let elem: Vec<Value> = chunk
-            .into_iter()
-            .map(|e| serde_json::to_value(element(e)).expect("element"))
-            .collect();
-        add(json!({"element": {"family": "inet", "table": TABLE, "name": name, "elem": elem}}))
-    })
-}
-
 /// The commands of one atomic transaction replacing the table: create (so that delete
 /// cannot fail), delete, create anew; last, when given, the seal (see [`SEAL_SET`]).
-pub fn replace_commands(rs: &Ruleset, seal: Option<Seal>) -> impl Iterator<Item = Value> + '_ {
+pub fn replace_commands(
+    rs: &Ruleset,
+    seal: Option<Seal>,
+) -> impl Iterator<Item = Command<'_>> + '_ {
     let seal = seal.map(|seal| {
-        add(json!({"set": {
-            "family": "inet", "table": TABLE, "name": SEAL_SET, "type": "ipv6_addr",
-            "elem": [seal.element()]
-        }}))
+        add(set_object(
+            SEAL_SET,
+            SetKind::Addr(Family::V6),
+            vec![Expression::String(Cow::Owned(seal.element()))],
+        ))
     });
-    [add(table()), json!({ "delete": table() })]
+    [add(table()), delete(table())]
         .into_iter()
         .chain(create_commands(rs))
         .chain(seal)
+}
+
+/// The commands of a delta, as one transaction, in an order the kernel accepts: what
+/// points at a chain or set goes before it does (map elements, then rules), and what is
+/// created exists before anything points at it.
+pub fn delta_commands(d: &Delta) -> Vec<Command<'_>> {
+    let flush = |name| Command::Nf(NfCmd::Flush(FlushObject::Chain(chain_object(name, None))));
+    let mut cmds = Vec::new();
+    // A map element re-pointed is deleted, then added; elements pointing at chains
+    // about to go are deleted before the chains.
+    for (name, keys) in &d.map_del {
+        cmds.push(delete(elements(name, keys.iter().map(ip).collect())));
+    }
+    // Rules go before the sets they use, and every jump before the chain it targets:
+    // all chains changing or going are flushed before any is deleted (a union chain
+    // going jumps to policy chains going).
+    cmds.extend(d.chains_changed.iter().map(|c| flush(&c.name)));
+    cmds.extend(d.chains_gone.iter().map(|name| flush(name)));
+    for name in &d.chains_gone {
+        cmds.push(delete(NfListObject::Chain(chain_object(name, None))));
+    }
+    for (name, kind) in &d.sets_gone {
+        cmds.push(delete(set_object(name, *kind, Vec::new())));
+    }
+    for (name, els) in &d.set_del {
+        cmds.push(delete(elements(name, els.iter().map(element).collect())));
+    }
+    for (name, def) in &d.sets_new {
+        cmds.push(add(set(name, def)));
+    }
+    for (name, els) in &d.set_add {
+        cmds.push(add(elements(name, els.iter().map(element).collect())));
+    }
+    for c in &d.chains_new {
+        cmds.push(add(chain(c)));
+    }
+    for c in d.chains_new.iter().chain(&d.chains_changed) {
+        cmds.extend(c.rules.iter().map(|r| add(rule(&c.name, r))));
+    }
+    for (name, pairs) in &d.map_add {
+        let elem = pairs.iter().map(|(a, c)| map_element(a, c)).collect();
+        cmds.push(add(elements(name, elem)));
+    }
+    cmds
 }
 
 /// The mark of one full replace: an address held by the seal set.
@@ -443,15 +513,52 @@ impl Seal {
     }
 }
 
+/// `{"nftables": [commands]}`, each command made and serialised as the one before has
+/// been written.
+struct Document<I>(RefCell<Option<I>>);
+
+impl<'a, I: Iterator<Item = Command<'a>>> Document<I> {
+    fn new(commands: I) -> Self {
+        Document(RefCell::new(Some(commands)))
+    }
+}
+
+impl<'a, I: Iterator<Item = Command<'a>>> Serialize for Document<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+        struct Commands<'d, I>(&'d RefCell<Option<I>>);
+        impl<'a, I: Iterator<Item = Command<'a>>> Serialize for Commands<'_, I> {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let commands = self.0.borrow_mut().take();
+                let commands = commands.ok_or_else(|| S::Error::custom("serialised twice"))?;
+                let mut seq = s.serialize_seq(None)?;
+                for cmd in commands {
+                    seq.serialize_element(&cmd)?;
+                }
+                seq.end()
+            }
+        }
+        let mut map = s.serialize_map(Some(1))?;
+        map.serialize_entry("nftables", &Commands(&self.0))?;
+        map.end()
+    }
+}
+
+/// The commands as one JSON value (tests, small tables, showing a delta; what reaches
+/// nft is streamed with [`write_document`]).
+pub fn document_value<'a>(commands: impl IntoIterator<Item = Command<'a>>) -> Value {
+    serde_json::to_value(Document::new(commands.into_iter())).expect("commands serialise")
+}
+
 /// The replace transaction as one JSON value (tests and small tables; the controller
 /// and the CLI stream it with [`write_document`]).
 pub fn replace_document(rs: &Ruleset) -> Value {
-    json!({ "nftables": replace_commands(rs, None).collect::<Vec<_>>() })
+    document_value(replace_commands(rs, None))
 }
 
 /// The ruleset as a JSON document of `add` commands.
 pub fn document(rs: &Ruleset) -> Value {
-    json!({ "nftables": create_commands(rs).collect::<Vec<_>>() })
+    document_value(create_commands(rs))
 }
 
 /// Why a document could not be written.
@@ -460,60 +567,43 @@ pub enum WriteError {
     #[error(transparent)]
     Unsafe(#[from] UnsafeString),
     #[error("writing the document: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
 }
 
-/// Writes `{"nftables": [commands]}` command by command: only one command is ever held
-/// as a JSON value. Each is checked (see [`to_text`]) before it is written; on an unsafe
-/// string the output stops there and is not a document nft could run.
-pub fn write_document(
-    out: impl std::io::Write,
-    commands: impl Iterator<Item = Value>,
+impl From<serde_json::Error> for WriteError {
+    /// The refusal of a [`Checked`] formatter travels as the payload of an I/O error.
+    fn from(e: serde_json::Error) -> Self {
+        let e = io::Error::from(e);
+        match e.get_ref().and_then(|r| r.downcast_ref::<UnsafeString>()) {
+            Some(refused) => WriteError::Unsafe(refused.clone()),
+            None => WriteError::Io(e),
+        }
+    }
+}
+
+/// Writes `{"nftables": [commands]}`, each command serialised into `out` as it is made:
+/// only one command is ever held. Strings are checked as they are written (see
+/// [`UnsafeString`]); on an unsafe one the output stops there and is not a document nft
+/// could run.
+pub fn write_document<'a>(
+    out: impl Write,
+    commands: impl IntoIterator<Item = Command<'a>>,
     pretty: bool,
 ) -> Result<(), WriteError> {
-    use serde::ser::{Error as _, SerializeMap, SerializeSeq};
-    struct Commands<I> {
-        iter: std::cell::RefCell<Option<I>>,
-        refused: std::cell::RefCell<Option<UnsafeString>>,
-    }
-    impl<I: Iterator<Item = Value>> serde::Serialize for Commands<I> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let iter = self.iter.borrow_mut().take().expect("serialised once");
-            let mut seq = s.serialize_seq(None)?;
-            for cmd in iter {
-                if let Err(e) = check(&cmd) {
-                    *self.refused.borrow_mut() = Some(e);
-                    return Err(S::Error::custom("unsafe string"));
-                }
-                seq.serialize_element(&cmd)?;
-            }
-            seq.end()
-        }
-    }
-    /// `{"nftables": [...]}`
-    struct Document<'c, I>(&'c Commands<I>);
-    impl<I: Iterator<Item = Value>> serde::Serialize for Document<'_, I> {
-        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let mut map = s.serialize_map(Some(1))?;
-            map.serialize_entry("nftables", self.0)?;
-            map.end()
-        }
-    }
-    let commands = Commands {
-        iter: std::cell::RefCell::new(Some(commands)),
-        refused: std::cell::RefCell::new(None),
-    };
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, out);
-    let result = if pretty {
-        serde_json::to_writer_pretty(&mut out, &Document(&commands))
+    let doc = Document::new(commands.into_iter());
+    let mut out = io::BufWriter::with_capacity(1 << 16, out);
+    if pretty {
+        let format = Checked::new(PrettyFormatter::new());
+        doc.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out, format,
+        ))?;
     } else {
-        serde_json::to_writer(&mut out, &Document(&commands))
-    };
-    if let Some(e) = commands.refused.borrow_mut().take() {
-        return Err(e.into());
+        let format = Checked::new(CompactFormatter);
+        doc.serialize(&mut serde_json::Serializer::with_formatter(
+            &mut out, format,
+        ))?;
     }
-    result.map_err(std::io::Error::from)?;
-    std::io::Write::flush(&mut out)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -530,27 +620,109 @@ pub struct UnsafeString {
 /// another control character: escaped as `\u0000` it is valid JSON, but nft's parser
 /// rejects it, and from a pipe nft then exits 0 having applied nothing.
 pub fn to_text(doc: &Value) -> Result<String, UnsafeString> {
-    check(doc)?;
-    Ok(doc.to_string())
+    let mut out = Vec::new();
+    let format = Checked::new(CompactFormatter);
+    match doc.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut out, format,
+    )) {
+        Ok(()) => Ok(String::from_utf8(out).expect("serde_json writes UTF-8")),
+        Err(e) => match WriteError::from(e) {
+            WriteError::Unsafe(refused) => Err(refused),
+            WriteError::Io(e) => unreachable!("writing JSON to memory failed: {e}"),
+        },
+    }
 }
 
-/// Refuses any string (or key) of `v` holding a control character.
-fn check(v: &Value) -> Result<(), UnsafeString> {
-    let refuse = |s: &str| match s.chars().find(|c| c.is_control()) {
-        Some(found) => Err(UnsafeString {
-            context: s.chars().take(80).collect(),
-            found,
-        }),
-        None => Ok(()),
-    };
-    match v {
-        Value::String(s) => refuse(s),
-        Value::Array(a) => a.iter().try_for_each(check),
-        Value::Object(m) => m.iter().try_for_each(|(k, v)| {
-            refuse(k)?;
-            check(v)
-        }),
-        Value::Null | Value::Bool(_) | Value::Number(_) => Ok(()),
+/// A JSON formatter (compact or pretty) that refuses, as it is written, any string or
+/// key holding a control character (a char `is_control`: C0, DEL, C1), whether
+/// serde_json escapes it (C0) or not (DEL, C1). The refusal is an I/O error carrying the
+/// [`UnsafeString`], which ends the serialisation.
+struct Checked<F> {
+    inner: F,
+    /// The string being written, for the refusal's context.
+    string: String,
+    found: Option<char>,
+}
+
+impl<F> Checked<F> {
+    fn new(inner: F) -> Self {
+        Checked {
+            inner,
+            string: String::new(),
+            found: None,
+        }
+    }
+
+    fn saw(&mut self, text: &str) {
+        if self.found.is_none() {
+            self.found = text.chars().find(|c| c.is_control());
+        }
+        self.string.push_str(text);
+    }
+}
+
+/// Passes formatter methods on to the inner formatter.
+macro_rules! delegate {
+    ($($name:ident($($arg:ident: $ty:ty),*);)*) => {$(
+        #[inline]
+        fn $name<W: ?Sized + Write>(&mut self, w: &mut W $(, $arg: $ty)*) -> io::Result<()> {
+            self.inner.$name(w $(, $arg)*)
+        }
+    )*};
+}
+
+impl<F: Formatter> Formatter for Checked<F> {
+    // The structure (what the pretty formatter indents). Scalars other than strings
+    // are written by the trait's defaults, as both inner formatters write them.
+    delegate! {
+        begin_array();
+        end_array();
+        begin_array_value(first: bool);
+        end_array_value();
+        begin_object();
+        end_object();
+        begin_object_key(first: bool);
+        end_object_key();
+        begin_object_value();
+        end_object_value();
+    }
+
+    fn begin_string<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        self.string.clear();
+        self.found = None;
+        self.inner.begin_string(w)
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(&mut self, w: &mut W, s: &str) -> io::Result<()> {
+        self.saw(s);
+        self.inner.write_string_fragment(w, s)
+    }
+
+    fn write_char_escape<W: ?Sized + Write>(&mut self, w: &mut W, e: CharEscape) -> io::Result<()> {
+        let c = match &e {
+            CharEscape::Quote => '"',
+            CharEscape::ReverseSolidus => '\\',
+            CharEscape::Solidus => '/',
+            CharEscape::Backspace => '\u{8}',
+            CharEscape::FormFeed => '\u{c}',
+            CharEscape::LineFeed => '\n',
+            CharEscape::CarriageReturn => '\r',
+            CharEscape::Tab => '\t',
+            CharEscape::AsciiControl(b) => char::from(*b),
+        };
+        self.saw(c.encode_utf8(&mut [0; 4]));
+        self.inner.write_char_escape(w, e)
+    }
+
+    fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        if let Some(found) = self.found.take() {
+            let refused = UnsafeString {
+                context: self.string.chars().take(80).collect(),
+                found,
+            };
+            return Err(io::Error::new(io::ErrorKind::InvalidData, refused));
+        }
+        self.inner.end_string(w)
     }
 }
 
@@ -566,7 +738,64 @@ mod tests {
         assert!(err.context.starts_with("prod/a"));
         assert_eq!(to_text(&json!({"k\n": 1})).unwrap_err().found, '\n');
         assert_eq!(to_text(&json!(["tab\there"])).unwrap_err().found, '\t');
-        let fine = json!({"nftables": [{"add": {"rule": {"comment": "prod/db ingress[0]"}}}]});
+        // Not escaped by serde_json, control characters all the same.
+        assert_eq!(to_text(&json!(["del\u{7f}"])).unwrap_err().found, '\u{7f}');
+        assert_eq!(to_text(&json!(["nel\u{85}"])).unwrap_err().found, '\u{85}');
+        let fine =
+            json!({"nftables": [{"add": {"rule": {"comment": "prod/db \"ingress\"\\[0]"}}}]});
         assert_eq!(to_text(&fine).unwrap(), fine.to_string());
+    }
+
+    fn commented(comment: &str) -> Ruleset {
+        Ruleset {
+            chains: vec![ChainDef {
+                name: "in_a".into(),
+                base: None,
+                rules: vec![RuleDef::new(Vec::new(), Verdict::Drop).comment(comment)],
+            }],
+            ..Ruleset::default()
+        }
+    }
+
+    #[test]
+    fn a_document_is_written_as_serde_json_writes_it_and_refused_at_a_control_character() {
+        let rs = commented("ns/a ingress");
+        let value = replace_document(&rs);
+        let mut compact = Vec::new();
+        write_document(&mut compact, replace_commands(&rs, None), false).unwrap();
+        assert_eq!(
+            serde_json::from_slice::<Value>(&compact).unwrap(),
+            value,
+            "{}",
+            String::from_utf8_lossy(&compact)
+        );
+        // Pretty: the checking formatter indents as serde_json's own does.
+        let mut pretty = Vec::new();
+        write_document(&mut pretty, replace_commands(&rs, None), true).unwrap();
+        #[derive(Serialize)]
+        struct Whole<'a> {
+            nftables: Vec<Command<'a>>,
+        }
+        let whole = Whole {
+            nftables: replace_commands(&rs, None).collect(),
+        };
+        let expected = serde_json::to_string_pretty(&whole).unwrap();
+        assert_eq!(String::from_utf8(pretty).unwrap(), expected);
+        let mut empty = Vec::new();
+        write_document(&mut empty, Vec::<Command>::new(), true).unwrap();
+        assert_eq!(
+            String::from_utf8(empty).unwrap(),
+            "{\n  \"nftables\": []\n}"
+        );
+
+        let rs = commented("ns/a\u{0}b");
+        let err = write_document(Vec::new(), replace_commands(&rs, None), false).unwrap_err();
+        let WriteError::Unsafe(refused) = err else {
+            panic!("not refused: {err}")
+        };
+        assert_eq!(
+            (refused.context.as_str(), refused.found),
+            ("ns/a\u{0}b", '\0')
+        );
     }
 }

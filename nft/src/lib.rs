@@ -4,7 +4,10 @@
 //!
 //! `render` builds a [`Ruleset`] (our own small description of tables, sets, maps and
 //! chains); `json` and `text` serialise it for `nft -j -f` and `nft -f`; `delta` compares
-//! two rulesets; `apply` talks to the kernel through the `nft` binary.
+//! two rulesets; `backend` is the one boundary with the kernel: the [`Backend`] trait,
+//! its two implementations ([`Nft`], the `nft` binary, in `apply`; [`Kept`], a kept
+//! libnftables context, on `session`), the choice between delta and full replace
+//! ([`bring`]) and the summaries of what the kernel holds.
 
 pub mod apply;
 pub mod backend;
@@ -21,7 +24,7 @@ pub mod thread_netns;
 pub mod verify;
 
 pub use apply::{ApplyError, Nft};
-pub use backend::{bring, Applied, Backend, Summary};
+pub use backend::{bring, Applied, Backend, Kept, Kernel, Summary};
 pub use delta::{diff, Change, Delta};
 pub use names::NameCollision;
 pub use render::{render_cached, render_ruleset, render_with_names, NodeView, RenderOptions};

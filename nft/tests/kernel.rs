@@ -245,8 +245,8 @@ fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> Upd
                 }
                 // As the controller applies deltas: through a libnftables context kept
                 // open in the node's namespace.
-                let session = netfence_nft::Nft::persistent(nft.netns.as_deref())
-                    .expect("a libnftables context");
+                let session =
+                    netfence_nft::Kept::start(nft.netns.as_deref()).expect("a libnftables context");
                 session.apply_delta(&d).unwrap_or_else(|e| {
                     panic!("the delta to {} failed: {e}\n{:#}", node.name, d.document())
                 });

@@ -7,7 +7,7 @@ use netfence_netns::{NodeSpec, Topology, TopologySpec};
 use netfence_nft::apply::normalize_listing;
 use netfence_nft::delta::Delta;
 use netfence_nft::ruleset::Element;
-use netfence_nft::{render_ruleset, Nft, NodeView, RenderOptions, Ruleset};
+use netfence_nft::{render_ruleset, Kept, Nft, NodeView, RenderOptions, Ruleset};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 fn demo() -> Ruleset {
@@ -37,16 +37,15 @@ fn a_kept_context_and_the_nft_binary_see_and_leave_the_same_kernel_state() {
     let topo = node();
     let ns = topo.netns("node-0").unwrap();
     let binary = Nft::in_netns(ns);
-    let kept = Nft::persistent(Some(ns)).expect("libnftables loads");
-    assert!(kept.is_persistent() && !binary.is_persistent());
+    let kept = Kept::start(Some(ns)).expect("libnftables loads");
 
     // No table yet: both say so the same way.
-    assert_eq!(kept.list_table().unwrap(), None);
-    assert!(!kept.delete_table().unwrap());
+    assert_eq!(kept.nft().list_table().unwrap(), None);
+    assert!(!kept.nft().delete_table().unwrap());
 
     let rs = demo();
     kept.replace(&rs).expect("full replace");
-    let listed = kept.list_table().unwrap().expect("table");
+    let listed = kept.nft().list_table().unwrap().expect("table");
     assert_eq!(
         normalize_listing(&listed),
         normalize_listing(&binary.list_table().unwrap().unwrap())
@@ -104,12 +103,12 @@ fn a_kept_context_and_the_nft_binary_see_and_leave_the_same_kernel_state() {
         normalize_listing(&binary.list_table().unwrap().unwrap())
     );
 
-    assert!(kept.delete_table().unwrap());
+    assert!(kept.nft().delete_table().unwrap());
     assert_eq!(binary.list_table().unwrap(), None);
 }
 
 #[test]
 fn a_context_for_a_missing_namespace_is_an_error_not_a_panic() {
-    let err = Nft::persistent(Some("netfence-no-such-namespace")).expect_err("no namespace");
+    let err = Kept::start(Some("netfence-no-such-namespace")).expect_err("no namespace");
     assert!(err.contains("netfence-no-such-namespace"), "{err}");
 }
