@@ -2,9 +2,12 @@
 //! end, which rule, peer and port allowed the flow, or why none did.
 
 use crate::reach::{AllowCheck, DirectionReach, FamilyReach, Flow, Reach};
+use netfence_model::decision::DecidedBy;
 use netfence_model::objects::Direction;
+use netfence_model::tier::{Tier, TierAction};
+use netfence_model::tiers::{TierPeerMatch, TierStackId, TierStage};
 use netfence_model::Isolation;
-use netfence_model::{Model, PeerRef};
+use netfence_model::{Model, PeerRef, PortSet};
 
 /// `port/PROTO`, `all TCP ports` or `any port` for the flow.
 pub fn flow_ports(flow: &Flow) -> String {
@@ -39,9 +42,133 @@ fn describe_peer(model: &Model, union: netfence_model::UnionId, check: &AllowChe
     }
 }
 
+/// The ports a flow asks about, as a set.
+pub fn flow_port_set(flow: &Flow) -> PortSet {
+    match (flow.effective_protocol(), flow.port) {
+        (Some(p), Some(port)) => PortSet::single(p, port),
+        (Some(p), None) => PortSet::all_of(p),
+        (None, _) => PortSet::all(),
+    }
+}
+
+/// Where a tiered rule element is written: `cnp/name ingress rule "x" (Deny) from[1]`.
+pub fn tier_origin(model: &Model, stack: TierStackId, element: usize) -> String {
+    let el = &model.tiers.stack(stack).elements[element];
+    let p = &model.cluster.tier_policies[el.policy.index()];
+    let peers = match el.direction {
+        Direction::Ingress => "from",
+        Direction::Egress => "to",
+    };
+    format!(
+        "{} {} rule {:?} ({}) {peers}[{}]",
+        p.key(),
+        el.direction,
+        p.rule_label(el.direction, el.rule),
+        el.action,
+        el.peer_index
+    )
+}
+
+fn tier_lines(
+    model: &Model,
+    flow: &Flow,
+    head: &str,
+    stack: TierStackId,
+    stage: &TierStage,
+    out: &mut Vec<String>,
+) {
+    let st = model.tiers.stack(stack);
+    let names: Vec<String> = st
+        .policies
+        .iter()
+        .map(|p| {
+            let tp = &model.cluster.tier_policies[p.index()];
+            format!("{} (priority {})", tp.key(), tp.priority)
+        })
+        .collect();
+    out.push(format!("{head}: {} tier [{}]", st.tier, names.join(", ")));
+    let probe = flow_port_set(flow);
+    let mut decided = false;
+    for c in &stage.checks {
+        let origin = tier_origin(model, stack, c.element);
+        let el = &st.elements[c.element];
+        let line = if decided {
+            format!("  {origin}: not reached (decided above)")
+        } else if !c.peer_matched {
+            match el.peer {
+                TierPeerMatch::Nothing => {
+                    format!("  {origin}: domainNames are not enforced: the peer matches nothing")
+                }
+                _ => format!("  {origin}: peer does not match"),
+            }
+        } else if c.ports.intersection(&probe).is_empty() {
+            format!(
+                "  {origin}: peer matches, port does not: it matches {}",
+                c.ports
+            )
+        } else if c.decided.intersection(&probe).is_empty() {
+            format!("  {origin}: matches, but earlier rules decided these ports")
+        } else {
+            decided = c.decided.intersection(&probe) == probe;
+            match el.action {
+                TierAction::Accept => format!("  ACCEPTS: {origin}"),
+                TierAction::Deny => format!("  DENIES: {origin}"),
+                TierAction::Pass if st.tier == Tier::Admin => {
+                    format!("  PASSES: {origin}: evaluation goes on with NetworkPolicy")
+                }
+                TierAction::Pass => {
+                    format!("  PASSES: {origin}: evaluation ends in the default allow")
+                }
+            }
+        };
+        out.push(line);
+    }
+}
+
 fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec<String>) {
     let who = d.subject.name(&model.cluster);
     let head = format!("{} of {who}", d.direction);
+    if let Some((stack, stage)) = &d.decision.admin {
+        tier_lines(model, flow, &head, *stack, stage, out);
+        if d.decision.decided_by(&flow_port_set(flow)) == DecidedBy::Tier(Tier::Admin) {
+            let verdict = if flow.admitted_by(&d.allowed_ports) {
+                "allowed"
+            } else {
+                "denied"
+            };
+            out.push(format!(
+                "{head}: {verdict} by the Admin tier; NetworkPolicy and the Baseline tier are not consulted"
+            ));
+            return;
+        }
+    }
+    np_lines(model, flow, d, &head, out);
+    if let Some((stack, stage)) = &d.decision.baseline {
+        if d.decision.np_decided.is_empty() {
+            tier_lines(model, flow, &head, *stack, stage, out);
+        } else {
+            out.push(format!(
+                "{head}: the Baseline tier is not consulted: NetworkPolicy isolates the pod"
+            ));
+        }
+    }
+    if d.decision.admin.is_some() || d.decision.baseline.is_some() {
+        let by = match d.decision.decided_by(&flow_port_set(flow)) {
+            DecidedBy::Exception(_) => "an exception".to_string(),
+            DecidedBy::Tier(t) => format!("the {t} tier"),
+            DecidedBy::NetworkPolicy => "NetworkPolicy".to_string(),
+            DecidedBy::Default => "the default (no tier decided)".to_string(),
+        };
+        let verdict = if flow.admitted_by(&d.allowed_ports) {
+            "allowed"
+        } else {
+            "denied"
+        };
+        out.push(format!("{head}: {verdict}, decided by {by}"));
+    }
+}
+
+fn np_lines(model: &Model, flow: &Flow, d: &DirectionReach, head: &str, out: &mut Vec<String>) {
     match d.outcome {
         Isolation::SelfTraffic => out.push(format!("{head}: a pod may always talk to itself")),
         Isolation::NotAPod => out.push(format!(
@@ -53,6 +180,12 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
         Isolation::NodeLocal => out.push(format!(
             "{head}: traffic from the pod's own node is always allowed"
         )),
+        Isolation::Open if d.decision.baseline.is_some() || d.decision.admin.is_some() => {
+            out.push(format!(
+                "{head}: not isolated by NetworkPolicy (no policy selects it for {})",
+                d.direction
+            ))
+        }
         Isolation::Open => out.push(format!(
             "{head}: not isolated (no policy selects it for {}): allowed",
             d.direction

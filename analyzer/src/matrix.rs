@@ -37,7 +37,13 @@ impl Matrix {
         let families = model.families_in_use();
         let allowed = ports
             .iter()
-            .map(|p| compute_port(model, p, &families))
+            .map(|p| {
+                if model.tiers.is_empty() {
+                    compute_port(model, p, &families)
+                } else {
+                    compute_port_by_decision(model, p, &families)
+                }
+            })
             .collect();
         Matrix {
             ports: ports.to_vec(),
@@ -381,6 +387,61 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
             row.intersect_with(&fam);
             row.intersect_with(&defined);
             result[si].union_with(&row);
+        }
+    }
+    for (i, row) in result.iter_mut().enumerate() {
+        row.insert(i);
+    }
+    result
+}
+
+/// The column with tiered policies in the model: every ordered pair decided by the
+/// model's [`Model::decide`], both directions, per family. Quadratic in the endpoints;
+/// the bitset form of the tiers is still to come.
+fn compute_port_by_decision(
+    model: &Model,
+    port: &MatrixPort,
+    families: &[Family],
+) -> Vec<EndpointSet> {
+    use netfence_model::Party;
+    let cluster = &model.cluster;
+    let n = cluster.endpoints.len();
+    let mut result = vec![EndpointSet::empty(n); n];
+    for d in &cluster.endpoints {
+        let number = match &port.port {
+            PortRef::Number(p) => Some(*p),
+            PortRef::Name(col) => d.named_port(col, port.protocol),
+        };
+        let Some(number) = number else { continue };
+        let probe = netfence_model::PortSet::single(port.protocol, number);
+        for s in &cluster.endpoints {
+            let allowed = families.iter().any(|&f| {
+                s.speaks(f)
+                    && d.speaks(f)
+                    && probe.is_subset(
+                        &model
+                            .decide(
+                                Party::Endpoint(s.id),
+                                Direction::Egress,
+                                Party::Endpoint(d.id),
+                                f,
+                            )
+                            .allowed,
+                    )
+                    && probe.is_subset(
+                        &model
+                            .decide(
+                                Party::Endpoint(d.id),
+                                Direction::Ingress,
+                                Party::Endpoint(s.id),
+                                f,
+                            )
+                            .allowed,
+                    )
+            });
+            if allowed {
+                result[s.id.index()].insert(d.id.index());
+            }
         }
     }
     for (i, row) in result.iter_mut().enumerate() {

@@ -5,6 +5,7 @@ use ipnet::IpNet;
 use netfence_model::addr::Family;
 use netfence_model::cluster::Endpoint;
 use netfence_model::compile::{block_admits_endpoint, PeerMatch};
+use netfence_model::decision::DirectionDecision;
 use netfence_model::objects::{Direction, Peer};
 use netfence_model::{Allow, Isolation, LabelSelector, Model, Party, PeerRef, PortSet, Protocol};
 
@@ -44,6 +45,9 @@ pub struct DirectionReach {
     /// Ports this direction lets through for this pair.
     pub allowed_ports: PortSet,
     pub checks: Vec<AllowCheck>,
+    /// The model's decision: which stage (exception, Admin tier, NetworkPolicy,
+    /// Baseline tier, default) decided which ports.
+    pub decision: DirectionDecision,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -96,6 +100,7 @@ pub fn reach(model: &Model, flow: Flow) -> Reach {
             outcome: Isolation::SelfTraffic,
             allowed_ports: PortSet::all(),
             checks: Vec::new(),
+            decision: model.decide(flow.from, d, flow.from, family),
         };
         return Reach {
             flow,
@@ -155,41 +160,29 @@ fn direction(model: &Model, flow: &Flow, dir: Direction, family: Family) -> Dire
         Direction::Egress => (flow.from, flow.to),
         Direction::Ingress => (flow.to, flow.from),
     };
-    let open = |outcome| DirectionReach {
-        direction: dir,
-        subject,
-        outcome,
-        allowed_ports: PortSet::all(),
-        checks: Vec::new(),
-    };
-    let union = match model.isolation(subject, dir, other) {
-        Isolation::Isolated(u) => model.union(u),
-        decided => return open(decided),
-    };
-    let dst: Option<&Endpoint> = flow.to.endpoint().map(|e| model.cluster.endpoint(e));
-    let mut allowed_ports = PortSet::empty();
-    let mut checks = Vec::with_capacity(union.allows.len());
-    for (i, allow) in union.allows.iter().enumerate() {
-        let (peer_matched, peer_reason) = peer_check(model, allow, other, family);
-        let ports = allow.ports_for(dst);
-        let port_notes = named_port_notes(model, allow, dst);
-        if peer_matched {
-            allowed_ports.add(&ports);
+    let decision = model.decide(subject, dir, other, family);
+    let mut checks = Vec::new();
+    if let Isolation::Isolated(u) = decision.isolation {
+        // Each element of the union, for the explanation; the verdict is the model's.
+        let dst: Option<&Endpoint> = flow.to.endpoint().map(|e| model.cluster.endpoint(e));
+        for (i, allow) in model.union(u).allows.iter().enumerate() {
+            let (peer_matched, peer_reason) = peer_check(model, allow, other, family);
+            checks.push(AllowCheck {
+                allow: i,
+                peer_matched,
+                peer_reason,
+                ports: allow.ports_for(dst),
+                port_notes: named_port_notes(model, allow, dst),
+            });
         }
-        checks.push(AllowCheck {
-            allow: i,
-            peer_matched,
-            peer_reason,
-            ports,
-            port_notes,
-        });
     }
     DirectionReach {
         direction: dir,
         subject,
-        outcome: Isolation::Isolated(union.id),
-        allowed_ports,
+        outcome: decision.isolation,
+        allowed_ports: decision.allowed.clone(),
         checks,
+        decision,
     }
 }
 

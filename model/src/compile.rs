@@ -112,6 +112,8 @@ pub struct Model {
     /// endpoint can be re-matched without the label index (see `patch`).
     pub(crate) peer_defs: Vec<(NamespaceId, Peer)>,
     pub(crate) union_ids: HashMap<(Direction, Vec<PolicyId>), UnionId>,
+    /// The Admin and Baseline tiers (ClusterNetworkPolicy and the v1alpha1 kinds).
+    pub tiers: crate::tiers::Tiers,
 }
 
 /// Inverted label index over the endpoints that selectors can choose.
@@ -285,7 +287,9 @@ impl Model {
             }
         }
         let [ingress, egress] = assigned;
+        let tiers = crate::tiers::Tiers::compile(&cluster);
         Model {
+            tiers,
             cluster,
             peers,
             unions,

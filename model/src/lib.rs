@@ -8,6 +8,7 @@ pub mod addr;
 pub mod bitset;
 pub mod cluster;
 pub mod compile;
+pub mod decision;
 mod decode;
 pub mod docsplit;
 pub mod error;
@@ -24,6 +25,7 @@ pub mod resolve;
 pub mod selector;
 pub mod text;
 pub mod tier;
+pub mod tiers;
 pub mod validate;
 pub mod yaml11;
 

@@ -78,6 +78,9 @@ pub enum Unpatchable {
     UnknownNamespace(String),
     #[error("namespace {0} has workloads, whose stand-in endpoints depend on its pods")]
     Workloads(String),
+    /// Tiered policies' subjects and peers are not patched (yet): a recompile.
+    #[error("the cluster has tiered (cluster-scoped) policies")]
+    Tiers,
 }
 
 impl Model {
@@ -85,6 +88,9 @@ impl Model {
     pub fn upsert_pod(&mut self, pod: Pod) -> Result<PodChange, Unpatchable> {
         if pod.terminated {
             return self.remove_pod(&pod.meta.namespace, &pod.meta.name);
+        }
+        if !self.cluster.tier_policies.is_empty() {
+            return Err(Unpatchable::Tiers);
         }
         let ns_name = pod.meta.namespace.clone();
         let ns = self
@@ -131,6 +137,9 @@ impl Model {
     /// A pod was deleted.
     pub fn remove_pod(&mut self, ns: &str, name: &str) -> Result<PodChange, Unpatchable> {
         self.no_workloads_in(ns)?;
+        if !self.cluster.tier_policies.is_empty() {
+            return Err(Unpatchable::Tiers);
+        }
         let key = endpoint_key(ns, name, EndpointKind::Pod);
         let Some(id) = self.cluster.endpoint_by_key.remove(&key) else {
             return Ok(PodChange::default());

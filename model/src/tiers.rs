@@ -1,0 +1,401 @@
+//! Compilation of the tiered policies: for every endpoint and direction, the ordered
+//! rules of the Admin tier and of the Baseline tier whose subject selects it, with peers
+//! resolved to endpoint or address sets and provenance on every element. Endpoints with
+//! the same policies in a tier and direction share one [`TierStack`], as they share a
+//! [`crate::PolicyUnion`] for NetworkPolicy.
+//!
+//! Order inside a tier: priority (lower first), then, for equal priorities (undefined
+//! upstream), the policy's name in byte order, then its kind (ClusterNetworkPolicy,
+//! AdminNetworkPolicy, BaselineAdminNetworkPolicy); inside a policy, rule order.
+
+use crate::addr::{AddrSet, Family};
+use crate::bitset::EndpointSet;
+use crate::cluster::{Cluster, Endpoint, EndpointId};
+use crate::objects::Direction;
+use crate::party::Party;
+use crate::ports::PortSet;
+use crate::selector::LabelSelector;
+use crate::tier::{Tier, TierAction, TierPeer, TierPolicy, TierPort, TierSubject};
+use std::collections::HashMap;
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TierPolicyId(pub u32);
+
+impl TierPolicyId {
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct TierStackId(pub u32);
+
+/// A resolved tiered peer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TierPeerMatch {
+    /// Pods chosen by `namespaces` or `pods` (never hostNetwork pods).
+    Endpoints(EndpointSet),
+    /// `networks`, or the addresses of the nodes a `nodes` selector matches: matched
+    /// against every address, pod and node addresses included.
+    Addrs(AddrSet),
+    /// `domainNames`: not enforced, so the peer matches nothing (fail closed for the
+    /// Accept rules it is allowed in).
+    Nothing,
+}
+
+/// One (rule, peer) of a tiered policy, in evaluation order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierElement {
+    pub policy: TierPolicyId,
+    pub direction: Direction,
+    /// Index of the rule in the policy's ingress or egress list.
+    pub rule: usize,
+    /// Index of the peer in the rule's from/to list.
+    pub peer_index: usize,
+    pub action: TierAction,
+    pub peer: TierPeerMatch,
+    /// None: every port of every protocol.
+    pub ports: Option<Vec<TierPort>>,
+}
+
+/// The ordered rules of one tier that apply to a group of endpoints in one direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierStack {
+    pub id: TierStackId,
+    pub tier: Tier,
+    pub direction: Direction,
+    /// The policies whose subject selects the members, in evaluation order.
+    pub policies: Vec<TierPolicyId>,
+    pub elements: Vec<TierElement>,
+    pub members: Vec<EndpointId>,
+}
+
+/// The compiled tiers of a model.
+#[derive(Clone, Debug, Default)]
+pub struct Tiers {
+    pub stacks: Vec<TierStack>,
+    /// `stack_of[tier][direction][endpoint]`: tier 0 Admin, 1 Baseline; direction 0
+    /// ingress, 1 egress.
+    stack_of: [[Vec<Option<TierStackId>>; 2]; 2],
+}
+
+fn tier_index(t: Tier) -> usize {
+    match t {
+        Tier::Admin => 0,
+        Tier::Baseline => 1,
+    }
+}
+
+fn dir_index(d: Direction) -> usize {
+    match d {
+        Direction::Ingress => 0,
+        Direction::Egress => 1,
+    }
+}
+
+/// The evaluation order of the policies of one tier (see the module docs).
+pub fn tier_order(cluster: &Cluster, tier: Tier) -> Vec<TierPolicyId> {
+    let mut ids: Vec<TierPolicyId> = (0..cluster.tier_policies.len())
+        .map(|i| TierPolicyId(i as u32))
+        .filter(|p| cluster.tier_policies[p.index()].tier == tier)
+        .collect();
+    ids.sort_by(|a, b| {
+        let (a, b) = (
+            &cluster.tier_policies[a.index()],
+            &cluster.tier_policies[b.index()],
+        );
+        (a.priority, &a.name, a.kind).cmp(&(b.priority, &b.name, b.kind))
+    });
+    ids
+}
+
+/// Pods (off the host network) of the namespaces `ns` matches whose labels `pods`
+/// matches (every pod of them when None).
+fn select_pods(cluster: &Cluster, ns: &LabelSelector, pods: Option<&LabelSelector>) -> EndpointSet {
+    let ns_ok: Vec<bool> = cluster
+        .namespaces
+        .iter()
+        .map(|n| ns.matches(&n.labels))
+        .collect();
+    let mut s = EndpointSet::empty(cluster.endpoints.len());
+    for e in &cluster.endpoints {
+        if e.on_pod_network()
+            && ns_ok[e.namespace.index()]
+            && pods.is_none_or(|p| p.matches(&e.labels))
+        {
+            s.insert(e.id.index());
+        }
+    }
+    s
+}
+
+fn subject_set(cluster: &Cluster, subject: &TierSubject) -> EndpointSet {
+    match subject {
+        TierSubject::Namespaces(ns) => select_pods(cluster, ns, None),
+        TierSubject::Pods { namespaces, pods } => select_pods(cluster, namespaces, Some(pods)),
+    }
+}
+
+fn peer_match(cluster: &Cluster, peer: &TierPeer) -> TierPeerMatch {
+    match peer {
+        TierPeer::Namespaces(ns) => TierPeerMatch::Endpoints(select_pods(cluster, ns, None)),
+        TierPeer::Pods { namespaces, pods } => {
+            TierPeerMatch::Endpoints(select_pods(cluster, namespaces, Some(pods)))
+        }
+        TierPeer::Networks(nets) => {
+            let mut set = AddrSet::empty();
+            for n in nets {
+                set = set.union(&AddrSet::from_net(n));
+            }
+            TierPeerMatch::Addrs(set)
+        }
+        TierPeer::Nodes(sel) => {
+            let mut set = AddrSet::empty();
+            for node in cluster.nodes.iter().filter(|n| sel.matches(&n.labels)) {
+                for a in &node.addrs {
+                    set = set.union(&AddrSet::from_net(&(*a).into()));
+                }
+            }
+            TierPeerMatch::Addrs(set)
+        }
+        TierPeer::DomainNames(_) => TierPeerMatch::Nothing,
+    }
+}
+
+impl Tiers {
+    pub fn compile(cluster: &Cluster) -> Tiers {
+        let n = cluster.endpoints.len();
+        let mut tiers = Tiers {
+            stacks: Vec::new(),
+            stack_of: [
+                [vec![None; n], vec![None; n]],
+                [vec![None; n], vec![None; n]],
+            ],
+        };
+        if cluster.tier_policies.is_empty() {
+            return tiers;
+        }
+        let subjects: Vec<EndpointSet> = cluster
+            .tier_policies
+            .iter()
+            .map(|p| subject_set(cluster, &p.subject))
+            .collect();
+        // Elements per (policy, direction), resolved once.
+        let mut elements: HashMap<(TierPolicyId, Direction), Vec<TierElement>> = HashMap::new();
+        for (pi, p) in cluster.tier_policies.iter().enumerate() {
+            for d in Direction::BOTH {
+                let mut out = Vec::new();
+                for (ri, rule) in p.rules(d).iter().enumerate() {
+                    for (xi, peer) in rule.peers.iter().enumerate() {
+                        out.push(TierElement {
+                            policy: TierPolicyId(pi as u32),
+                            direction: d,
+                            rule: ri,
+                            peer_index: xi,
+                            action: rule.action,
+                            peer: peer_match(cluster, peer),
+                            ports: rule.ports.clone(),
+                        });
+                    }
+                }
+                elements.insert((TierPolicyId(pi as u32), d), out);
+            }
+        }
+        let mut ids: HashMap<(Tier, Direction, Vec<TierPolicyId>), TierStackId> = HashMap::new();
+        for tier in [Tier::Admin, Tier::Baseline] {
+            let order = tier_order(cluster, tier);
+            for d in Direction::BOTH {
+                // A policy without rules in a direction does not affect it.
+                let order: Vec<TierPolicyId> = order
+                    .iter()
+                    .copied()
+                    .filter(|p| !cluster.tier_policies[p.index()].rules(d).is_empty())
+                    .collect();
+                for e in 0..n {
+                    let policies: Vec<TierPolicyId> = order
+                        .iter()
+                        .copied()
+                        .filter(|p| subjects[p.index()].contains(e))
+                        .collect();
+                    if policies.is_empty() {
+                        continue;
+                    }
+                    let key = (tier, d, policies);
+                    let id = match ids.get(&key) {
+                        Some(id) => *id,
+                        None => {
+                            let id = TierStackId(tiers.stacks.len() as u32);
+                            let elems = key
+                                .2
+                                .iter()
+                                .flat_map(|p| elements[&(*p, d)].iter().cloned())
+                                .collect();
+                            tiers.stacks.push(TierStack {
+                                id,
+                                tier,
+                                direction: d,
+                                policies: key.2.clone(),
+                                elements: elems,
+                                members: Vec::new(),
+                            });
+                            ids.insert(key, id);
+                            id
+                        }
+                    };
+                    tiers.stacks[id.0 as usize]
+                        .members
+                        .push(EndpointId(e as u32));
+                    tiers.stack_of[tier_index(tier)][dir_index(d)][e] = Some(id);
+                }
+            }
+        }
+        tiers
+    }
+
+    pub fn stack(&self, id: TierStackId) -> &TierStack {
+        &self.stacks[id.0 as usize]
+    }
+
+    /// The stack of `tier` applying to `e` in direction `d`, if any.
+    pub fn stack_of(&self, e: EndpointId, tier: Tier, d: Direction) -> Option<&TierStack> {
+        self.stack_of[tier_index(tier)][dir_index(d)]
+            .get(e.index())
+            .copied()
+            .flatten()
+            .map(|id| self.stack(id))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.stacks.is_empty()
+    }
+}
+
+impl TierPeerMatch {
+    /// Does the peer match `other` over `family`? Addresses match pod addresses and the
+    /// node addresses a hostNetwork pod holds as well as anything outside; an endpoint
+    /// whose address is not known yet matches only a set covering the whole family.
+    pub fn admits(&self, cluster: &Cluster, other: Party, family: Family) -> bool {
+        match (self, other) {
+            (TierPeerMatch::Nothing, _) => false,
+            (TierPeerMatch::Endpoints(set), Party::Endpoint(e)) => set.contains(e.index()),
+            (TierPeerMatch::Endpoints(_), Party::External(_)) => false,
+            (TierPeerMatch::Addrs(addrs), Party::Endpoint(e)) => {
+                let e = cluster.endpoint(e);
+                if e.addrs.is_empty() {
+                    addrs.covers_family(family)
+                } else {
+                    e.addrs
+                        .iter()
+                        .any(|a| Family::of(a) == family && addrs.contains(a))
+                }
+            }
+            (TierPeerMatch::Addrs(addrs), Party::External(net)) => addrs.contains_net(&net),
+        }
+    }
+}
+
+/// The ports a tiered rule's port list matches towards `dst`: every port when None; a
+/// named port resolves on the destination pod to each container port of that name
+/// (its number and protocol together), never on a hostNetwork pod or an address.
+pub fn tier_ports(ports: Option<&[TierPort]>, dst: Option<&Endpoint>) -> PortSet {
+    let Some(ports) = ports else {
+        return PortSet::all();
+    };
+    let mut set = PortSet::empty();
+    for p in ports {
+        match p {
+            TierPort::Range {
+                protocol,
+                start,
+                end,
+            } => set.add_range(*protocol, *start, *end),
+            TierPort::Named(name) => {
+                if let Some(d) = dst.filter(|d| d.on_pod_network()) {
+                    for cp in d.named_ports(name) {
+                        set.add_range(cp.protocol, cp.port, cp.port);
+                    }
+                }
+            }
+        }
+    }
+    set
+}
+
+/// What one tier did to the ports still undecided when it was reached.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct TierStage {
+    pub accepted: PortSet,
+    pub denied: PortSet,
+    pub passed: PortSet,
+    /// Per element of the stack, in order: did its peer match, and which of the
+    /// undecided ports it decided.
+    pub checks: Vec<TierCheck>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TierCheck {
+    pub element: usize,
+    pub peer_matched: bool,
+    /// The element's ports towards the destination.
+    pub ports: PortSet,
+    /// The ports this element decided (its ports that no earlier element had).
+    pub decided: PortSet,
+}
+
+impl TierStack {
+    /// Runs the stack's rules in order over the `undecided` ports of a connection with
+    /// `other` (the source for ingress, the destination for egress); `dst` is the
+    /// destination pod, for named ports.
+    pub fn evaluate(
+        &self,
+        cluster: &Cluster,
+        other: Party,
+        family: Family,
+        dst: Option<&Endpoint>,
+        undecided: &PortSet,
+    ) -> TierStage {
+        let mut left = undecided.clone();
+        let mut stage = TierStage::default();
+        for (i, el) in self.elements.iter().enumerate() {
+            let peer_matched = el.peer.admits(cluster, other, family);
+            let ports = tier_ports(el.ports.as_deref(), dst);
+            let decided = if peer_matched {
+                ports.intersection(&left)
+            } else {
+                PortSet::empty()
+            };
+            if !decided.is_empty() {
+                match el.action {
+                    TierAction::Accept => stage.accepted.add(&decided),
+                    TierAction::Deny => stage.denied.add(&decided),
+                    TierAction::Pass => stage.passed.add(&decided),
+                }
+                left = left.difference(&decided);
+            }
+            stage.checks.push(TierCheck {
+                element: i,
+                peer_matched,
+                ports,
+                decided,
+            });
+        }
+        stage
+    }
+}
+
+/// The display key of a tiered policy (`cnp/name`).
+pub fn policy_key(cluster: &Cluster, p: TierPolicyId) -> String {
+    cluster.tier_policies[p.index()].key()
+}
+
+impl TierPolicy {
+    /// The rule's name, or its position when unnamed (`ingress[2]`).
+    pub fn rule_label(&self, d: Direction, rule: usize) -> String {
+        let name = &self.rules(d)[rule].name;
+        if name.is_empty() {
+            format!("{d}[{rule}]")
+        } else {
+            name.clone()
+        }
+    }
+}
