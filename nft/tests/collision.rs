@@ -70,6 +70,7 @@ spec:
 "#;
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn a_forged_policy_name_cannot_open_another_tenants_pod() {
     // The premise: under the old names both policies' ingress and egress chains are one.
     for prefix in ["in", "eg"] {

@@ -136,6 +136,7 @@ spec: {podSelector: {matchLabels: {app: a}}, policyTypes: [Ingress, Egress]}
 /// ruleset's `self` rule is for hairpinned Service traffic), so the kernel part of this
 /// test checks the other pairs of the same isolated pod.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn a_pod_may_always_reach_itself() {
     one_answer(
         "self",
@@ -148,6 +149,7 @@ fn a_pod_may_always_reach_itself() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn ingress_from_the_pods_own_node_is_allowed() {
     one_answer(
         "own node",
@@ -161,6 +163,7 @@ fn ingress_from_the_pods_own_node_is_allowed() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn egress_to_the_pods_own_node_follows_its_egress_policy() {
     one_answer(
         "egress to own node",
@@ -180,6 +183,7 @@ fn egress_to_the_pods_own_node_follows_its_egress_policy() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn host_network_pods_are_never_isolated() {
     one_answer(
         "hostNetwork subject",
@@ -211,6 +215,7 @@ spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn selectors_never_choose_a_host_network_pod() {
     one_answer(
         "hostNetwork peer",
@@ -250,6 +255,7 @@ spec:
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn named_ports_never_resolve_on_a_host_network_destination() {
     one_answer(
         "named port",
@@ -278,6 +284,7 @@ spec:
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn a_pod_no_policy_selects_is_open_and_a_selected_one_admits_only_its_rules() {
     one_answer(
         "open and isolated",

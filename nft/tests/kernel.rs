@@ -45,6 +45,7 @@ const E2E_PORTS: [(Protocol, u16); 6] = [
 
 /// The upstream e2e model (x, y, z / a, b, c, two nodes) under every scenario.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn e2e_scenarios_agree_with_the_analyzer() {
     let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
@@ -84,6 +85,7 @@ fn e2e_scenarios_agree_with_the_analyzer() {
 /// replace with the next scenario does (`update` checks that); every verdict of the
 /// states themselves is probed in `e2e_scenarios_agree_with_the_analyzer`.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn scenario_to_scenario_deltas_leave_what_a_full_replace_leaves() {
     let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
@@ -113,6 +115,7 @@ fn scenario_to_scenario_deltas_leave_what_a_full_replace_leaves() {
 
 /// Every scenario of testdata/ that has pods with addresses.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn testdata_scenarios_agree_with_the_analyzer() {
     let _lab = one_lab_at_a_time();
     for (label, files) in [
@@ -175,6 +178,7 @@ fn testdata_scenarios_agree_with_the_analyzer() {
 
 /// Random clusters from the generator: a seeded batch per run.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn random_scenarios_agree_with_the_analyzer() {
     let _lab = one_lab_at_a_time();
     let start: u64 = std::env::var("NETFENCE_KERNEL_SEED_START")
@@ -274,6 +278,7 @@ fn update(lab: &Lab, current: &mut [netfence_nft::Ruleset], next: &Model) -> Upd
 /// policies changed and deleted (chains and sets created, refilled, deleted); probed
 /// after every step.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn updates_through_the_delta_path_agree_with_the_analyzer() {
     let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
@@ -368,6 +373,7 @@ fn updates_through_the_delta_path_agree_with_the_analyzer() {
 /// policies see the backend and its target port. A NAT table of our own stands in for
 /// kube-proxy; the probes go to the Service address.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn service_traffic_is_checked_after_dnat() {
     let _lab = one_lab_at_a_time();
     let base = read(&testdata().join("e2e/model.yaml"));
