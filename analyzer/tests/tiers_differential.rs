@@ -394,6 +394,7 @@ fn objects(c: &TCluster) -> Vec<Object> {
             kind: TierKind::ClusterNetworkPolicy,
             name: t.name.clone(),
             labels: Labels::new(),
+            annotations: BTreeMap::new(),
             source: src(),
             tier: t.tier,
             priority: t.priority,

@@ -475,6 +475,165 @@ they may connect anywhere. Off by default; enable it with `--coverage`.
 Fix: select the workload with a policy that has Egress in its policyTypes (and allow
 DNS).",
     },
+    Check {
+        id: "NF801",
+        severity: Severity::Warning,
+        default_enabled: true,
+        name: "tier-equal-priority-overlap",
+        title: "two tiered policies of one tier with the same priority whose rules match one connection",
+        explanation: "\
+Two ClusterNetworkPolicies (or AdminNetworkPolicies) of the same tier have the same
+priority, and a rule of each matches the same connection: same direction, a subject pod
+both select, a peer both match and a port both match (found over the input's pods and
+addresses). The network-policy-api leaves the order of equal priorities undefined, so
+which rule decides depends on the implementation. netfence evaluates them by name in
+byte order, then by kind (ClusterNetworkPolicy, AdminNetworkPolicy,
+BaselineAdminNetworkPolicy); the message says which policy goes first here and whether
+the two actions differ (then the verdict itself depends on the order).
+
+Fix: give the policies different priorities, the one that should win the lower number.",
+    },
+    Check {
+        id: "NF802",
+        severity: Severity::Warning,
+        default_enabled: true,
+        name: "tier-rule-shadowed",
+        title: "a tiered rule that earlier rules of its tier always decide first",
+        explanation: "\
+Inside a tier, the first matching rule decides: rules in order inside a policy, policies
+by priority. For every subject pod of this rule, every peer and port it matches is
+already decided (Accept, Deny or Pass) by an earlier rule of the same policy or of a
+policy with higher precedence in the same tier, so this rule never decides anything.
+The message names the earlier rules. It is exact over the pods, nodes and addresses of
+the input: a pod added later may still reach the rule.
+
+Fix: delete the rule, or move it (or its policy, by priority) before the rules that
+take its traffic if it was meant to win.",
+    },
+    Check {
+        id: "NF803",
+        severity: Severity::Warning,
+        default_enabled: true,
+        name: "baseline-deny-overridden",
+        title: "a Baseline Deny that NetworkPolicy always decides before",
+        explanation: "\
+The Baseline tier is consulted only for pods that no NetworkPolicy isolates in that
+direction: for an isolated pod, NetworkPolicy decides everything that reaches it
+(what it does not allow is denied). Every subject pod of this Baseline Deny is isolated
+by NetworkPolicy in the rule's direction, so the Deny never applies to any of them; it
+does not narrow what their NetworkPolicies allow. Exact over the pods of the input.
+
+Fix: if the Deny must hold whatever the namespaces allow, put it in the Admin tier
+(before NetworkPolicy); otherwise drop it, or narrow its subject to the pods
+NetworkPolicy leaves open.",
+    },
+    Check {
+        id: "NF804",
+        severity: Severity::Info,
+        default_enabled: true,
+        name: "tier-pass-no-effect",
+        title: "a Pass that decides nothing differently from no match",
+        explanation: "\
+An Admin Pass skips the rest of the Admin tier and hands the traffic to NetworkPolicy,
+which is what happens to traffic no Admin rule matches. When no later Admin rule would
+Accept or Deny any of the traffic the Pass takes (for its subject pods in the input),
+the Pass changes nothing. Likewise a Baseline Pass ends in the default allow, like no
+match (and like a Baseline Accept), so it changes something only when a later Baseline
+Deny would have matched the traffic.
+
+Fix: delete the Pass, or check the later rule it was meant to skip (its priority, its
+subject, its peers).",
+    },
+    Check {
+        id: "NF805",
+        severity: Severity::Info,
+        default_enabled: true,
+        name: "admin-accept-over-networkpolicy",
+        title: "an Admin Accept deciding traffic that NetworkPolicy alone would deny",
+        explanation: "\
+An Admin tier Accept is final: NetworkPolicy is not consulted for what it accepts. For
+at least one subject pod, peer and port of the input, the Accept decides a connection
+that the pod's NetworkPolicies would deny, so a namespace owner who tightens
+NetworkPolicy cannot close it. The message names one such connection and the
+NetworkPolicies. This may be intended (a cluster-wide exception such as monitoring);
+it is reported as information.
+
+Fix: if NetworkPolicy should have the last word, use Pass in the Admin tier, or move the
+Accept to the Baseline tier.",
+    },
+    Check {
+        id: "NF806",
+        severity: Severity::Warning,
+        default_enabled: true,
+        name: "tier-subject-selects-no-pod",
+        title: "a tiered policy whose subject selects no pod",
+        explanation: "\
+The subject (namespaces, or pods within namespaces) matches no pod of the input, so the
+policy applies to nothing. hostNetwork pods are never subjects of tiered policies.
+Not judged when the namespaces it selects have no pod in the input, or when it names
+namespaces only by `kubernetes.io/metadata.name` and the input declares none of them.
+
+Fix: correct the subject's selectors (namespaces carry only `kubernetes.io/metadata.name`
+unless labelled).",
+    },
+    Check {
+        id: "NF807",
+        severity: Severity::Warning,
+        default_enabled: true,
+        name: "tier-peer-selects-nothing",
+        title: "a tiered rule's peer selects no pod, namespace or node",
+        explanation: "\
+A `namespaces` or `pods` peer matches no pod (off the host network) of the input, or a
+`nodes` peer matches no Node of the input (or only Nodes without addresses), so the
+peer matches nothing. `nodes` peers are judged only when the input holds Nodes; pod
+peers are skipped in the same cases as NF806.
+
+Fix: correct the selectors, or label the namespaces or nodes they are meant for.",
+    },
+    Check {
+        id: "NF808",
+        severity: Severity::Info,
+        default_enabled: true,
+        name: "tier-networks-cover-pods",
+        title: "a `networks` CIDR covering pod addresses",
+        explanation: "\
+A `networks` peer is matched against every address, pod addresses included (the API
+documents it), so a CIDR covering the pod network also matches pod-to-pod traffic, not
+only traffic leaving the cluster. The pods are those of the input with an address in
+the CIDR, or the lint config's `networks.pods`.
+
+Fix: if only outside traffic was meant, use a CIDR that leaves the pod network out, and
+select pods with `namespaces` or `pods` peers.",
+    },
+    Check {
+        id: "NF809",
+        severity: Severity::Warning,
+        default_enabled: true,
+        name: "tier-named-port-undefined",
+        title: "a tiered rule's named port that no destination pod defines",
+        explanation: "\
+A named port resolves on the destination pod to the container port of that name (its
+number and protocol together). No destination pod of the rule (the subject pods for
+ingress, the pods its peers select for egress) defines a container port of that name,
+so this port matches nothing; it never matches outside addresses or hostNetwork pods.
+
+Fix: use the container port's name, or a number.",
+    },
+    Check {
+        id: "NF810",
+        severity: Severity::Info,
+        default_enabled: true,
+        name: "tier-domain-names-unenforced",
+        title: "a `domainNames` peer, which netfence does not enforce",
+        explanation: "\
+`domainNames` peers (experimental upstream, egress Accept only) are read and validated
+but not enforced by netfence: such a peer matches nothing, which fails closed for the
+Accept rules it may appear in, so the traffic they name is decided by the later rules
+and tiers instead.
+
+Fix: allow the destinations by `networks` (their addresses) until FQDN peers are
+supported, or expect them to be denied if a later rule denies.",
+    },
 ];
 
 #[cfg(test)]

@@ -237,6 +237,14 @@ impl<'m> Context<'m> {
                 };
                 (format!("{kind} {key}"), key, ep.source.clone())
             }
+            Subject::TierPolicy(i) => {
+                let p = &c.tier_policies[i];
+                (
+                    format!("{} {}", p.kind.kind(), p.name),
+                    p.key(),
+                    p.source.clone(),
+                )
+            }
         }
     }
 
@@ -254,6 +262,7 @@ impl<'m> Context<'m> {
                 .endpoint(e)
                 .workload
                 .map(|w| &c.workloads[w].meta.annotations),
+            Subject::TierPolicy(i) => Some(&c.tier_policies[i].annotations),
         }
     }
 

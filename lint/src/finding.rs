@@ -16,15 +16,20 @@ pub enum Subject {
     Workload(usize),
     /// A pod owned by no workload.
     Endpoint(EndpointId),
+    /// Index into `Cluster::tier_policies` (a ClusterNetworkPolicy,
+    /// AdminNetworkPolicy or BaselineAdminNetworkPolicy; cluster-scoped).
+    TierPolicy(usize),
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Finding {
     pub check: &'static Check,
     pub subject: Subject,
-    /// `Kind ns/name` (`Namespace name` for namespaces).
+    /// `Kind ns/name` (`Namespace name` for namespaces, `Kind name` for the
+    /// cluster-scoped tiered policies).
     pub object: String,
-    /// `ns/name` (or the namespace's name): what `ignore[].object` in the config matches.
+    /// `ns/name` (or the namespace's name, or `cnp/name`, `anp/name`, `banp/name` for
+    /// the tiered policies): what `ignore[].object` in the config matches.
     pub key: String,
     pub source: Source,
     pub message: String,

@@ -7,6 +7,7 @@ use crate::error::Source;
 use crate::ports::Protocol;
 use crate::selector::{LabelSelector, Labels};
 use ipnet::IpNet;
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
 
@@ -142,6 +143,8 @@ pub struct TierPolicy {
     pub kind: TierKind,
     pub name: String,
     pub labels: Labels,
+    /// `metadata.annotations` (lint reads `netfence.io/lint-ignore` from them).
+    pub annotations: BTreeMap<String, String>,
     pub source: Source,
     pub tier: Tier,
     /// 0-1000, lower first (a BaselineAdminNetworkPolicy has none: 0).

@@ -129,14 +129,16 @@ fn select_pods(cluster: &Cluster, ns: &LabelSelector, pods: Option<&LabelSelecto
     s
 }
 
-fn subject_set(cluster: &Cluster, subject: &TierSubject) -> EndpointSet {
+/// The pods a tiered policy's subject selects (never hostNetwork pods).
+pub fn subject_set(cluster: &Cluster, subject: &TierSubject) -> EndpointSet {
     match subject {
         TierSubject::Namespaces(ns) => select_pods(cluster, ns, None),
         TierSubject::Pods { namespaces, pods } => select_pods(cluster, namespaces, Some(pods)),
     }
 }
 
-fn peer_match(cluster: &Cluster, peer: &TierPeer) -> TierPeerMatch {
+/// A tiered peer resolved over the cluster (what the stacks' elements hold).
+pub fn peer_match(cluster: &Cluster, peer: &TierPeer) -> TierPeerMatch {
     match peer {
         TierPeer::Namespaces(ns) => TierPeerMatch::Endpoints(select_pods(cluster, ns, None)),
         TierPeer::Pods { namespaces, pods } => {

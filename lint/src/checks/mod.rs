@@ -10,6 +10,7 @@ pub mod ports;
 pub mod redundancy;
 pub mod selection;
 pub mod services;
+pub mod tiers;
 pub mod trust;
 
 use crate::context::Context;
@@ -51,5 +52,8 @@ pub fn run_all(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
     if any(&["NF701", "NF702", "NF703"]) {
         coverage::run(ctx, out);
+    }
+    if any(tiers::IDS) {
+        tiers::run(ctx, out);
     }
 }

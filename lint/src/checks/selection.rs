@@ -11,7 +11,7 @@ const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
 /// A selector that only names namespaces by their immutable name label: the namespaces
 /// may exist in the cluster without being in the input.
-fn names_namespaces_only(sel: &LabelSelector) -> bool {
+pub(crate) fn names_namespaces_only(sel: &LabelSelector) -> bool {
     !sel.is_empty()
         && sel.match_labels.keys().all(|k| k == NAME_LABEL)
         && sel.match_expressions.iter().all(|r| r.key == NAME_LABEL)
