@@ -8,6 +8,7 @@
 pub mod conntrack;
 pub mod drops;
 pub mod enforcer;
+pub mod error;
 pub mod health;
 pub mod http;
 pub mod manifests;
