@@ -163,8 +163,13 @@ impl Core {
         match event {
             Event::Changed { generation, since } => {
                 self.wanted = self.wanted.max(generation);
-                self.pending_since = Some(self.pending_since.map_or(since, |p| p.min(since)));
-                self.schedule(now);
+                if self.behind() || self.in_flight.is_some() {
+                    self.pending_since = Some(self.pending_since.map_or(since, |p| p.min(since)));
+                    self.schedule(now);
+                } else {
+                    // Its notice came after a reconcile that took the change already.
+                    out.push(Action::InStep);
+                }
             }
             Event::Synced => {
                 self.synced = true;
@@ -181,6 +186,8 @@ impl Core {
                         if applied != Applied::Nothing {
                             self.writes += 1;
                         }
+                        // It may have read the store past the last notice.
+                        self.wanted = self.wanted.max(generation);
                         self.applied = Some(generation);
                         self.backoff = self.timing.backoff;
                         if !self.enforcing {
@@ -362,6 +369,27 @@ mod tests {
             [Action::Latency(Duration::from_millis(15)), Action::InStep]
         );
         assert_eq!(c.next_wake(), ms(t0, 30_000), "only the drift check");
+    }
+
+    #[test]
+    fn a_late_notice_of_a_change_already_applied_leaves_the_kernel_in_step() {
+        let t0 = Instant::now();
+        let mut c = enforcing(t0, 1);
+        // The reconcile read the store at 3; the notice of the change to 3 came after.
+        c.handle(ms(t0, 100), changed(2, ms(t0, 100)));
+        assert_eq!(c.handle(ms(t0, 110), Event::Tick), [Action::Reconcile]);
+        c.handle(ms(t0, 111), reconciled(3, DELTA));
+        let out = c.handle(ms(t0, 112), changed(3, ms(t0, 105)));
+        assert_eq!(out, [Action::InStep]);
+        assert_eq!(c.next_wake(), ms(t0, 30_000), "nothing to reconcile");
+        // Nor is its stamp carried into the latency of the next change.
+        c.handle(ms(t0, 500), changed(4, ms(t0, 500)));
+        c.handle(ms(t0, 510), Event::Tick);
+        let out = c.handle(ms(t0, 511), reconciled(4, DELTA));
+        assert_eq!(
+            out,
+            [Action::Latency(Duration::from_millis(11)), Action::InStep]
+        );
     }
 
     #[test]

@@ -31,6 +31,10 @@ pub struct Driver<B> {
     synced: bool,
     /// The error of the reconcile that just failed, logged with its retry.
     failure: Option<Error>,
+    /// Measures the time that carrying out actions takes (it passes for the core too):
+    /// `Instant::now`, or a frozen clock in tests, whose decisions then depend on the
+    /// instants they give alone.
+    clock: fn() -> Instant,
 }
 
 impl<B: Backend> Driver<B> {
@@ -49,7 +53,14 @@ impl<B: Backend> Driver<B> {
             started: now,
             synced: false,
             failure: None,
+            clock: Instant::now,
         }
+    }
+
+    /// The same, measuring the time actions take with `clock`.
+    pub fn with_clock(mut self, clock: fn() -> Instant) -> Driver<B> {
+        self.clock = clock;
+        self
     }
 
     pub fn backend(&self) -> &B {
@@ -110,10 +121,10 @@ impl<B: Backend> Driver<B> {
     fn run(&mut self, now: Instant, events: Vec<Event>) -> Option<ReadRequest> {
         let mut queue: VecDeque<Event> = events.into();
         let mut read = None;
-        let base = Instant::now();
+        let base = (self.clock)();
         while let Some(event) = queue.pop_front() {
             // Time spent carrying out earlier actions has passed too.
-            let now = now + base.elapsed();
+            let now = now + (self.clock)().saturating_duration_since(base);
             for action in self.core.handle(now, event) {
                 match action {
                     Action::Reconcile => {
@@ -186,10 +197,10 @@ impl<B: Backend> Driver<B> {
             (input, store.generation())
         };
         shared.health.behind(now);
-        let started = Instant::now();
+        let started = (self.clock)();
         let objects = || shared.feed.store.lock().expect("lock").objects();
         let result = self.enforcer.reconcile(&shared, input, generation, objects);
-        let done = now + started.elapsed();
+        let done = now + (self.clock)().saturating_duration_since(started);
         match result {
             Ok(applied) => {
                 shared.health.applied(now, done);

@@ -155,6 +155,13 @@ fn client(i: usize) -> String {
     )
 }
 
+/// A clock that does not move: the time a reconcile takes here (and a test thread's
+/// preemption) never shifts a decision.
+fn frozen() -> Instant {
+    static AT: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *AT.get_or_init(Instant::now)
+}
+
 const WATCHED: [Listing; 3] = [
     Listing::Watch(Kind::Namespace),
     Listing::Watch(Kind::Pod),
@@ -188,7 +195,7 @@ impl Harness {
             None,
         );
         let timing = Timing::new(Duration::from_millis(10), Duration::from_secs(30));
-        let driver = Driver::new(t0, timing, enforcer, shared.clone(), false);
+        let driver = Driver::new(t0, timing, enforcer, shared.clone(), false).with_clock(frozen);
         Harness {
             t0,
             shared,
@@ -229,7 +236,7 @@ impl Harness {
         h.give(BASE);
         h.sync_all();
         h.poll(0);
-        h.poll(15);
+        h.poll(10);
         assert_eq!(h.kernel.calls(), ["replace"]);
         h
     }
@@ -295,19 +302,20 @@ fn nothing_reaches_the_kernel_before_every_initial_list_is_in() {
     );
     h.shared.feed.mark_synced(WATCHED[2]);
     h.poll(6000);
+    h.poll(6009);
     assert_eq!(
         h.kernel.calls(),
         Vec::<&str>::new(),
         "the window is still open"
     );
-    h.poll(6015);
+    h.poll(6010);
     // No table of ours yet: the first apply replaces it whole.
     assert_eq!(h.kernel.calls(), ["replace"]);
     assert_eq!((h.applies("full"), h.applies("delta")), (1, 0));
     assert_eq!(h.model_updates("compile"), 1);
     h.assert_kernel_in_step();
     assert_eq!(
-        h.ready(6020),
+        h.ready(6011),
         (true, "ready: the kernel holds the desired state".into())
     );
 }
@@ -319,12 +327,13 @@ fn a_burst_of_pod_changes_is_one_delta_patched_into_the_model() {
         h.give(&client(i));
         h.poll(100 + i as u64 / 8);
     }
+    h.poll(109);
     assert_eq!(
         h.kernel.calls(),
         Vec::<&str>::new(),
         "applied inside the window"
     );
-    h.poll(115);
+    h.poll(110);
     assert_eq!(
         h.kernel.calls(),
         ["delta"],
@@ -340,7 +349,7 @@ fn a_burst_of_pod_changes_is_one_delta_patched_into_the_model() {
     // A policy change is no pod event: the model is compiled again.
     h.give(&BASE.replace("app: client}}}]", "app: other}}}]"));
     h.poll(200);
-    h.poll(215);
+    h.poll(210);
     assert_eq!(h.kernel.calls(), ["delta"]);
     assert_eq!(h.model_updates("compile"), 2);
     h.assert_kernel_in_step();
@@ -353,12 +362,12 @@ fn a_failed_apply_is_retried_with_backoff_and_the_old_rules_stay() {
     h.kernel.set(|k| k.broken = true);
     h.give(&client(0));
     h.poll(100);
-    h.poll(115);
+    h.poll(110);
     // The delta is refused, and so is the replace it falls back to.
     assert_eq!(h.kernel.calls(), ["delta", "replace"]);
     assert_eq!(h.errors("apply"), 1);
     assert_eq!(h.kernel.holds(), before, "the old rules stay");
-    let (ready, why) = h.ready(116);
+    let (ready, why) = h.ready(111);
     assert!(
         !ready && why.starts_with("not ready: last apply failed"),
         "{why}"
@@ -367,27 +376,27 @@ fn a_failed_apply_is_retried_with_backoff_and_the_old_rules_stay() {
     // Retried after 100 ms, then 200 ms; changes meanwhile wait for the retry.
     h.give(&client(1));
     h.poll(150);
-    h.poll(214);
+    h.poll(209);
     assert_eq!(
         h.kernel.calls(),
         Vec::<&str>::new(),
         "retried before the backoff"
     );
-    h.poll(230);
+    h.poll(210);
     assert_eq!(h.kernel.calls(), ["delta", "replace"]);
     assert_eq!(h.errors("apply"), 2);
-    h.poll(429);
+    h.poll(409);
     assert_eq!(
         h.kernel.calls(),
         Vec::<&str>::new(),
         "retried before the backoff"
     );
     h.kernel.set(|k| k.broken = false);
-    h.poll(450);
+    h.poll(410);
     assert_eq!(h.kernel.calls(), ["delta"], "the retry takes both changes");
     assert_eq!(h.applies("delta"), 1);
     h.assert_kernel_in_step();
-    assert!(h.ready(451).0);
+    assert!(h.ready(411).0);
     assert_eq!(
         h.driver.enforcer().applied().map(|rs| rs.stats().elements),
         h.kernel
@@ -406,12 +415,12 @@ fn a_refused_delta_falls_back_to_a_full_replace() {
     h.kernel.set(|k| k.refuse_deltas = true);
     h.give(&client(0));
     h.poll(100);
-    h.poll(115);
+    h.poll(110);
     assert_eq!(h.kernel.calls(), ["delta", "replace"]);
     assert_eq!((h.applies("full"), h.applies("delta")), (2, 0));
     assert_eq!(h.errors("apply"), 0, "a fallback that takes is no error");
     h.assert_kernel_in_step();
-    assert!(h.ready(116).0);
+    assert!(h.ready(111).0);
 }
 
 #[test]
@@ -419,7 +428,7 @@ fn drift_is_read_on_the_resync_tick_and_repaired() {
     let mut h = Harness::enforcing();
     h.give(&client(0));
     h.poll(100);
-    h.poll(115);
+    h.poll(110);
     assert_eq!(h.kernel.calls(), ["delta"]);
     assert_eq!(h.poll(29_999), None);
     // In step: read, nothing repaired.
@@ -427,27 +436,28 @@ fn drift_is_read_on_the_resync_tick_and_repaired() {
         panic!("no drift check on the resync tick")
     };
     let view = read_kernel(h.driver.backend(), writes);
-    h.driver.kernel_read(h.at(30_002), writes, view);
+    h.driver.kernel_read(h.at(30_001), writes, view);
     assert_eq!(h.kernel.calls(), Vec::<&str>::new());
     // Someone deletes our table: the next tick's reading sees it and replaces it.
     h.kernel.set(|k| k.table = None);
-    let Some(ReadRequest { writes }) = h.poll(60_010) else {
+    assert_eq!(h.poll(59_999), None);
+    let Some(ReadRequest { writes }) = h.poll(60_000) else {
         panic!("no second drift check")
     };
     let view = read_kernel(h.driver.backend(), writes);
-    h.driver.kernel_read(h.at(60_012), writes, view);
+    h.driver.kernel_read(h.at(60_001), writes, view);
     assert_eq!(h.kernel.calls(), ["replace"]);
     assert_eq!(h.shared.metrics.drift_repairs.get(), 1);
     h.assert_kernel_in_step();
     // A reading taken before a write and judged after it proves nothing.
-    let Some(ReadRequest { writes }) = h.poll(90_020) else {
+    let Some(ReadRequest { writes }) = h.poll(90_000) else {
         panic!("no third drift check")
     };
     h.kernel.set(|k| k.table = None);
     let stale = read_kernel(h.driver.backend(), writes);
     h.give(&client(1));
     h.poll(90_100);
-    h.poll(90_115);
+    h.poll(90_110);
     // The delta to the missing table is refused; the replace it falls back to is a
     // write, which voids the reading taken before it.
     assert_eq!(h.kernel.calls(), ["delta", "replace"]);
