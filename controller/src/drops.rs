@@ -95,7 +95,7 @@ pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
             loop {
                 match socket.recv() {
                     Ok(packets) => {
-                        let model = shared.model.read().expect("lock").clone();
+                        let model = shared.enforced.model();
                         let Some(model) = model else { continue };
                         for p in packets
                             .iter()
@@ -107,7 +107,7 @@ pub fn spawn(group: u16, netns: Option<String>, shared: Arc<Shared>) {
                                 from = %d.from, to = %d.to, policies = ?d.policies,
                                 "{}", d.message
                             );
-                            shared.record_drop(d);
+                            shared.enforced.record_drop(d);
                         }
                     }
                     Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}

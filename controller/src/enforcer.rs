@@ -1,33 +1,33 @@
-//! One node's enforcement: objects -> model -> ruleset -> kernel, and what follows a
-//! change (revoked connections cut), plus the periodic drift check.
+//! One node's enforcement: objects -> model -> ruleset -> kernel (through any
+//! [`Backend`]), and what follows a change (revoked connections cut), plus the drift
+//! check's reading and repair. When to do which is `decide`'s.
 
 use crate::conntrack::Revoker;
+use crate::decide::Reading;
+use crate::error::Error;
 use crate::metrics::PolicyLabel;
 use crate::state::Shared;
 use crate::store::PodEvent;
 use netfence_model::{Cluster, Model, Object};
-use netfence_nft::backend::{self, Applied, Summary};
+use netfence_nft::backend::{self, Applied, Backend, Summary};
 use netfence_nft::render::is_local;
-use netfence_nft::{render_cached, Backend, Kernel, NodeView, RenderOptions, Ruleset, SetCache};
+use netfence_nft::{render_cached, NodeView, RenderOptions, Ruleset, SetCache};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-pub struct Enforcer {
+pub struct Enforcer<B> {
     pub node: NodeView,
     pub opts: RenderOptions,
-    pub nft: Kernel,
-    /// Cuts revoked connections on its own task: never awaited here.
-    pub revoker: Revoker,
-    pub cut_established: bool,
+    /// The kernel: `Nft` in the controller, a fake in tests.
+    pub backend: B,
+    /// Cuts revoked connections on its own task: never awaited here (None: connections
+    /// a change denies are kept).
+    pub revoker: Option<Revoker>,
     /// What the kernel holds (None: unknown, e.g. after a start: replace it whole).
-    pub applied: Option<Ruleset>,
-    pub applied_generation: Option<u64>,
+    applied: Option<Ruleset>,
     /// Peer sets of the last render, kept while pod events patch the model.
-    pub sets: SetCache,
-    /// Kernel writes so far (applies and repairs): a drift reading taken across a
-    /// write is discarded.
-    pub writes: u64,
+    sets: SetCache,
 }
 
 /// What a reconcile starts from.
@@ -38,7 +38,28 @@ pub enum Input {
     Pods(Vec<PodEvent>),
 }
 
-impl Enforcer {
+impl<B: Backend> Enforcer<B> {
+    pub fn new(
+        node: NodeView,
+        opts: RenderOptions,
+        backend: B,
+        revoker: Option<Revoker>,
+    ) -> Enforcer<B> {
+        Enforcer {
+            node,
+            opts,
+            backend,
+            revoker,
+            applied: None,
+            sets: SetCache::default(),
+        }
+    }
+
+    /// What the kernel was last brought to (None: nothing yet).
+    pub fn applied(&self) -> Option<&Ruleset> {
+        self.applied.as_ref()
+    }
+
     /// Brings the model up to date (patched for pod events, recompiled otherwise),
     /// renders and applies; returns how the kernel was changed. `objects` gives every
     /// object when a pod event cannot be patched.
@@ -48,16 +69,13 @@ impl Enforcer {
         input: Input,
         generation: u64,
         objects: impl FnOnce() -> Vec<Object>,
-    ) -> anyhow::Result<Applied> {
+    ) -> Result<Applied, Error> {
         let started = Instant::now();
         let model = self.update_model(shared, input, objects);
         let modelled = started.elapsed();
         let rs = render_cached(&model, &self.node, &self.opts, &mut self.sets)?;
         let rendered = started.elapsed();
-        let applied = backend::bring(&self.nft, self.applied.as_ref(), &rs)?;
-        if applied != Applied::Nothing {
-            self.writes += 1;
-        }
+        let applied = backend::bring(&self.backend, self.applied.as_ref(), &rs)?;
         tracing::debug!(
             model_ms = modelled.as_secs_f64() * 1e3,
             render_ms = (rendered - modelled).as_secs_f64() * 1e3,
@@ -89,7 +107,6 @@ impl Enforcer {
                 .count() as i64,
         );
         self.applied = Some(rs);
-        self.applied_generation = Some(generation);
         Ok(applied)
     }
 
@@ -101,7 +118,7 @@ impl Enforcer {
         input: Input,
         objects: impl FnOnce() -> Vec<Object>,
     ) -> Arc<Model> {
-        let mut slot = shared.model.write().expect("lock");
+        let mut slot = shared.enforced.model.write().expect("lock");
         let patched = match (input, slot.as_mut()) {
             (Input::Pods(events), Some(model)) => {
                 let model = Arc::make_mut(model);
@@ -151,44 +168,51 @@ impl Enforcer {
     /// After an apply: hand the new model to the revoker (which cuts the connections it
     /// denies on its own task; never awaited), give memory back.
     pub fn after_apply(&self, shared: &Shared, applied: Applied) {
-        let Some(model) = shared.model.read().expect("lock").clone() else {
+        let Some(model) = shared.enforced.model() else {
             return;
         };
-        if self.cut_established && applied != Applied::Nothing {
-            self.revoker.submit(model, &self.node);
+        if let Some(revoker) = &self.revoker {
+            if applied != Applied::Nothing {
+                revoker.submit(model, &self.node);
+            }
         }
         crate::memory::trim();
     }
 
-    /// Compares what the kernel holds (read by [`read_kernel`], off the reconcile path)
-    /// with what was applied and replaces the table if they differ; refreshes the
-    /// per-policy drop counters. Returns whether a repair was needed.
-    pub fn check_drift(&mut self, shared: &Shared, kernel: KernelView) -> anyhow::Result<bool> {
+    /// Judges a reading of the kernel (by [`read_kernel`], off the reconcile path)
+    /// against what was applied, and refreshes the per-policy drop counters from it.
+    /// Whether it was taken across a write is the caller's to know.
+    pub fn judge(&self, shared: &Shared, kernel: &KernelView) -> Reading {
         let Some(applied) = &self.applied else {
-            return Ok(false);
+            return Reading::Matches;
         };
         publish_drop_counters(shared, &kernel.drops, applied);
-        if kernel.writes != self.writes {
-            // The kernel changed while it was being read: the reading proves nothing.
-            tracing::debug!("the table changed during the drift check; checking next time");
-            return Ok(false);
+        if kernel.summary.as_ref() == Some(&Summary::of_ruleset(applied)) {
+            Reading::Matches
+        } else {
+            Reading::Differs
         }
-        let drifted = kernel.summary.as_ref() != Some(&Summary::of_ruleset(applied));
-        if drifted {
-            tracing::warn!(
-                "the kernel table is not what was applied (flushed or edited?); replacing it"
-            );
-            self.nft.replace(applied)?;
-            self.writes += 1;
-            shared.metrics.drift_repairs.inc();
-        }
-        Ok(drifted)
+    }
+
+    /// Replaces the table with what was last applied (the kernel drifted from it).
+    pub fn repair(&mut self, shared: &Shared) -> Result<(), Error> {
+        let Some(applied) = &self.applied else {
+            return Ok(());
+        };
+        tracing::warn!(
+            "the kernel table is not what was applied (flushed or edited?); replacing it"
+        );
+        self.backend
+            .replace(applied)
+            .map_err(|e| Error::DriftCheck(format!("replacing the table: {e}")))?;
+        shared.metrics.drift_repairs.inc();
+        Ok(())
     }
 }
 
 /// The kernel's table as the drift check sees it.
 pub struct KernelView {
-    /// `Enforcer::writes` when the reading started.
+    /// The kernel writes so far when the reading started (`Action::ReadKernel`).
     pub writes: u64,
     /// None: the table is gone.
     pub summary: Option<Summary>,
@@ -198,8 +222,10 @@ pub struct KernelView {
 
 /// Lists and summarises the table. Slow at scale (a listing of every element), so the
 /// controller runs it on a thread of its own while reconciles go on.
-pub fn read_kernel(nft: &Kernel, writes: u64) -> anyhow::Result<KernelView> {
-    let reading = nft.read_table()?;
+pub fn read_kernel(backend: &impl Backend, writes: u64) -> Result<KernelView, Error> {
+    let reading = backend
+        .read_table()
+        .map_err(|e| Error::DriftCheck(format!("reading the table: {e}")))?;
     Ok(KernelView {
         writes,
         summary: reading.as_ref().map(Summary::of_reading),
@@ -241,5 +267,5 @@ fn publish_drop_counters(shared: &Shared, drops: &[(String, u64)], applied: &Rul
             packets,
         });
     }
-    *shared.drop_counters.lock().expect("lock") = published;
+    shared.enforced.set_drop_counters(published);
 }

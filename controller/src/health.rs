@@ -157,7 +157,8 @@ impl Health {
         }
     }
 
-    pub fn apply_failed(&self, error: &anyhow::Error, now: Instant) {
+    /// An apply failed at `now` with `error` (shown with its causes: `{:#}`).
+    pub fn apply_failed(&self, error: &impl std::fmt::Display, now: Instant) {
         let mut s = self.state.lock().expect("lock");
         s.last_cycle = now;
         // The whole chain of causes, on one line: a probe body is one line.

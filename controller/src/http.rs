@@ -193,13 +193,15 @@ impl Server {
             )),
             "/readyz" => probe(health::readiness(
                 &self.shared.health.snapshot(),
-                self.shared.all_synced(),
+                self.shared.feed.all_synced(),
                 now,
                 bounds,
             )),
-            "/drops" if is_local(peer) => {
-                body(StatusCode::OK, "application/json", self.shared.drops_json())
-            }
+            "/drops" if is_local(peer) => body(
+                StatusCode::OK,
+                "application/json",
+                self.shared.enforced.drops_json(),
+            ),
             "/drops" => text(
                 StatusCode::FORBIDDEN,
                 "forbidden: /drops names the pods, policies and flows of every namespace and is \

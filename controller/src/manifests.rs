@@ -4,15 +4,13 @@
 //! gave; an object that fails to decode keeps its last valid version; only a deleted
 //! file takes its objects away.
 
-use crate::metrics::ErrorKind;
-use crate::state::Shared;
+use crate::error::{Error, ErrorKind};
+use crate::state::{Listing, Shared};
 use netfence_model::{ManifestError, Object};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-
-pub const KINDS: [&str; 1] = ["manifests"];
 
 /// The manifest files below `dir`, read as the CLI reads directories (the loader's walk:
 /// sorted, hidden names skipped, symbolic-link loops detected). An error (a directory
@@ -164,8 +162,9 @@ pub async fn run(dir: PathBuf, every: Duration, shared: Arc<Shared>) {
             Err(e) => {
                 // Said once per failure, not every poll; what is enforced stays.
                 if !listing_failed {
-                    tracing::warn!(error = %e, "cannot list the manifests directory; keeping what is enforced");
-                    shared.metrics.error(ErrorKind::Manifests);
+                    let e = Error::Manifests(e);
+                    tracing::warn!(error = %e, "keeping what is enforced");
+                    shared.metrics.count(&e);
                 }
                 listing_failed = true;
                 last = None;
@@ -178,13 +177,16 @@ pub async fn run(dir: PathBuf, every: Duration, shared: Arc<Shared>) {
                     let (next, problems) = reload(&listing, &files);
                     report(&shared, &problems);
                     files = next;
-                    shared
+                    let changed = shared
+                        .feed
                         .store
                         .lock()
                         .expect("lock")
-                        .replace_all(objects(&files));
-                    shared.mark_synced("manifests");
-                    shared.note_change();
+                        .reset_all(objects(&files));
+                    shared.feed.mark_synced(Listing::Manifests);
+                    if changed {
+                        shared.feed.note_change();
+                    }
                 }
             }
         }

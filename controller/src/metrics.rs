@@ -8,39 +8,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-/// What failed, one variant per value of `netfence_errors_total{kind}`: the labels
-/// operators alarm on are a closed set, named here only.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum ErrorKind {
-    /// An object the watch or a manifest file gave that the model refuses.
-    InvalidObject,
-    /// A manifest directory that cannot be read.
-    Manifests,
-    /// Revoking connections over ctnetlink.
-    Conntrack,
-    /// Reading NFLOG drop reports.
-    Nflog,
-    /// Reading the kernel's table back, or repairing it.
-    DriftCheck,
-    /// Bringing the kernel to the desired ruleset.
-    Apply,
-    /// A watch stream that failed (it restarts).
-    Watch,
-}
-
-impl ErrorKind {
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorKind::InvalidObject => "invalid_object",
-            ErrorKind::Manifests => "manifests",
-            ErrorKind::Conntrack => "conntrack",
-            ErrorKind::Nflog => "nflog",
-            ErrorKind::DriftCheck => "drift_check",
-            ErrorKind::Apply => "apply",
-            ErrorKind::Watch => "watch",
-        }
-    }
-}
+use crate::error::Error;
+pub use crate::error::ErrorKind;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabel {
@@ -186,6 +155,11 @@ impl Metrics {
         self.model_updates
             .get_or_create(&KindLabel { kind: kind.into() })
             .inc();
+    }
+
+    /// Counts one failure under its variant's label of `netfence_errors_total`.
+    pub fn count(&self, e: &Error) {
+        self.error(e.kind());
     }
 
     /// Counts one failure under its kind's label of `netfence_errors_total`.

@@ -25,8 +25,7 @@
 //! The kernel destroys the group's instance when the socket is closed, so dropping an
 //! [`NflogSocket`] releases the group.
 
-pub(crate) mod nfnetlink;
-
+use crate::nfnetlink::{self, annotate};
 use etherparse::{IpNumber, Ipv6ExtensionSlice, LaxIpSlice, TcpHeaderSlice, UdpHeaderSlice};
 use netlink_packet_core::{NetlinkPayload, Nla, NLMSG_ERROR};
 use netlink_packet_netfilter::nflog::{
@@ -35,7 +34,6 @@ use netlink_packet_netfilter::nflog::{
 use netlink_packet_netfilter::{
     NetfilterHeader, NetfilterMessage, NetfilterMessageInner, NetfilterProtoFamily,
 };
-use nfnetlink::annotate;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};

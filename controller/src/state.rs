@@ -1,12 +1,13 @@
-//! State shared by the controller's tasks: the object store, change notification,
-//! readiness, the model last enforced (for drop reports) and recent drops.
+//! State shared by the controller's tasks, by concern: the [`Feed`] the sources fill
+//! (the object store, change and sync notices), what is [`Enforced`] (the model last
+//! enforced and the drops seen under it), the loop's [`Health`] reports and the
+//! [`Metrics`].
 
 use crate::health::Health;
 use crate::metrics::Metrics;
-use crate::store::ObjectStore;
+use crate::store::{Kind, ObjectStore};
 use netfence_model::Model;
 use std::collections::{BTreeSet, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -18,54 +19,69 @@ const RECENT_DROPS: usize = 200;
 
 pub struct Shared {
     pub metrics: Metrics,
-    pub store: Mutex<ObjectStore>,
-    pub changed: Notify,
-    /// When the oldest change not yet in the kernel happened.
-    pub pending_since: Mutex<Option<Instant>>,
-    /// Kinds whose initial list is complete.
-    synced: Mutex<BTreeSet<&'static str>>,
-    expected: BTreeSet<&'static str>,
-    ready: AtomicBool,
-    pub model: RwLock<Option<Arc<Model>>>,
-    drops: Mutex<VecDeque<DropReport>>,
-    /// Packets dropped per policy and direction (from the kernel's counters), for
-    /// `/drops`.
-    pub drop_counters: Mutex<Vec<PolicyDrops>>,
     /// What the reconcile loop reports, for `/healthz` and `/readyz`.
     pub health: Health,
+    pub feed: Feed,
+    pub enforced: Enforced,
 }
 
 impl Shared {
-    /// `expected`: the kinds that must be synced before anything is applied.
-    pub fn new(expected: &[&'static str]) -> Shared {
+    /// `expected`: the sources whose initial lists must be in before anything is applied.
+    pub fn new(expected: &[Listing]) -> Shared {
         Shared {
             metrics: Metrics::new(),
+            health: Health::new(Instant::now()),
+            feed: Feed::new(expected),
+            enforced: Enforced::default(),
+        }
+    }
+}
+
+/// A source whose initial list must be in before anything is applied.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+pub enum Listing {
+    /// The watch of a kind.
+    Watch(Kind),
+    /// The watch of this node's Node object: nothing is applied before the node was
+    /// read, so that a restart never replaces a guarded table with an unguarded one.
+    Node,
+    /// Standalone mode's manifest directory.
+    Manifests,
+}
+
+/// What the sources found: the store they keep, and the notices that wake the loop.
+pub struct Feed {
+    pub store: Mutex<ObjectStore>,
+    changed: Notify,
+    /// When the oldest change the loop has not taken yet happened.
+    first_change: Mutex<Option<Instant>>,
+    synced: Mutex<BTreeSet<Listing>>,
+    expected: BTreeSet<Listing>,
+}
+
+impl Feed {
+    pub fn new(expected: &[Listing]) -> Feed {
+        Feed {
             store: Mutex::new(ObjectStore::default()),
             changed: Notify::new(),
-            pending_since: Mutex::new(None),
+            first_change: Mutex::new(None),
             synced: Mutex::new(BTreeSet::new()),
             expected: expected.iter().copied().collect(),
-            ready: AtomicBool::new(false),
-            model: RwLock::new(None),
-            drops: Mutex::new(VecDeque::new()),
-            drop_counters: Mutex::new(Vec::new()),
-            health: Health::new(Instant::now()),
         }
     }
 
-    /// Something changed: wake the reconciler.
+    /// The store changed: wake the loop.
     pub fn note_change(&self) {
-        self.health.behind(Instant::now());
-        let mut p = self.pending_since.lock().expect("lock");
-        if p.is_none() {
-            *p = Some(Instant::now());
-        }
-        drop(p);
+        self.first_change
+            .lock()
+            .expect("lock")
+            .get_or_insert_with(Instant::now);
         self.changed.notify_one();
     }
 
-    pub fn mark_synced(&self, kind: &'static str) {
-        self.synced.lock().expect("lock").insert(kind);
+    /// `listing`'s initial list is in.
+    pub fn mark_synced(&self, listing: Listing) {
+        self.synced.lock().expect("lock").insert(listing);
         self.changed.notify_one();
     }
 
@@ -73,12 +89,30 @@ impl Shared {
         self.expected.is_subset(&self.synced.lock().expect("lock"))
     }
 
-    pub fn set_ready(&self) {
-        self.ready.store(true, Ordering::SeqCst);
+    /// When the oldest change since the last call happened (None: no change).
+    pub fn take_first_change(&self) -> Option<Instant> {
+        self.first_change.lock().expect("lock").take()
     }
 
-    pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+    /// Resolves at the next notice (or at once, for one given since the last wait).
+    pub async fn notified(&self) {
+        self.changed.notified().await
+    }
+}
+
+/// What is in force: the model last enforced (for drop reports) and the drops seen.
+#[derive(Default)]
+pub struct Enforced {
+    pub model: RwLock<Option<Arc<Model>>>,
+    drops: Mutex<VecDeque<DropReport>>,
+    /// Packets dropped per policy and direction (from the kernel's counters), for
+    /// `/drops`.
+    drop_counters: Mutex<Vec<PolicyDrops>>,
+}
+
+impl Enforced {
+    pub fn model(&self) -> Option<Arc<Model>> {
+        self.model.read().expect("lock").clone()
     }
 
     pub fn record_drop(&self, d: DropReport) {
@@ -87,6 +121,10 @@ impl Shared {
             q.pop_front();
         }
         q.push_back(d);
+    }
+
+    pub fn set_drop_counters(&self, counters: Vec<PolicyDrops>) {
+        *self.drop_counters.lock().expect("lock") = counters;
     }
 
     pub fn drops_json(&self) -> String {

@@ -1,12 +1,12 @@
 //! The objects the controller enforces from, kept decoded. Each watched object is decoded
-//! once when it changes; a malformed update keeps the last good version of that object
-//! enforced (one bad object never takes away protection that was in place).
+//! once when it changes (by the one decoding path, `netfence_loader::cluster::decode_typed`,
+//! before it reaches the store); a malformed update keeps the last good version of that
+//! object enforced (one bad object never takes away protection that was in place).
 
-use netfence_model::manifest::decode_object;
 use netfence_model::objects::{Pod, WorkloadKind};
 use netfence_model::tier::TierKind;
-use netfence_model::{ManifestError, Object, Source};
-use std::collections::{BTreeMap, HashMap};
+use netfence_model::{ManifestError, Object, ParsedManifest};
+use std::collections::BTreeMap;
 
 /// Past this many pod events in one batch, recompiling is cheaper than patching.
 const MAX_PATCHES: usize = 300;
@@ -75,13 +75,41 @@ impl Kind {
 /// kind / namespace / name
 pub type Key = (Kind, String, String);
 
+/// An object as the decoder left it.
+// Moved once, into the store, which holds objects unboxed: a box would be an
+// allocation per event for nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Decoded {
+    Object(Object),
+    /// Of a kind (or apiVersion) the model does not read.
+    Skipped,
+    /// Refused, for these reasons: its last valid version (if any) stays in force.
+    Invalid(Vec<ManifestError>),
+}
+
+impl Decoded {
+    /// The one object of a decoding (as `netfence_loader::cluster::decode_typed` gives).
+    pub fn from_parsed(parsed: ParsedManifest) -> Decoded {
+        if !parsed.errors.is_empty() {
+            return Decoded::Invalid(parsed.errors);
+        }
+        match parsed.objects.into_iter().next() {
+            Some(o) => Decoded::Object(o),
+            None => Decoded::Skipped,
+        }
+    }
+}
+
+/// The objects enforced from, by kind, namespace and name: an index that the sources
+/// keep with [`apply`](ObjectStore::apply), [`delete`](ObjectStore::delete) and
+/// [`reset`](ObjectStore::reset) (a relist) per kind, and that tells the enforcer what
+/// changed since it last looked.
 #[derive(Default)]
 pub struct ObjectStore {
     objects: BTreeMap<Key, Object>,
-    /// During a relist of a kind: the objects seen so far.
-    relisting: HashMap<Kind, BTreeMap<Key, Object>>,
     /// Bumped on every change, so the reconciler knows there is work.
-    pub generation: u64,
+    generation: u64,
     changes: Changes,
     /// This node's pod CIDRs (`spec.podCIDRs`), once read: the default range of the
     /// unprogrammed-pod guard.
@@ -89,6 +117,7 @@ pub struct ObjectStore {
 }
 
 /// What happened to an object handed to the store.
+#[derive(Debug, PartialEq)]
 pub enum Stored {
     Changed,
     Unchanged,
@@ -96,89 +125,31 @@ pub enum Stored {
     Invalid(Vec<ManifestError>),
 }
 
-fn key_of(kind: Kind, value: &serde_json::Value) -> Key {
-    let meta = &value["metadata"];
-    (
-        kind,
-        meta["namespace"].as_str().unwrap_or_default().to_string(),
-        meta["name"].as_str().unwrap_or_default().to_string(),
-    )
-}
-
-fn decode(
-    kind: Kind,
-    value: serde_json::Value,
-    source: &str,
-) -> Result<Option<Object>, Vec<ManifestError>> {
-    let mut value = value;
-    if let Some(map) = value.as_object_mut() {
-        map.entry("kind")
-            .or_insert_with(|| serde_json::Value::String(kind.as_str().to_string()));
-    }
-    let yaml: serde_yaml::Value = match serde_json::from_value(value) {
-        Ok(v) => v,
-        Err(e) => {
-            return Err(vec![ManifestError {
-                location: Source::new(source, 0),
-                object: None,
-                message: e.to_string(),
-            }])
-        }
-    };
-    let parsed = decode_object(yaml, Source::new(source, 0), "default");
-    if !parsed.errors.is_empty() {
-        return Err(parsed.errors);
-    }
-    Ok(parsed.objects.into_iter().next())
-}
-
 impl ObjectStore {
+    /// The generation: bumped by every change.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
     /// An object was added or modified.
-    pub fn apply(&mut self, kind: Kind, value: serde_json::Value) -> Stored {
-        let key = key_of(kind, &value);
-        match decode(kind, value, "cluster") {
-            Err(errors) => {
-                // A relist must not drop the last good version of an invalid object.
-                if let (Some(buffer), Some(old)) =
-                    (self.relisting.get_mut(&kind), self.objects.get(&key))
-                {
-                    buffer.insert(key, old.clone());
+    pub fn apply(&mut self, key: Key, decoded: Decoded) -> Stored {
+        match decoded {
+            Decoded::Invalid(errors) => Stored::Invalid(errors),
+            Decoded::Skipped => Stored::Unchanged,
+            Decoded::Object(obj) => {
+                if self.put(key, obj) {
+                    self.generation += 1;
+                    Stored::Changed
+                } else {
+                    Stored::Unchanged
                 }
-                Stored::Invalid(errors)
-            }
-            Ok(None) => Stored::Unchanged,
-            Ok(Some(obj)) => {
-                if let Some(buffer) = self.relisting.get_mut(&kind) {
-                    buffer.insert(key.clone(), obj.clone());
-                }
-                if self.objects.get(&key) == Some(&obj) {
-                    return Stored::Unchanged;
-                }
-                match &obj {
-                    Object::Pod(p) => self.changes.pod(PodEvent::Upsert(p.clone())),
-                    _ => self.changes.all(),
-                }
-                self.objects.insert(key, obj);
-                self.generation += 1;
-                Stored::Changed
             }
         }
     }
 
-    pub fn delete(&mut self, kind: Kind, value: &serde_json::Value) -> Stored {
-        let key = key_of(kind, value);
-        if let Some(buffer) = self.relisting.get_mut(&kind) {
-            buffer.remove(&key);
-        }
-        if self.objects.remove(&key).is_some() {
-            if kind == Kind::Pod {
-                self.changes.pod(PodEvent::Delete {
-                    namespace: key.1,
-                    name: key.2,
-                });
-            } else {
-                self.changes.all();
-            }
+    /// An object was deleted.
+    pub fn delete(&mut self, key: &Key) -> Stored {
+        if self.remove(key) {
             self.generation += 1;
             Stored::Changed
         } else {
@@ -186,44 +157,86 @@ impl ObjectStore {
         }
     }
 
-    /// A relist of `kind` starts: objects not seen again by `finish_relist` go away.
-    pub fn start_relist(&mut self, kind: Kind) {
-        self.relisting.insert(kind, BTreeMap::new());
-    }
-
-    /// The relist of `kind` is complete: its objects are exactly those seen since
-    /// `start_relist` (plus the last good versions of those that were invalid).
-    pub fn finish_relist(&mut self, kind: Kind) {
-        let Some(seen) = self.relisting.remove(&kind) else {
-            return;
-        };
-        let before = self.objects.len();
+    /// A relist of `key`'s kind: its objects are exactly `listed` from now on, except
+    /// that an invalid one keeps its last valid version (a relist must not take away
+    /// protection that was in place). Returns whether anything changed.
+    pub fn reset(&mut self, kind: Kind, listed: Vec<(Key, Decoded)>) -> bool {
+        let mut next: BTreeMap<Key, Object> = BTreeMap::new();
+        for (key, decoded) in listed {
+            debug_assert_eq!(key.0, kind);
+            match decoded {
+                Decoded::Object(o) => {
+                    next.insert(key, o);
+                }
+                Decoded::Invalid(_) => {
+                    if let Some(old) = self.objects.get(&key) {
+                        next.insert(key, old.clone());
+                    }
+                }
+                Decoded::Skipped => {}
+            }
+        }
         let stale: Vec<Key> = self
             .objects
             .keys()
-            .filter(|k| k.0 == kind && !seen.contains_key(*k))
+            .filter(|k| k.0 == kind && !next.contains_key(*k))
             .cloned()
             .collect();
+        let mut changed = false;
         for k in &stale {
-            self.objects.remove(k);
+            changed |= self.remove(k);
         }
-        if !stale.is_empty() || before != self.objects.len() {
-            self.changes.all();
+        for (key, obj) in next {
+            changed |= self.put(key, obj);
+        }
+        if changed {
             self.generation += 1;
         }
+        changed
     }
 
     /// Replaces everything (standalone mode reloads whole directories).
-    pub fn replace_all(&mut self, objects: Vec<Object>) {
+    pub fn reset_all(&mut self, objects: Vec<Object>) -> bool {
         let mut next = BTreeMap::new();
         for o in objects {
             next.insert(object_key(&o), o);
         }
-        if next != self.objects {
-            self.objects = next;
-            self.changes.all();
-            self.generation += 1;
+        if next == self.objects {
+            return false;
         }
+        self.objects = next;
+        self.changes.all();
+        self.generation += 1;
+        true
+    }
+
+    /// Inserts or replaces; records the change. Returns whether it was one.
+    fn put(&mut self, key: Key, obj: Object) -> bool {
+        if self.objects.get(&key) == Some(&obj) {
+            return false;
+        }
+        match &obj {
+            Object::Pod(p) => self.changes.pod(PodEvent::Upsert(p.clone())),
+            _ => self.changes.all(),
+        }
+        self.objects.insert(key, obj);
+        true
+    }
+
+    /// Removes; records the change. Returns whether there was anything to remove.
+    fn remove(&mut self, key: &Key) -> bool {
+        if self.objects.remove(key).is_none() {
+            return false;
+        }
+        if key.0 == Kind::Pod {
+            self.changes.pod(PodEvent::Delete {
+                namespace: key.1.clone(),
+                name: key.2.clone(),
+            });
+        } else {
+            self.changes.all();
+        }
+        true
     }
 
     /// The node's pod CIDRs were read; returns whether they changed. A change bumps the
@@ -260,7 +273,8 @@ impl ObjectStore {
     }
 }
 
-fn object_key(o: &Object) -> Key {
+/// The key of a decoded object.
+pub fn object_key(o: &Object) -> Key {
     match o {
         Object::Namespace(n) => (Kind::Namespace, String::new(), n.name.clone()),
         Object::Pod(p) => (Kind::Pod, p.meta.namespace.clone(), p.meta.name.clone()),
@@ -283,27 +297,41 @@ fn object_key(o: &Object) -> Key {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
-    fn pod(name: &str, ip: &str) -> serde_json::Value {
-        json!({"apiVersion": "v1", "metadata": {"name": name, "namespace": "a"}, "status": {"podIP": ip}})
+    fn pod(name: &str, ip: &str) -> (Key, Decoded) {
+        let text = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: a}}\nstatus: {{podIP: '{ip}'}}\n"
+        );
+        let parsed = netfence_model::parse_manifest("t.yaml", &text, "default");
+        (
+            (Kind::Pod, "a".into(), name.into()),
+            Decoded::from_parsed(parsed),
+        )
+    }
+
+    fn policy(name: &str) -> (Key, Decoded) {
+        let text = format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: {name}, namespace: a}}\nspec: {{podSelector: {{}}}}\n"
+        );
+        let parsed = netfence_model::parse_manifest("t.yaml", &text, "default");
+        (
+            (Kind::NetworkPolicy, "a".into(), name.into()),
+            Decoded::from_parsed(parsed),
+        )
+    }
+
+    fn apply(s: &mut ObjectStore, (key, d): (Key, Decoded)) -> Stored {
+        s.apply(key, d)
     }
 
     #[test]
     fn a_bad_update_keeps_the_last_good_version() {
         let mut s = ObjectStore::default();
-        assert!(matches!(
-            s.apply(Kind::Pod, pod("p", "10.0.0.1")),
-            Stored::Changed
-        ));
-        assert!(matches!(
-            s.apply(Kind::Pod, pod("p", "10.0.0.1")),
-            Stored::Unchanged
-        ));
-        assert!(matches!(
-            s.apply(Kind::Pod, pod("p", "not-an-ip")),
-            Stored::Invalid(_)
-        ));
+        assert_eq!(apply(&mut s, pod("p", "10.0.0.1")), Stored::Changed);
+        assert_eq!(apply(&mut s, pod("p", "10.0.0.1")), Stored::Unchanged);
+        let bad = pod("p", "not-an-ip");
+        assert!(matches!(bad.1, Decoded::Invalid(_)), "{bad:?}");
+        assert!(matches!(apply(&mut s, bad), Stored::Invalid(_)));
         assert_eq!(s.len(), 1);
         let Object::Pod(p) = &s.objects()[0] else {
             panic!()
@@ -312,15 +340,62 @@ mod tests {
     }
 
     #[test]
-    fn a_relist_drops_objects_not_seen_again() {
+    fn a_reset_drops_objects_not_listed_again_but_keeps_invalid_ones() {
         let mut s = ObjectStore::default();
-        s.apply(Kind::Pod, pod("p", "10.0.0.1"));
-        s.apply(Kind::Pod, pod("q", "10.0.0.2"));
-        let g = s.generation;
-        s.start_relist(Kind::Pod);
-        s.apply(Kind::Pod, pod("q", "10.0.0.2"));
-        s.finish_relist(Kind::Pod);
-        assert_eq!(s.len(), 1);
-        assert!(s.generation > g);
+        apply(&mut s, pod("p", "10.0.0.1"));
+        apply(&mut s, pod("q", "10.0.0.2"));
+        apply(&mut s, pod("r", "10.0.0.3"));
+        apply(&mut s, policy("deny"));
+        s.take_changes();
+        let g = s.generation();
+        let listed = vec![pod("q", "10.0.0.2"), pod("r", "broken")];
+        assert!(s.reset(Kind::Pod, listed));
+        assert_eq!(s.generation(), g + 1, "one relist, one generation");
+        let names: Vec<String> = s.objects().iter().map(Object::describe).collect();
+        assert_eq!(names, ["Pod a/q", "Pod a/r", "NetworkPolicy a/deny"]);
+        // p's removal is a pod event the model can patch; other kinds are untouched.
+        let changes = s.take_changes();
+        assert!(!changes.everything);
+        assert_eq!(
+            changes.pods,
+            [PodEvent::Delete {
+                namespace: "a".into(),
+                name: "p".into()
+            }]
+        );
+        // The same list again changes nothing.
+        assert!(!s.reset(Kind::Pod, vec![pod("q", "10.0.0.2"), pod("r", "broken")]));
+        assert_eq!(s.generation(), g + 1);
+        // A policy relist without it: everything must be recompiled.
+        assert!(s.reset(Kind::NetworkPolicy, vec![]));
+        assert!(s.take_changes().everything);
+    }
+
+    #[test]
+    fn deletes_of_pods_are_patches_and_a_long_burst_is_a_recompile() {
+        let mut s = ObjectStore::default();
+        apply(&mut s, pod("p", "10.0.0.1"));
+        assert_eq!(
+            s.delete(&(Kind::Pod, "a".into(), "p".into())),
+            Stored::Changed
+        );
+        assert_eq!(
+            s.delete(&(Kind::Pod, "a".into(), "p".into())),
+            Stored::Unchanged
+        );
+        let changes = s.take_changes();
+        assert_eq!(changes.pods.len(), 2);
+        assert!(!changes.everything);
+        for i in 0..=MAX_PATCHES {
+            apply(
+                &mut s,
+                pod(
+                    &format!("p{i}"),
+                    &format!("10.1.{}.{}", i / 200, i % 200 + 1),
+                ),
+            );
+        }
+        let changes = s.take_changes();
+        assert!(changes.everything && changes.pods.is_empty());
     }
 }

@@ -3,15 +3,17 @@
 //! reconnects after disconnects, with backoff; a relist replaces the kind's objects.
 //! Also this node's own Node object, whose pod CIDRs bound the unprogrammed-pod guard.
 
-use crate::metrics::ErrorKind;
-use crate::state::Shared;
-use crate::store::{Kind, Stored};
+use crate::error::Error;
+use crate::state::{Listing, Shared};
+use crate::store::{Decoded, Key, Kind, Stored};
 use futures::StreamExt;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource};
+use netfence_loader::cluster::decode_typed;
+use netfence_model::ManifestError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
@@ -19,71 +21,105 @@ use std::sync::Arc;
 
 /// The watched kinds (each must be synced before anything is applied).
 pub const WATCHED: [Kind; 3] = [Kind::Namespace, Kind::Pod, Kind::NetworkPolicy];
-pub const KINDS: [&str; 3] = [
-    WATCHED[0].as_str(),
-    WATCHED[1].as_str(),
-    WATCHED[2].as_str(),
-];
 
-/// The synced kind of the node watch: nothing is applied before the node was read, so
-/// that a restart never replaces a guarded table with an unguarded one.
-pub const NODE: &str = "Node";
-
-fn handle(shared: &Shared, kind: &'static str, stored: Stored, name: &str) -> bool {
-    match stored {
-        Stored::Changed => true,
-        Stored::Unchanged => false,
-        Stored::Invalid(errors) => {
-            for e in errors {
-                tracing::warn!(kind, object = name, error = %e, "skipping invalid object; its last valid version (if any) stays enforced");
-            }
-            shared.metrics.error(ErrorKind::InvalidObject);
-            false
+/// Logs the errors of an object the model refuses, and counts the object once.
+fn report_invalid(shared: &Shared, kind: Kind, name: &str, errors: Vec<ManifestError>) {
+    let mut counted = false;
+    for e in errors {
+        let e = Error::InvalidObject(e);
+        tracing::warn!(kind = kind.as_str(), object = name, error = %e, "skipping invalid object; its last valid version (if any) stays enforced");
+        if !counted {
+            shared.metrics.count(&e);
+            counted = true;
         }
     }
 }
 
-async fn watch_kind<K>(client: Client, shared: Arc<Shared>, typed: Kind)
+/// A typed object's key in the store.
+fn key_of<K: Resource>(kind: Kind, obj: &K) -> Key {
+    let meta = obj.meta();
+    (
+        kind,
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+/// A typed object's key in the store, and what the model's decoder makes of it (the
+/// loader's one path from API objects to model objects).
+fn decoded<K>(kind: Kind, obj: &K) -> (Key, Decoded)
+where
+    K: Resource<DynamicType = ()> + Serialize,
+{
+    let key = key_of(kind, obj);
+    let decoded = match decode_typed(obj, "default") {
+        Ok(parsed) => Decoded::from_parsed(parsed),
+        Err(e) => Decoded::Invalid(vec![e]),
+    };
+    (key, decoded)
+}
+
+async fn watch_kind<K>(client: Client, shared: Arc<Shared>, kind: Kind)
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
 {
-    let kind = typed.as_str();
     let api: Api<K> = Api::all(client);
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
+    // During a relist: what it gave so far (it replaces the kind's objects when done).
+    let mut relist: Option<Vec<(Key, Decoded)>> = None;
     while let Some(event) = events.next().await {
         let changed = match event {
             Ok(Event::Init) => {
-                shared.store.lock().expect("lock").start_relist(typed);
+                relist = Some(Vec::new());
                 false
             }
-            Ok(Event::InitApply(obj)) | Ok(Event::Apply(obj)) => {
-                let name = obj.meta().name.clone().unwrap_or_default();
-                let value = serde_json::to_value(&obj).unwrap_or_default();
-                let stored = shared.store.lock().expect("lock").apply(typed, value);
-                handle(&shared, kind, stored, &name)
+            Ok(Event::InitApply(obj)) => {
+                let (key, decoded) = decoded(kind, &obj);
+                if let Decoded::Invalid(errors) = &decoded {
+                    report_invalid(&shared, kind, &key.2, errors.clone());
+                }
+                relist.get_or_insert_with(Vec::new).push((key, decoded));
+                false
+            }
+            Ok(Event::Apply(obj)) => {
+                let (key, decoded) = decoded(kind, &obj);
+                let name = key.2.clone();
+                let stored = shared.feed.store.lock().expect("lock").apply(key, decoded);
+                match stored {
+                    Stored::Changed => true,
+                    Stored::Unchanged => false,
+                    Stored::Invalid(errors) => {
+                        report_invalid(&shared, kind, &name, errors);
+                        false
+                    }
+                }
             }
             Ok(Event::Delete(obj)) => {
-                let name = obj.meta().name.clone().unwrap_or_default();
-                let value = serde_json::to_value(&obj).unwrap_or_default();
-                let stored = shared.store.lock().expect("lock").delete(typed, &value);
-                handle(&shared, kind, stored, &name)
+                let key = key_of(kind, &obj);
+                let stored = shared.feed.store.lock().expect("lock").delete(&key);
+                stored == Stored::Changed
             }
             Ok(Event::InitDone) => {
-                shared.store.lock().expect("lock").finish_relist(typed);
-                shared.mark_synced(kind);
-                tracing::info!(kind, "synced");
-                true
+                let listed = relist.take().unwrap_or_default();
+                let changed = shared.feed.store.lock().expect("lock").reset(kind, listed);
+                shared.feed.mark_synced(Listing::Watch(kind));
+                tracing::info!(kind = kind.as_str(), "synced");
+                changed
             }
             Err(e) => {
-                tracing::warn!(kind, error = %e, "watch failed; retrying with backoff");
-                shared.metrics.error(ErrorKind::Watch);
+                let e = Error::Watch {
+                    kind: kind.as_str(),
+                    source: e,
+                };
+                tracing::warn!(error = %e, "watch failed; retrying with backoff");
+                shared.metrics.count(&e);
                 false
             }
         };
         if changed {
-            shared.note_change();
+            shared.feed.note_change();
         }
     }
 }
@@ -128,17 +164,19 @@ async fn watch_node(client: Client, shared: Arc<Shared>, node: String) {
                     continue;
                 }
                 let changed = shared
+                    .feed
                     .store
                     .lock()
                     .expect("lock")
                     .set_node_pod_cidrs(cidrs.clone());
                 if changed {
                     tracing::info!(node, cidrs = ?cidrs, "unprogrammed pod addresses of the node's pod CIDRs are dropped");
-                    shared.note_change();
+                    shared.feed.note_change();
                 }
             }
             Ok(Event::InitDone) => {
                 let known = shared
+                    .feed
                     .store
                     .lock()
                     .expect("lock")
@@ -150,12 +188,16 @@ async fn watch_node(client: Client, shared: Arc<Shared>, node: String) {
                 if !known {
                     tracing::warn!(node, "the node has no spec.podCIDRs: running without the unprogrammed-pod guard (give --drop-unprogrammed CIDR)");
                 }
-                shared.mark_synced(NODE);
+                shared.feed.mark_synced(Listing::Node);
             }
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(kind = NODE, error = %e, "watch failed; retrying with backoff");
-                shared.metrics.error(ErrorKind::Watch);
+                let e = Error::Watch {
+                    kind: "Node",
+                    source: e,
+                };
+                tracing::warn!(error = %e, "watch failed; retrying with backoff");
+                shared.metrics.count(&e);
             }
         }
     }

@@ -13,6 +13,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn a_refused_delta_falls_back_to_a_full_replace() {
     let topo = Topology::build(&TopologySpec {
         nodes: vec![NodeSpec::new(

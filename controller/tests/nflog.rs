@@ -110,6 +110,7 @@ fn ifindex(topo: &Topology, iface: &str) -> u32 {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn logs_dropped_packets_of_the_node_namespace() {
     let topo = topology();
     let client4: IpAddr = topo.addr_v4(CLIENT).unwrap().into();
@@ -214,6 +215,7 @@ fn logs_dropped_packets_of_the_node_namespace() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn groups_are_exclusive_within_a_namespace_and_separate_across_namespaces() {
     let topo = topology();
     let server4: IpAddr = topo.addr_v4(SERVER).unwrap().into();
@@ -268,6 +270,7 @@ fn groups_are_exclusive_within_a_namespace_and_separate_across_namespaces() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn recv_times_out_and_counts_overruns() {
     let topo = topology();
     let server4: IpAddr = topo.addr_v4(SERVER).unwrap().into();

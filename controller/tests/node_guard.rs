@@ -140,6 +140,7 @@ impl Setup {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn a_pod_address_of_the_node_cidr_has_no_network_until_its_pod_is_enforced() {
     let s = setup("nodeguard");
     let ctls: Vec<Controller> = s.lab.nodes.iter().map(|n| s.start(&n.name)).collect();
@@ -186,6 +187,7 @@ fn a_pod_address_of_the_node_cidr_has_no_network_until_its_pod_is_enforced() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn the_guard_holds_while_the_controller_is_killed_or_cannot_sync() {
     let s = setup("nodeguard-kill");
     let mut ctls: Vec<Controller> = s.lab.nodes.iter().map(|n| s.start(&n.name)).collect();

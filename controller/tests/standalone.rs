@@ -45,6 +45,7 @@ fn step(lab: &Lab, dir: &Dir, what: &str) {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn file_edits_are_enforced_and_agree_with_the_analyzer() {
     let dir = Dir::new("standalone");
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
@@ -112,6 +113,7 @@ fn file_edits_are_enforced_and_agree_with_the_analyzer() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn restart_keeps_rules_and_opens_no_window() {
     let dir = Dir::new("restart");
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
@@ -153,6 +155,7 @@ fn restart_keeps_rules_and_opens_no_window() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn nft_failures_keep_the_old_rules_and_are_retried() {
     let dir = Dir::new("nftfail");
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
@@ -201,6 +204,7 @@ fn nft_failures_keep_the_old_rules_and_are_retried() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn drift_is_repaired_and_cleanup_removes_only_our_table() {
     let dir = Dir::new("drift");
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
@@ -279,6 +283,7 @@ fn echoes(conn: &mut std::net::TcpStream) -> bool {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn revoked_connections_are_cut_and_drops_are_named() {
     let dir = Dir::new("revoke");
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
@@ -330,6 +335,7 @@ fn revoked_connections_are_cut_and_drops_are_named() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn unprogrammed_pods_are_dropped_until_programmed() {
     let dir = Dir::new("gap");
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();
@@ -385,6 +391,7 @@ fn unprogrammed_pods_are_dropped_until_programmed() {
 /// long-named policies had five of them never counted and a fragment of a name as a
 /// label. Attribution now comes from what the renderer knows of each chain.
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn drops_are_counted_for_every_isolating_policy_whatever_their_names() {
     let dir = Dir::new("attribution");
     let base = std::fs::read_to_string(testdata().join("e2e/model.yaml")).unwrap();

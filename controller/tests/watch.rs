@@ -89,6 +89,7 @@ fn pod(name: &str, ns: &str, labels: Value, ip: &str, node: &str, host: &str) ->
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn the_watch_path_follows_every_change_and_fault() {
     let s = setup("watch");
     let ctls = start(&s);
@@ -211,6 +212,7 @@ fn the_watch_path_follows_every_change_and_fault() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn nothing_is_applied_before_the_api_server_answers() {
     let s = setup("down");
     s.fake.set_down(true);
@@ -235,6 +237,7 @@ fn nothing_is_applied_before_the_api_server_answers() {
 }
 
 #[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
 fn a_burst_of_changes_becomes_a_few_transactions() {
     let s = setup("burst");
     for p in scenario("pod-or-namespace-selector") {

@@ -16,7 +16,7 @@
 //! `TCP_CONNTRACK_ESTABLISHED`.
 
 use super::Connection;
-use crate::nflog::nfnetlink::{self, annotate};
+use crate::nfnetlink::{self, annotate};
 use netfence_model::Protocol;
 use netlink_packet_core::{
     DefaultNla, NetlinkPayload, Nla, NLMSG_ERROR, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
