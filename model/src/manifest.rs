@@ -9,7 +9,8 @@ use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
 use crate::yaml11;
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What one manifest text held.
@@ -84,12 +85,15 @@ pub fn parse_manifest(file: &str, text: &str, default_ns: &str) -> ParsedManifes
             }
         };
         let lines = LineIndex::new(chunk.text);
+        let nodes = OnceCell::new();
         let span = Span {
             lines: &lines,
             first_line: chunk.first_line,
             // An object's line is its document's first line (comments above it included).
             from: 0,
             to: lines.len(),
+            path: "",
+            nodes: &nodes,
         };
         decode_value(&ctx, doc.value, &doc.item_lines, &span, &mut out);
     }
@@ -105,11 +109,14 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
     };
     let mut out = ParsedManifest::default();
     let lines = LineIndex::new("");
+    let nodes = OnceCell::new();
     let span = Span {
         lines: &lines,
         first_line: 0,
         from: 0,
         to: 0,
+        path: "",
+        nodes: &nodes,
     };
     decode_value(&ctx, value, &[], &span, &mut out);
     out
@@ -131,6 +138,27 @@ struct Span<'a> {
     first_line: usize,
     from: usize,
     to: usize,
+    /// The object's path in its document: empty for the document itself, `items[2]` for
+    /// an item of a List.
+    path: &'a str,
+    /// The lines of the document's nodes by path, built at the first error that needs a
+    /// line (once per document, so that placing errors stays linear).
+    nodes: &'a OnceCell<HashMap<String, (usize, usize)>>,
+}
+
+/// `path` and its ancestors, longest first, ending with `root`: for `a.b[0].c` and the
+/// empty root, `a.b[0].c`, `a.b[0]`, `a.b`, `a`, then the empty path.
+fn ancestors<'p>(path: &'p str, root: &'p str) -> impl Iterator<Item = &'p str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let p = next?;
+        next = if p.len() <= root.len() {
+            None
+        } else {
+            Some(&p[..p.rfind(['.', '[']).unwrap_or(0).max(root.len())])
+        };
+        Some(p)
+    })
 }
 
 impl Span<'_> {
@@ -142,15 +170,38 @@ impl Span<'_> {
         }
     }
 
-    /// The line of the object that names `needle`, else the object's own line.
-    fn line_of(&self, needle: Option<&str>) -> usize {
+    /// The line of the field at `path` (an error's path, from the object's root): the line
+    /// inside that field's text that names `needle`, else the field's first line. A field
+    /// that is absent (`is required`) is placed at its nearest ancestor that is present. A
+    /// path the text does not show (a field brought in by a merge key) falls back to the
+    /// first line of the object naming `needle`, else the object's own line.
+    fn line_of(&self, path: &str, needle: Option<&str>) -> usize {
         if self.first_line == 0 {
             return 0;
         }
-        needle
-            .and_then(|n| self.lines.find_token(n, self.from, self.to))
-            .map(|l| self.first_line + l)
-            .unwrap_or_else(|| self.line())
+        let full = match (self.path, path) {
+            ("", p) => p.to_string(),
+            (root, "") => root.to_string(),
+            (root, p) => format!("{root}.{p}"),
+        };
+        let nodes = self
+            .nodes
+            .get_or_init(|| yaml11::node_lines(self.lines.text()));
+        let field = ancestors(&full, self.path)
+            .take_while(|p| p.len() > self.path.len())
+            .find_map(|p| nodes.get(p));
+        let (from, to, found) = match field {
+            Some(&(start, end)) => (start, end + 1, true),
+            None => (self.from, self.to, false),
+        };
+        if let Some(l) = needle.and_then(|n| self.lines.find_token(n, from, to)) {
+            return self.first_line + l;
+        }
+        if found {
+            self.first_line + from
+        } else {
+            self.line()
+        }
     }
 }
 
@@ -239,6 +290,10 @@ fn decode_value(
         let n = list.items.len();
         for (i, mut item) in list.items.into_iter().enumerate() {
             fill_in_kind(&mut item, &kind, api_version);
+            let item_path = match span.path {
+                "" => format!("items[{i}]"),
+                p => format!("{p}.items[{i}]"),
+            };
             let item_span = if located {
                 let rel = |l: usize| l.saturating_sub(span.first_line);
                 Span {
@@ -250,9 +305,14 @@ fn decode_value(
                     } else {
                         span.to
                     },
+                    path: &item_path,
+                    nodes: span.nodes,
                 }
             } else {
-                *span
+                Span {
+                    path: &item_path,
+                    ..*span
+                }
             };
             decode_value(ctx, item, &[], &item_span, out);
         }
@@ -271,7 +331,7 @@ fn decode_value(
         Ok(Some(obj)) => out.objects.push(obj),
         Ok(None) => *out.skipped.entry(kind).or_default() += 1,
         Err(e) => {
-            let err_line = span.line_of(e.needle.as_deref());
+            let err_line = span.line_of(&e.path, e.needle.as_deref());
             let message = if e.path.is_empty() || e.message.starts_with(&e.path) {
                 e.message
             } else {
