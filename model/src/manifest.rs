@@ -2,11 +2,13 @@
 //! file and line of every object and of every error.
 
 use crate::decode;
+use crate::decode_tier;
 use crate::docsplit;
 use crate::error::{ManifestError, Source};
 use crate::lines::LineIndex;
 use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
+use crate::tier::TierKind;
 use crate::yaml11;
 use serde::de::DeserializeOwned;
 use std::cell::OnceCell;
@@ -42,7 +44,7 @@ fn object_name(kind: &str, meta: &raw::Meta, default_ns: &str) -> String {
         .clone()
         .or_else(|| meta.generate_name.clone())
         .unwrap_or_else(|| "<unnamed>".into());
-    if kind == "Namespace" {
+    if is_cluster_scoped(kind) {
         format!("{kind} {name}")
     } else {
         let ns = meta.namespace.as_deref().unwrap_or(default_ns);
@@ -205,12 +207,31 @@ impl Span<'_> {
     }
 }
 
+/// Kinds whose objects have no namespace: one written on them is ignored, as the API
+/// server clears it, and the default namespace does not apply.
+fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(kind, "Namespace" | "Node") || tier_kind(kind).is_some()
+}
+
+fn tier_kind(kind: &str) -> Option<TierKind> {
+    Some(match kind {
+        "ClusterNetworkPolicy" => TierKind::ClusterNetworkPolicy,
+        "AdminNetworkPolicy" => TierKind::AdminNetworkPolicy,
+        "BaselineAdminNetworkPolicy" => TierKind::BaselineAdminNetworkPolicy,
+        _ => return None,
+    })
+}
+
 /// The apiVersion a kind the model reads has; another one (`projectcalico.org/v3`'s
 /// NetworkPolicy, a removed beta) is another resource, which the model does not read.
 fn api_version_of(kind: &str) -> Option<&'static str> {
     Some(match kind {
-        "Namespace" | "Pod" | "Service" | "ReplicationController" => "v1",
+        "Namespace" | "Pod" | "Service" | "ReplicationController" | "Node" => "v1",
         "NetworkPolicy" => "networking.k8s.io/v1",
+        // network-policy-api v0.2.0 serves ClusterNetworkPolicy only at v1alpha2, and
+        // v0.1.x the two kinds it replaces only at v1alpha1.
+        "ClusterNetworkPolicy" => "policy.networking.k8s.io/v1alpha2",
+        "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" => "policy.networking.k8s.io/v1alpha1",
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => "apps/v1",
         "Job" | "CronJob" => "batch/v1",
         _ => return None,
@@ -368,6 +389,11 @@ fn decode_kind(
         "Pod" => Object::Pod(decode::pod(typed(value)?, default_ns, source)?),
         "Service" => Object::Service(decode::service(typed(value)?, default_ns, source)?),
         "NetworkPolicy" => Object::Policy(decode::policy(typed(value)?, default_ns, source)?),
+        "Node" => Object::Node(decode_tier::node(typed(value)?, source)?),
+        "ClusterNetworkPolicy" | "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" => {
+            let kind = tier_kind(kind).expect("a tier kind");
+            Object::TierPolicy(decode_tier::tier_policy(kind, typed(value)?, source)?)
+        }
         "CronJob" => {
             let d: raw::CronJobDoc = typed(value)?;
             let spec = d.spec.and_then(|s| s.job_template).and_then(|j| j.spec);
