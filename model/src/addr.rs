@@ -228,9 +228,70 @@ pub fn parse_cidr(s: &str) -> Result<IpNet, String> {
     Ok(net.trunc())
 }
 
+/// Parses a CIDR as the Kubernetes CEL function `isCIDR` accepts it (Go's
+/// `netip.ParsePrefix`, then no IPv4-mapped IPv6 address): the text exactly, no
+/// surrounding space; no leading zeros in IPv4 octets nor in the prefix length, no sign;
+/// no IPv6 zone. Host bits are accepted (`isCIDR("10.0.0.1/8")` is true) and cleared here,
+/// as an implementation parsing the CIDR does and as [`parse_cidr`] does for ipBlocks.
+pub fn parse_cel_cidr(s: &str) -> Result<IpNet, String> {
+    let bad = |why: &str| format!("invalid CIDR {s:?}: {why}");
+    let (addr, bits) = s
+        .rsplit_once('/')
+        .ok_or_else(|| bad("expected address/prefix-length"))?;
+    // std's parser, like netip's, refuses leading zeros in octets and zones.
+    let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
+    if let IpAddr::V6(v6) = addr {
+        if v6.to_ipv4_mapped().is_some() {
+            return Err(bad("IPv4-mapped IPv6 addresses are not allowed"));
+        }
+    }
+    let max = match addr {
+        IpAddr::V4(_) => 32,
+        IpAddr::V6(_) => 128,
+    };
+    let digits = !bits.is_empty() && bits.bytes().all(|b| b.is_ascii_digit());
+    let canonical = bits == "0" || !bits.starts_with('0');
+    let len: u8 = match bits.parse() {
+        Ok(n) if digits && canonical && n <= max => n,
+        _ => return Err(bad(&format!("prefix length must be 0-{max}"))),
+    };
+    let net = IpNet::new(addr, len).map_err(|_| bad(&format!("prefix length must be 0-{max}")))?;
+    Ok(net.trunc())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cel_cidrs() {
+        for (ok, net) in [
+            ("10.0.0.0/8", "10.0.0.0/8"),
+            ("10.1.2.3/8", "10.0.0.0/8"),
+            ("0.0.0.0/0", "0.0.0.0/0"),
+            ("::/0", "::/0"),
+            ("FD00::1/8", "fd00::/8"),
+            ("::1.2.3.4/128", "::102:304/128"),
+        ] {
+            assert_eq!(parse_cel_cidr(ok).unwrap().to_string(), net, "{ok}");
+        }
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/",
+            "10.0.0.0/33",
+            "::/129",
+            "010.0.0.0/8",
+            "10.0.0.0/08",
+            "10.0.0.0/+8",
+            " 10.0.0.0/8",
+            "10.0.0.0/8 ",
+            "fe80::1%eth0/64",
+            "::ffff:1.2.3.4/120",
+            "10.0.0.0/8/8",
+        ] {
+            assert!(parse_cel_cidr(bad).is_err(), "{bad}");
+        }
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().unwrap()

@@ -13,7 +13,7 @@ use std::net::IpAddr;
 
 /// The text to look for to find the line of a bad value: the value itself when it can
 /// be written plainly, else its key.
-fn needle(value: &str, key: &str) -> Option<String> {
+pub(crate) fn needle(value: &str, key: &str) -> Option<String> {
     let plain = !value.is_empty() && value.chars().all(|c| c.is_ascii_graphic());
     Some(if plain { value } else { key }.to_string())
 }
@@ -22,7 +22,7 @@ fn needle(value: &str, key: &str) -> Option<String> {
 type NameRule = fn(&str) -> Result<(), String>;
 
 /// The last key of a field path (`ports` for `spec.ports[0]`).
-fn last_key(path: &str) -> &str {
+pub(crate) fn last_key(path: &str) -> &str {
     let path = path.trim_end_matches(|c: char| c.is_ascii_digit() || c == '[' || c == ']');
     path.rsplit('.').next().unwrap_or_default()
 }
@@ -52,7 +52,7 @@ fn type_error(m: &raw::Meta) -> Result<(), FieldError> {
     }
 }
 
-fn name(m: &raw::Meta, rule: NameRule) -> Result<String, FieldError> {
+pub(crate) fn name(m: &raw::Meta, rule: NameRule) -> Result<String, FieldError> {
     type_error(m)?;
     let name = m
         .name
@@ -64,7 +64,7 @@ fn name(m: &raw::Meta, rule: NameRule) -> Result<String, FieldError> {
 }
 
 /// `metadata.labels` and annotation keys, checked as the API server checks them.
-fn labels_and_annotations(m: &raw::Meta, path: &str) -> Result<(), FieldError> {
+pub(crate) fn labels_and_annotations(m: &raw::Meta, path: &str) -> Result<(), FieldError> {
     if let Some(l) = &m.labels {
         label_map(l, &format!("{path}.labels"))?;
     }
@@ -118,7 +118,7 @@ pub(crate) fn namespace(m: raw::Meta, source: Source) -> Result<Namespace, Field
     })
 }
 
-fn protocol(p: Option<&str>, path: &str) -> Result<Protocol, FieldError> {
+pub(crate) fn protocol(p: Option<&str>, path: &str) -> Result<Protocol, FieldError> {
     match p {
         None => Ok(Protocol::Tcp),
         Some(s) => s
@@ -128,7 +128,7 @@ fn protocol(p: Option<&str>, path: &str) -> Result<Protocol, FieldError> {
 }
 
 /// An integer field: its value, or the error naming what was found instead.
-fn integer(f: &raw::IntField, path: &str) -> Result<i64, FieldError> {
+pub(crate) fn integer(f: &raw::IntField, path: &str) -> Result<i64, FieldError> {
     f.get().map_err(|found| {
         FieldError::new(
             path,
@@ -146,7 +146,7 @@ fn int_or_string_error(found: &str, path: &str) -> FieldError {
     )
 }
 
-fn port_number(n: i64, path: &str) -> Result<u16, FieldError> {
+pub(crate) fn port_number(n: i64, path: &str) -> Result<u16, FieldError> {
     if (1..=65535).contains(&n) {
         Ok(n as u16)
     } else {

@@ -17,6 +17,11 @@ impl<'a> LineIndex<'a> {
         LineIndex { text, starts }
     }
 
+    /// The text indexed.
+    pub fn text(&self) -> &'a str {
+        self.text
+    }
+
     pub fn len(&self) -> usize {
         self.starts.len()
     }

@@ -2,14 +2,17 @@
 //! file and line of every object and of every error.
 
 use crate::decode;
+use crate::decode_tier;
 use crate::docsplit;
 use crate::error::{ManifestError, Source};
 use crate::lines::LineIndex;
 use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
+use crate::tier::TierKind;
 use crate::yaml11;
 use serde::de::DeserializeOwned;
-use std::collections::BTreeMap;
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 /// What one manifest text held.
@@ -41,7 +44,7 @@ fn object_name(kind: &str, meta: &raw::Meta, default_ns: &str) -> String {
         .clone()
         .or_else(|| meta.generate_name.clone())
         .unwrap_or_else(|| "<unnamed>".into());
-    if kind == "Namespace" {
+    if is_cluster_scoped(kind) {
         format!("{kind} {name}")
     } else {
         let ns = meta.namespace.as_deref().unwrap_or(default_ns);
@@ -84,12 +87,15 @@ pub fn parse_manifest(file: &str, text: &str, default_ns: &str) -> ParsedManifes
             }
         };
         let lines = LineIndex::new(chunk.text);
+        let nodes = OnceCell::new();
         let span = Span {
             lines: &lines,
             first_line: chunk.first_line,
             // An object's line is its document's first line (comments above it included).
             from: 0,
             to: lines.len(),
+            path: "",
+            nodes: &nodes,
         };
         decode_value(&ctx, doc.value, &doc.item_lines, &span, &mut out);
     }
@@ -105,11 +111,14 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
     };
     let mut out = ParsedManifest::default();
     let lines = LineIndex::new("");
+    let nodes = OnceCell::new();
     let span = Span {
         lines: &lines,
         first_line: 0,
         from: 0,
         to: 0,
+        path: "",
+        nodes: &nodes,
     };
     decode_value(&ctx, value, &[], &span, &mut out);
     out
@@ -131,6 +140,27 @@ struct Span<'a> {
     first_line: usize,
     from: usize,
     to: usize,
+    /// The object's path in its document: empty for the document itself, `items[2]` for
+    /// an item of a List.
+    path: &'a str,
+    /// The lines of the document's nodes by path, built at the first error that needs a
+    /// line (once per document, so that placing errors stays linear).
+    nodes: &'a OnceCell<HashMap<String, (usize, usize)>>,
+}
+
+/// `path` and its ancestors, longest first, ending with `root`: for `a.b[0].c` and the
+/// empty root, `a.b[0].c`, `a.b[0]`, `a.b`, `a`, then the empty path.
+fn ancestors<'p>(path: &'p str, root: &'p str) -> impl Iterator<Item = &'p str> {
+    let mut next = Some(path);
+    std::iter::from_fn(move || {
+        let p = next?;
+        next = if p.len() <= root.len() {
+            None
+        } else {
+            Some(&p[..p.rfind(['.', '[']).unwrap_or(0).max(root.len())])
+        };
+        Some(p)
+    })
 }
 
 impl Span<'_> {
@@ -142,24 +172,66 @@ impl Span<'_> {
         }
     }
 
-    /// The line of the object that names `needle`, else the object's own line.
-    fn line_of(&self, needle: Option<&str>) -> usize {
+    /// The line of the field at `path` (an error's path, from the object's root): the line
+    /// inside that field's text that names `needle`, else the field's first line. A field
+    /// that is absent (`is required`) is placed at its nearest ancestor that is present. A
+    /// path the text does not show (a field brought in by a merge key) falls back to the
+    /// first line of the object naming `needle`, else the object's own line.
+    fn line_of(&self, path: &str, needle: Option<&str>) -> usize {
         if self.first_line == 0 {
             return 0;
         }
-        needle
-            .and_then(|n| self.lines.find_token(n, self.from, self.to))
-            .map(|l| self.first_line + l)
-            .unwrap_or_else(|| self.line())
+        let full = match (self.path, path) {
+            ("", p) => p.to_string(),
+            (root, "") => root.to_string(),
+            (root, p) => format!("{root}.{p}"),
+        };
+        let nodes = self
+            .nodes
+            .get_or_init(|| yaml11::node_lines(self.lines.text()));
+        let field = ancestors(&full, self.path)
+            .take_while(|p| p.len() > self.path.len())
+            .find_map(|p| nodes.get(p));
+        let (from, to, found) = match field {
+            Some(&(start, end)) => (start, end + 1, true),
+            None => (self.from, self.to, false),
+        };
+        if let Some(l) = needle.and_then(|n| self.lines.find_token(n, from, to)) {
+            return self.first_line + l;
+        }
+        if found {
+            self.first_line + from
+        } else {
+            self.line()
+        }
     }
+}
+
+/// Kinds whose objects have no namespace: one written on them is ignored, as the API
+/// server clears it, and the default namespace does not apply.
+fn is_cluster_scoped(kind: &str) -> bool {
+    matches!(kind, "Namespace" | "Node") || tier_kind(kind).is_some()
+}
+
+fn tier_kind(kind: &str) -> Option<TierKind> {
+    Some(match kind {
+        "ClusterNetworkPolicy" => TierKind::ClusterNetworkPolicy,
+        "AdminNetworkPolicy" => TierKind::AdminNetworkPolicy,
+        "BaselineAdminNetworkPolicy" => TierKind::BaselineAdminNetworkPolicy,
+        _ => return None,
+    })
 }
 
 /// The apiVersion a kind the model reads has; another one (`projectcalico.org/v3`'s
 /// NetworkPolicy, a removed beta) is another resource, which the model does not read.
 fn api_version_of(kind: &str) -> Option<&'static str> {
     Some(match kind {
-        "Namespace" | "Pod" | "Service" | "ReplicationController" => "v1",
+        "Namespace" | "Pod" | "Service" | "ReplicationController" | "Node" => "v1",
         "NetworkPolicy" => "networking.k8s.io/v1",
+        // network-policy-api v0.2.0 serves ClusterNetworkPolicy only at v1alpha2, and
+        // v0.1.x the two kinds it replaces only at v1alpha1.
+        "ClusterNetworkPolicy" => "policy.networking.k8s.io/v1alpha2",
+        "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" => "policy.networking.k8s.io/v1alpha1",
         "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" => "apps/v1",
         "Job" | "CronJob" => "batch/v1",
         _ => return None,
@@ -239,6 +311,10 @@ fn decode_value(
         let n = list.items.len();
         for (i, mut item) in list.items.into_iter().enumerate() {
             fill_in_kind(&mut item, &kind, api_version);
+            let item_path = match span.path {
+                "" => format!("items[{i}]"),
+                p => format!("{p}.items[{i}]"),
+            };
             let item_span = if located {
                 let rel = |l: usize| l.saturating_sub(span.first_line);
                 Span {
@@ -250,9 +326,14 @@ fn decode_value(
                     } else {
                         span.to
                     },
+                    path: &item_path,
+                    nodes: span.nodes,
                 }
             } else {
-                *span
+                Span {
+                    path: &item_path,
+                    ..*span
+                }
             };
             decode_value(ctx, item, &[], &item_span, out);
         }
@@ -271,7 +352,7 @@ fn decode_value(
         Ok(Some(obj)) => out.objects.push(obj),
         Ok(None) => *out.skipped.entry(kind).or_default() += 1,
         Err(e) => {
-            let err_line = span.line_of(e.needle.as_deref());
+            let err_line = span.line_of(&e.path, e.needle.as_deref());
             let message = if e.path.is_empty() || e.message.starts_with(&e.path) {
                 e.message
             } else {
@@ -308,6 +389,11 @@ fn decode_kind(
         "Pod" => Object::Pod(decode::pod(typed(value)?, default_ns, source)?),
         "Service" => Object::Service(decode::service(typed(value)?, default_ns, source)?),
         "NetworkPolicy" => Object::Policy(decode::policy(typed(value)?, default_ns, source)?),
+        "Node" => Object::Node(decode_tier::node(typed(value)?, source)?),
+        "ClusterNetworkPolicy" | "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" => {
+            let kind = tier_kind(kind).expect("a tier kind");
+            Object::TierPolicy(decode_tier::tier_policy(kind, typed(value)?, source)?)
+        }
         "CronJob" => {
             let d: raw::CronJobDoc = typed(value)?;
             let spec = d.spec.and_then(|s| s.job_template).and_then(|j| j.spec);

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 /// A list whose `null` items decode as the item's default, as the API server's JSON
 /// decoding does (`ingress: [null]` is the rule `{}`).
-fn nullable_items<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
+pub(crate) fn nullable_items<'de, D, T>(d: D) -> Result<Option<Vec<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Default,
@@ -61,7 +61,7 @@ fn scalar_at(v: &serde_yaml::Value, path: &serde_path_to_error::Path) -> Option<
 
 /// Decodes a whole object with `de` (the derived decoding), keeping the path of a type
 /// error: on failure the object is empty and its metadata carries the error.
-fn decode_doc<T: Default>(
+pub(crate) fn decode_doc<T: Default>(
     value: serde_yaml::Value,
     de: impl FnOnce(
         serde_path_to_error::Deserializer<'_, '_, serde_yaml::Value>,
@@ -89,17 +89,23 @@ fn decode_doc<T: Default>(
 }
 
 /// The object documents decode through [`decode_doc`] (their derived decoding is the
-/// inherent `deserialize` that `#[serde(remote = "Self")]` generates).
+/// inherent `deserialize` that `#[serde(remote = "Self")]` generates). Each document
+/// type needs a `metadata: Meta` field.
 macro_rules! located_docs {
     ($($t:ty),*) => {$(
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                let value = serde_yaml::Value::deserialize(d)?;
-                Ok(decode_doc(value, |de| <$t>::deserialize(de), |doc| &mut doc.metadata))
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let value = <serde_yaml::Value as serde::Deserialize>::deserialize(d)?;
+                Ok($crate::raw::decode_doc(
+                    value,
+                    |de| <$t>::deserialize(de),
+                    |doc| &mut doc.metadata,
+                ))
             }
         }
     )*};
 }
+pub(crate) use located_docs;
 
 located_docs!(
     NetworkPolicyDoc,

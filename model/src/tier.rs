@@ -101,7 +101,9 @@ pub enum TierPeer {
         namespaces: LabelSelector,
         pods: LabelSelector,
     },
-    /// CIDRs, matched against every address, pod addresses included (egress only).
+    /// CIDRs, matched against every address, pod addresses included (egress only). Kept
+    /// masked: a CIDR written with host bits (`10.1.2.3/8`, which the API admits) is its
+    /// network (`10.0.0.0/8`).
     Networks(Vec<IpNet>),
     /// The addresses (`status.addresses`) of the nodes the selector matches (egress
     /// only; experimental channel).
@@ -121,7 +123,8 @@ pub enum TierPort {
         end: u16,
     },
     /// A container port name, resolved on the destination pod to its number and
-    /// protocol together.
+    /// protocol together. The API does not check the name: one that no container port
+    /// has matches nothing.
     Named(String),
 }
 
@@ -133,7 +136,8 @@ pub struct TierRule {
     pub action: TierAction,
     /// At least one (the API requires it).
     pub peers: Vec<TierPeer>,
-    /// None: every port of every protocol.
+    /// None: every port of every protocol (the rule has no `protocols`, v1alpha2, or
+    /// `ports`, v1alpha1); else at least one.
     pub ports: Option<Vec<TierPort>>,
 }
 

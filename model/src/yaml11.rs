@@ -411,3 +411,170 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
         }
     }
 }
+
+/// Where the nodes of the first document of `text` are, to place errors: each node's path
+/// as the decoders name fields (`spec.ingress[0].from[1]`, `items[2].metadata`; the root
+/// is `""`) to its first and last line, 0-based in `text`. A mapping's value starts on its
+/// key's line. Keys are the JSON keys kubectl sends (`yes:` is `true`); fields brought in
+/// by a merge key or an alias are not listed (they are found by their mapping). Built only
+/// when an error needs a line: linear in the text, like [`parse_document`].
+pub fn node_lines(text: &str) -> HashMap<String, (usize, usize)> {
+    /// A key that no path the decoders write can reach (merge keys, non-scalar keys).
+    const UNREACHABLE: &str = "\u{0}";
+    enum Open {
+        Map {
+            path: String,
+            start: usize,
+            last: usize,
+            /// The key read, waiting for its value, and its line.
+            key: Option<(String, usize)>,
+        },
+        Seq {
+            path: String,
+            start: usize,
+            last: usize,
+            next: usize,
+        },
+        /// A mapping or sequence used as a key.
+        Key { depth: usize },
+    }
+    let mut out = HashMap::new();
+    let mut stack: Vec<Open> = Vec::new();
+    let mut parser = Parser::new_from_str(text);
+    // The path and first line of a node starting on `line`, or None when it is a key.
+    fn place(stack: &mut [Open], line: usize) -> Option<(String, usize)> {
+        match stack.last_mut() {
+            None => Some((String::new(), line)),
+            Some(Open::Map { key: None, .. }) | Some(Open::Key { .. }) => None,
+            Some(Open::Map { path, key, .. }) => {
+                let (k, key_line) = key.take().expect("a key waits for its value");
+                let p = if path.is_empty() {
+                    k
+                } else {
+                    format!("{path}.{k}")
+                };
+                Some((p, key_line))
+            }
+            Some(Open::Seq { path, next, .. }) => {
+                *next += 1;
+                Some((format!("{path}[{}]", *next - 1), line))
+            }
+        }
+    }
+    // A node ended on `line`: its collection's last line moves on.
+    fn ended(stack: &mut [Open], line: usize) {
+        match stack.last_mut() {
+            Some(Open::Map { last, .. }) | Some(Open::Seq { last, .. }) => {
+                *last = (*last).max(line);
+            }
+            _ => {}
+        }
+    }
+    while let Ok((event, mark)) = parser.next_token() {
+        let line = mark.line().saturating_sub(1);
+        match event {
+            Event::Scalar(..) | Event::Alias(_) => {
+                if let Some(Open::Key { .. }) = stack.last() {
+                    continue;
+                }
+                if let Some(Open::Map { key: k @ None, .. }) = stack.last_mut() {
+                    let name = match &event {
+                        Event::Scalar(s, TScalarStyle::Plain, _, None) if s == "<<" => None,
+                        Event::Scalar(s, TScalarStyle::Plain, _, None) => {
+                            resolve::key_string(s, &resolve::plain(s))
+                        }
+                        Event::Scalar(s, ..) => Some(s.clone()),
+                        _ => None,
+                    };
+                    *k = Some((name.unwrap_or_else(|| UNREACHABLE.into()), line));
+                    ended(&mut stack, line);
+                    continue;
+                }
+                if let Some((path, start)) = place(&mut stack, line) {
+                    out.insert(path, (start, line.max(start)));
+                }
+                ended(&mut stack, line);
+            }
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                let open = match stack.last() {
+                    Some(Open::Key { depth }) => Open::Key { depth: depth + 1 },
+                    Some(Open::Map { key: None, .. }) => Open::Key { depth: 0 },
+                    _ => {
+                        let (path, start) = place(&mut stack, line).expect("a value's place");
+                        if matches!(event, Event::MappingStart(..)) {
+                            Open::Map {
+                                path,
+                                start,
+                                last: start,
+                                key: None,
+                            }
+                        } else {
+                            Open::Seq {
+                                path,
+                                start,
+                                last: start,
+                                next: 0,
+                            }
+                        }
+                    }
+                };
+                stack.push(open);
+            }
+            Event::MappingEnd | Event::SequenceEnd => match stack.pop() {
+                Some(Open::Key { depth: 0 }) => {
+                    if let Some(Open::Map { key, .. }) = stack.last_mut() {
+                        *key = Some((UNREACHABLE.into(), line));
+                    }
+                }
+                Some(Open::Key { .. }) | None => {}
+                Some(Open::Map {
+                    path, start, last, ..
+                })
+                | Some(Open::Seq {
+                    path, start, last, ..
+                }) => {
+                    out.insert(path, (start, last));
+                    ended(&mut stack, last);
+                }
+            },
+            Event::DocumentEnd | Event::StreamEnd => break,
+            Event::StreamStart | Event::DocumentStart | Event::Nothing => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_lines_follow_paths() {
+        let text = "kind: X\nspec:\n  ingress:\n  - name: a\n    from:\n    - {}\n    - pods:\n        podSelector: {}\n  - {name: b, from: [{}, {x: 1}]}\nstatus: {yes: 1}\n";
+        let lines = node_lines(text);
+        let at = |p: &str| lines.get(p).copied();
+        assert_eq!(at(""), Some((0, 9)));
+        assert_eq!(at("kind"), Some((0, 0)));
+        assert_eq!(at("spec"), Some((1, 8)));
+        assert_eq!(at("spec.ingress"), Some((2, 8)));
+        assert_eq!(at("spec.ingress[0]"), Some((3, 7)));
+        assert_eq!(at("spec.ingress[0].from"), Some((4, 7)));
+        assert_eq!(at("spec.ingress[0].from[0]"), Some((5, 5)));
+        assert_eq!(at("spec.ingress[0].from[1]"), Some((6, 7)));
+        assert_eq!(at("spec.ingress[0].from[1].pods.podSelector"), Some((7, 7)));
+        assert_eq!(at("spec.ingress[1].from[1].x"), Some((8, 8)));
+        // YAML 1.1 keys as kubectl sends them.
+        assert_eq!(at("status.true"), Some((9, 9)));
+        assert_eq!(at("spec.ingress[2]"), None);
+    }
+
+    #[test]
+    fn node_lines_skip_merges_and_complex_keys() {
+        let text = "base: &b {port: 80}\nmerged:\n  <<: *b\n  name: m\n? [a]\n: 1\nafter: 2\n";
+        let lines = node_lines(text);
+        assert_eq!(lines.get("merged.name"), Some(&(3, 3)));
+        assert_eq!(lines.get("merged.port"), None);
+        assert_eq!(lines.get("base.port"), Some(&(0, 0)));
+        assert_eq!(lines.get("after"), Some(&(6, 6)));
+    }
+}

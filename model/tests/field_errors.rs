@@ -225,3 +225,39 @@ fn service_port_names_are_dns_labels_and_required_when_several() {
     let pod = "kind: Pod\napiVersion: v1\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    ports:\n    - {containerPort: 80, name: metrics-endpoint-long}\n";
     assert!(error(pod).contains("spec.containers[0].ports[0].name"));
 }
+
+#[test]
+fn errors_in_later_entries_point_at_their_own_lines() {
+    // The same text earlier in the object (a valid first rule) is not where the error is:
+    // the line is looked for inside the field the error's path names.
+    let text = format!(
+        "{POLICY}  egress:\n  - to:\n    - ipBlock: {{cidr: 8.0.0.0/6, except: [10.0.0.0/7]}}\n  - to:\n    - ipBlock:\n        cidr: 10.0.0.0/8\n        except: [10.0.0.0/7]\n"
+    );
+    assert_eq!(
+        error(&text),
+        "f.yaml:14: NetworkPolicy shop/p: spec.egress[1].to[0].ipBlock: \
+         except \"10.0.0.0/7\" must be a strict subset of cidr \"10.0.0.0/8\""
+    );
+    // An entry with no text of its own to find is placed at its own line.
+    let text = format!(
+        "{POLICY}  ingress:\n  - from:\n    - podSelector: {{}}\n  - from:\n    - podSelector: {{}}\n    - {{}}\n"
+    );
+    assert_eq!(
+        error(&text),
+        "f.yaml:13: NetworkPolicy shop/p: spec.ingress[1].from[1]: \
+         a peer must set podSelector, namespaceSelector or ipBlock"
+    );
+    // A missing field is placed at the entry that lacks it.
+    let svc = "kind: Service\napiVersion: v1\nmetadata: {name: s}\nspec:\n  ports:\n  - name: a\n    port: 80\n  - name: b\n    targetPort: 80\n";
+    assert_eq!(
+        error(svc),
+        "f.yaml:8: Service default/s: spec.ports[1].port: is required"
+    );
+    // In a List, the path is the item's.
+    let list = "apiVersion: v1\nkind: List\nitems:\n- kind: Service\n  apiVersion: v1\n  metadata: {name: s}\n  spec:\n    ports:\n    - {name: a, port: 80}\n    - {name: b, port: 80, protocol: ICMP}\n";
+    assert_eq!(
+        error(list),
+        "f.yaml:10: Service default/s: spec.ports[1].protocol: \
+         unsupported protocol \"ICMP\": must be one of TCP, UDP, SCTP"
+    );
+}

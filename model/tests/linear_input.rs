@@ -67,6 +67,42 @@ fn json_lists_cost_linear_time() {
     assert_linear(json_list);
 }
 
+/// Every item invalid: each error is placed at its own line, and placing them all costs
+/// linear time too (the document's node lines are found once, not once per error).
+#[test]
+fn placing_errors_costs_linear_time() {
+    fn bad_list(n: usize) -> String {
+        yaml_list(n).replace(
+            "  status: {podIP: ",
+            "  status: {podIPs: [{ip: 10.0.0.300}], podIP: ",
+        )
+    }
+    fn time_errors(n: usize) -> Duration {
+        let text = bad_list(n);
+        (0..3)
+            .map(|_| {
+                let t = Instant::now();
+                let m = parse_manifest("l.yaml", &text, "default");
+                let d = t.elapsed();
+                assert_eq!(m.errors.len(), n);
+                assert!(m.objects.is_empty());
+                let lines: Vec<usize> = m.errors.iter().map(|e| e.location.line).collect();
+                let expected: Vec<usize> = (0..n).map(|i| 10 + 7 * i).collect();
+                assert_eq!(lines, expected);
+                d
+            })
+            .min()
+            .unwrap()
+    }
+    let small = time_errors(1_000);
+    let large = time_errors(4_000);
+    let ratio = large.as_secs_f64() / small.as_secs_f64().max(1e-6);
+    assert!(
+        ratio < 8.0,
+        "1k errors {small:?}, 4k errors {large:?}: ratio {ratio:.1}"
+    );
+}
+
 #[test]
 fn list_items_keep_their_lines() {
     let m = parse_manifest("l.yaml", &yaml_list(3), "default");
