@@ -308,7 +308,8 @@ pub(crate) fn tier_policy(
     Ok(TierPolicy {
         kind,
         name,
-        labels: doc.metadata.labels.unwrap_or_default(),
+        labels: doc.metadata.labels.clone().unwrap_or_default(),
+        annotations: doc.metadata.annotations.clone().unwrap_or_default(),
         source,
         tier,
         priority,

@@ -156,6 +156,7 @@ spec:
         kind: TierKind::ClusterNetworkPolicy,
         name: "shapes".into(),
         labels: [("team".to_string(), "net".to_string())].into(),
+        annotations: Default::default(),
         source: p.source.clone(),
         tier: Tier::Admin,
         priority: 1000,
