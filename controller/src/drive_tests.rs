@@ -65,7 +65,7 @@ impl Backend for FakeKernel {
                 map.elements.remove(a);
             }
         }
-        for (name, added) in &d.map_add {
+        for (name, (_, added)) in &d.map_add {
             let map = table.maps.get_mut(name).ok_or_else(refused)?;
             map.elements.extend(added.iter().cloned());
         }

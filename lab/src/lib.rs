@@ -1,6 +1,8 @@
 //! A model's pods and nodes as network namespaces, its rulesets in their kernels, and
 //! the check that every probe's verdict equals the analyzer's.
 
+pub mod conformance;
+
 use netfence_analyzer::{explain, reach, Flow, Party};
 use netfence_model::{EndpointId, EndpointKind, Family, Model, Protocol};
 use netfence_netns::{NodeSpec, PodSpec, Probe, Protocol as Wire, Topology, TopologySpec, Verdict};

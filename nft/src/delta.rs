@@ -6,7 +6,7 @@
 //! base chains or maps, or of a set's type, replaces the table.
 
 use crate::json;
-use crate::ruleset::{ChainDef, Element, Ruleset, SetDef, SetKind};
+use crate::ruleset::{ChainDef, Element, MapCall, Ruleset, SetDef, SetKind};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -17,7 +17,8 @@ pub struct Delta {
     pub set_add: BTreeMap<String, Vec<Element>>,
     pub map_del: BTreeMap<String, Vec<IpAddr>>,
     /// Map elements to add: address -> chain.
-    pub map_add: BTreeMap<String, Vec<(IpAddr, String)>>,
+    /// Per map: how its elements enter their chains, and the elements to add.
+    pub map_add: BTreeMap<String, (MapCall, Vec<(IpAddr, String)>)>,
     /// Sets to create, with their elements.
     pub sets_new: BTreeMap<String, SetDef>,
     /// Sets no rule uses any more, with their kind (a delete names the set's type: the
@@ -55,7 +56,7 @@ impl Delta {
         self.set_del.values().map(Vec::len).sum::<usize>()
             + self.set_add.values().map(Vec::len).sum::<usize>()
             + self.map_del.values().map(Vec::len).sum::<usize>()
-            + self.map_add.values().map(Vec::len).sum::<usize>()
+            + self.map_add.values().map(|(_, v)| v.len()).sum::<usize>()
             + self
                 .sets_new
                 .values()
@@ -100,10 +101,11 @@ fn policy_chains(rs: &Ruleset) -> BTreeMap<&str, &ChainDef> {
 pub fn diff(old: &Ruleset, new: &Ruleset) -> Change {
     let same_frame = base_chains(old).eq(base_chains(new))
         && old.maps.len() == new.maps.len()
-        && old
-            .maps
-            .iter()
-            .all(|(n, m)| new.maps.get(n).is_some_and(|t| t.family == m.family))
+        && old.maps.iter().all(|(n, m)| {
+            new.maps
+                .get(n)
+                .is_some_and(|t| t.family == m.family && t.call == m.call)
+        })
         && old
             .sets
             .iter()
@@ -167,7 +169,7 @@ pub fn diff(old: &Ruleset, new: &Ruleset) -> Change {
             d.map_del.insert(name.clone(), del);
         }
         if !add.is_empty() {
-            d.map_add.insert(name.clone(), add);
+            d.map_add.insert(name.clone(), (m.call, add));
         }
     }
     if d.is_empty() {

@@ -122,13 +122,17 @@ pub fn element(e: &Element) -> Expression<'static> {
     }
 }
 
-/// A verdict map element: the address and a `goto` to the chain of its pod.
-fn map_element<'a>(addr: &IpAddr, chain: &'a str) -> Expression<'a> {
+/// A verdict map element: the address and a `goto` (or `jump`) to the chain of its pod.
+fn map_element<'a>(call: MapCall, addr: &IpAddr, chain: &'a str) -> Expression<'a> {
+    let target = JumpTarget {
+        target: Cow::Borrowed(chain),
+    };
     Expression::List(vec![
         ip(addr),
-        Expression::Verdict(nftables::expr::Verdict::Goto(JumpTarget {
-            target: Cow::Borrowed(chain),
-        })),
+        Expression::Verdict(match call {
+            MapCall::Goto => nftables::expr::Verdict::Goto(target),
+            MapCall::Jump => nftables::expr::Verdict::Jump(target),
+        }),
     ])
 }
 
@@ -217,6 +221,7 @@ fn verdict(v: &Verdict) -> Option<Statement<'_>> {
         Verdict::Jump(chain) => Some(Statement::Jump(JumpTarget {
             target: Cow::Borrowed(chain),
         })),
+        Verdict::Return => Some(Statement::Return(None)),
     }
 }
 
@@ -322,7 +327,11 @@ fn map<'a>(name: &'a str, m: &'a MapDef) -> Command<'a> {
         "map": "verdict",
     });
     if !m.elements.is_empty() {
-        let elem: Vec<Expression> = m.elements.iter().map(|(a, c)| map_element(a, c)).collect();
+        let elem: Vec<Expression> = m
+            .elements
+            .iter()
+            .map(|(a, c)| map_element(m.call, a, c))
+            .collect();
         decl["elem"] = serde_json::to_value(elem).expect("expressions serialise");
     }
     Command::Raw(json!({ "add": { "map": decl } }))
@@ -479,8 +488,11 @@ pub fn delta_commands(d: &Delta) -> Vec<Command<'_>> {
     for c in d.chains_new.iter().chain(&d.chains_changed) {
         cmds.extend(c.rules.iter().map(|r| add(rule(&c.name, r))));
     }
-    for (name, pairs) in &d.map_add {
-        let elem = pairs.iter().map(|(a, c)| map_element(a, c)).collect();
+    for (name, (call, pairs)) in &d.map_add {
+        let elem = pairs
+            .iter()
+            .map(|(a, c)| map_element(*call, a, c))
+            .collect();
         cmds.push(add(elements(name, elem)));
     }
     cmds

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 pub struct TableReading {
     /// Set name -> element count (None for interval sets, whose elements nft may merge).
     pub sets: BTreeMap<String, Option<usize>>,
-    /// Map name -> address -> chain (`goto` targets).
+    /// Map name -> address -> chain (`goto` or `jump` targets).
     pub maps: BTreeMap<String, BTreeMap<String, String>>,
     /// Chain name -> its rules, in order.
     pub chains: BTreeMap<String, Vec<RuleReading>>,
@@ -67,6 +67,7 @@ struct MapItem {
 #[derive(Deserialize)]
 struct MapData {
     goto: Option<Target>,
+    jump: Option<Target>,
 }
 
 #[derive(Deserialize)]
@@ -149,7 +150,10 @@ pub fn read(reader: impl std::io::Read) -> Result<TableReading, serde_json::Erro
             let elements = map
                 .elem
                 .into_iter()
-                .filter_map(|(key, data)| Some((key.as_str()?.to_string(), data.goto?.target)))
+                .filter_map(|(key, data)| {
+                    let target = data.goto.or(data.jump)?.target;
+                    Some((key.as_str()?.to_string(), target))
+                })
                 .collect();
             out.maps.insert(map.name, elements);
         } else if let Some(chain) = item.chain {

@@ -9,11 +9,16 @@
 //! address; pods with the same union (and the same resolved named ports) share a chain.
 //! A union chain jumps to one chain per policy, which holds that policy's rules once.
 
+mod tiers;
+
+pub use tiers::{map_name as tier_map_name, TIER_DROP_EGRESS_PREFIX, TIER_DROP_INGRESS_PREFIX};
+
 use crate::names::{Content, NameCollision, Names};
 use crate::ruleset::*;
 use crate::set_cache::{SetCache, SetSource};
 use netfence_model::compile::PeerMatch;
 use netfence_model::objects::{Direction, Peer, PortSpec};
+use netfence_model::tier::Tier;
 use netfence_model::{
     Allow, Endpoint, EndpointId, EndpointSet, Family, Model, PeerId, PeerRef, PolicyId, PortSet,
     Protocol,
@@ -57,14 +62,15 @@ pub fn log_prefix(chain: &str) -> String {
     format!("nf {chain} ")
 }
 
-/// The union chain and direction of an NFLOG prefix [`log_prefix`] wrote; None for
-/// any other packet logged to the group.
+/// The dropping chain (a union chain, or a tiered Deny rule's drop chain) and
+/// direction of an NFLOG prefix [`log_prefix`] wrote; None for any other packet logged
+/// to the group.
 pub fn parse_log_prefix(prefix: &str) -> Option<(&str, Direction)> {
     let chain = prefix.strip_prefix("nf ")?.strip_suffix(' ')?;
     let (kind, _) = chain.split_once('_')?;
     let direction = match kind {
-        INGRESS_UNION_PREFIX => Direction::Ingress,
-        EGRESS_UNION_PREFIX => Direction::Egress,
+        INGRESS_UNION_PREFIX | TIER_DROP_INGRESS_PREFIX => Direction::Ingress,
+        EGRESS_UNION_PREFIX | TIER_DROP_EGRESS_PREFIX => Direction::Egress,
         _ => return None,
     };
     Some((chain, direction))
@@ -228,6 +234,59 @@ impl<'m> Renderer<'m> {
             .collect()
     }
 
+    /// The matches of a set of pods named by `key`, one alternative per family: a set of
+    /// its addresses (elements from `source`), or, when it holds most pods, the shared
+    /// set of all pods minus a set of those left out (from `left_out_source`).
+    fn endpoint_set_matches(
+        &mut self,
+        key: &str,
+        set: &EndpointSet,
+        side: Addr,
+        source: SetSource,
+        left_out_source: SetSource,
+    ) -> Result<Vec<Vec<Match>>, NameCollision> {
+        let mut out = Vec::new();
+        for f in self.families.clone() {
+            let universe = self.universe(f).clone();
+            let mut chosen = set.clone();
+            chosen.intersect_with(&universe);
+            if chosen.count() * 2 > universe.count() {
+                // Most pods: list the few left out, next to one shared set of all
+                // pods, instead of repeating thousands of addresses per peer.
+                let all = format!("all_{}", fam_suffix(f));
+                let named = (all.as_str(), self.names.claim_fixed(&all)?);
+                self.cached_set(named, SetKind::Addr(f), SetSource::AllPods, |r| {
+                    r.addrs_of_set(&universe, f)
+                })?;
+                let (sname, content) = self.names.claim(&format!("x{}", fam_suffix(f)), &[key])?;
+                self.cached_set(
+                    (&sname, content),
+                    SetKind::Addr(f),
+                    left_out_source.clone(),
+                    |r| {
+                        let mut left_out = universe;
+                        left_out.subtract(set);
+                        r.addrs_of_set(&left_out, f)
+                    },
+                )?;
+                out.push(vec![
+                    Match::AddrInSet(f, side, all),
+                    Match::AddrNotInSet(f, side, sname),
+                ]);
+            } else if chosen.count() > 0 || matches!(source, SetSource::Peer(_)) {
+                // (An empty selector peer keeps its set: a pod event may fill it in
+                // place. A tiered peer is rebuilt with the model, so an empty one has
+                // no rule at all.)
+                let (sname, content) = self.names.claim(&format!("p{}", fam_suffix(f)), &[key])?;
+                self.cached_set((&sname, content), SetKind::Addr(f), source.clone(), |r| {
+                    r.addrs_of_set(&chosen, f)
+                })?;
+                out.push(vec![Match::AddrInSet(f, side, sname)]);
+            }
+        }
+        Ok(out)
+    }
+
     /// The matches of a peer, one alternative per family the peer can hold (a single
     /// empty alternative: any peer).
     fn peer_matches(
@@ -243,45 +302,15 @@ impl<'m> Renderer<'m> {
             return Ok(m.clone());
         }
         let key = self.peer_key(allow);
-        let out = match self.model.peer(pid) {
-            PeerMatch::Endpoints(set) => {
-                let mut out = Vec::new();
-                for f in self.families.clone() {
-                    let universe = self.universe(f).clone();
-                    let mut chosen = set.clone();
-                    chosen.intersect_with(&universe);
-                    if chosen.count() * 2 > universe.count() {
-                        // Most pods: list the few left out, next to one shared set of all
-                        // pods, instead of repeating thousands of addresses per peer.
-                        let all = format!("all_{}", fam_suffix(f));
-                        let named = (all.as_str(), self.names.claim_fixed(&all)?);
-                        self.cached_set(named, SetKind::Addr(f), SetSource::AllPods, |r| {
-                            r.addrs_of_set(&universe, f)
-                        })?;
-                        let (sname, content) =
-                            self.names.claim(&format!("x{}", fam_suffix(f)), &[&key])?;
-                        let source = SetSource::AllPodsBut(pid);
-                        self.cached_set((&sname, content), SetKind::Addr(f), source, |r| {
-                            let mut left_out = universe;
-                            left_out.subtract(set);
-                            r.addrs_of_set(&left_out, f)
-                        })?;
-                        out.push(vec![
-                            Match::AddrInSet(f, side, all),
-                            Match::AddrNotInSet(f, side, sname),
-                        ]);
-                    } else {
-                        let (sname, content) =
-                            self.names.claim(&format!("p{}", fam_suffix(f)), &[&key])?;
-                        let source = SetSource::Peer(pid);
-                        self.cached_set((&sname, content), SetKind::Addr(f), source, |r| {
-                            r.addrs_of_set(&chosen, f)
-                        })?;
-                        out.push(vec![Match::AddrInSet(f, side, sname)]);
-                    }
-                }
-                out
-            }
+        let model = self.model;
+        let out = match model.peer(pid) {
+            PeerMatch::Endpoints(set) => self.endpoint_set_matches(
+                &key,
+                set,
+                side,
+                SetSource::Peer(pid),
+                SetSource::AllPodsBut(pid),
+            )?,
             PeerMatch::Addrs(block) => {
                 let f = block.family();
                 let (sname, content) = self
@@ -457,6 +486,18 @@ impl<'m> Renderer<'m> {
             return Ok(());
         }
         let mut rules = Vec::new();
+        if dir == Direction::Ingress {
+            // NetworkPolicy's own exception, so in its stage: after the Admin tier (which
+            // sees the node as a peer like any other) and never for a pod NetworkPolicy
+            // does not isolate (on to the Baseline tier).
+            rules.extend(per_family(|f, s| {
+                RuleDef::new(
+                    vec![Match::AddrInSet(f, Addr::Source, format!("node_{s}"))],
+                    Verdict::Accept,
+                )
+                .comment("traffic from the pod's own node is always allowed")
+            }));
+        }
         for &policy in &union.policies {
             let allows: Vec<&Allow> = union.allows.iter().filter(|a| a.policy == policy).collect();
             // A policy that allows nothing in this direction only isolates: the drop
@@ -603,6 +644,13 @@ pub fn render_with_names(
     for chain in [EGRESS_CHAIN, INGRESS_CHAIN, INPUT_CHAIN, SEAL_SET] {
         names.claim_fixed(chain)?;
     }
+    for f in Family::ALL {
+        for tier in [Tier::Admin, Tier::Baseline] {
+            for d in Direction::BOTH {
+                names.claim_fixed(&tier_map_name(tier, d, fam_suffix(f)))?;
+            }
+        }
+    }
     let mut r = Renderer {
         names,
         cache,
@@ -630,9 +678,25 @@ pub fn render_with_names(
                 format!("{m}_{s}"),
                 MapDef {
                     family: f,
+                    call: MapCall::Goto,
                     elements: BTreeMap::new(),
                 },
             );
+        }
+        for tier in [Tier::Admin, Tier::Baseline] {
+            if !r.tier_in_use(tier) {
+                continue;
+            }
+            for d in Direction::BOTH {
+                r.rs.maps.insert(
+                    tier_map_name(tier, d, s),
+                    MapDef {
+                        family: f,
+                        call: MapCall::Jump,
+                        elements: BTreeMap::new(),
+                    },
+                );
+            }
         }
     }
     // In name order, whatever the endpoint numbering (a patched model appends new pods):
@@ -650,6 +714,7 @@ pub fn render_with_names(
     });
     for e in local {
         node_addrs.extend(e.host_addrs.iter().copied());
+        r.dispatch_tiers(e.id)?;
         let egress = match model.subject_isolation(e.id, Direction::Egress).union() {
             Some(u) => {
                 let u = model.union(u);
@@ -718,7 +783,11 @@ pub fn render_with_names(
             r.set(&format!("guard_{}", fam_suffix(f)), SetKind::AddrRange(f));
         }
     }
-    let mut chains = base_chains(guarded);
+    let mut chains = base_chains(
+        guarded,
+        tiers::tier_in_use(model, Tier::Admin),
+        tiers::tier_in_use(model, Tier::Baseline),
+    );
     chains.extend(std::mem::take(&mut r.chains).into_values());
     r.rs.chains = chains;
     // Keep only what this ruleset uses: sets of peers gone stay out of the cache.
@@ -734,7 +803,12 @@ fn per_family(f: impl Fn(Family, &'static str) -> RuleDef) -> Vec<RuleDef> {
         .collect()
 }
 
-fn base_chains(guarded: bool) -> Vec<ChainDef> {
+/// The base chains. The stages of a direction, in the model's order (see
+/// `netfence_model::decision`): the exceptions (established, self), the Admin tier's
+/// dispatch (when Admin policies exist), NetworkPolicy's, the Baseline tier's (when
+/// Baseline policies exist; only pods NetworkPolicy does not isolate get there, as its
+/// union chains end in their drop), then the chain's policy: accept.
+fn base_chains(guarded: bool, admin: bool, baseline: bool) -> Vec<ChainDef> {
     let established = || {
         RuleDef::new(
             vec![Match::CtState(vec!["established", "related"])],
@@ -780,44 +854,53 @@ fn base_chains(guarded: bool) -> Vec<ChainDef> {
         })
     };
 
+    // The dispatch of one stage: `pre` matched, then the map keyed by `side`.
+    let dispatch = |pre: fn(Family, &'static str) -> Vec<Match>,
+                    side: Addr,
+                    map: &dyn Fn(&'static str) -> String| {
+        per_family(|f, s| RuleDef::new(pre(f, s), Verdict::Vmap(f, side, map(s))))
+    };
+    let nothing: fn(Family, &'static str) -> Vec<Match> = |_, _| Vec::new();
+    let to_node: fn(Family, &'static str) -> Vec<Match> =
+        |f, s| vec![Match::AddrInSet(f, Addr::Destination, format!("node_{s}"))];
+    // The three stages of a direction, each a dispatch.
+    let stages = |d: Direction, pre: fn(Family, &'static str) -> Vec<Match>| {
+        let side = match d {
+            Direction::Ingress => Addr::Destination,
+            Direction::Egress => Addr::Source,
+        };
+        let mut out = Vec::new();
+        if admin {
+            out.extend(dispatch(pre, side, &|s| tier_map_name(Tier::Admin, d, s)));
+        }
+        out.extend(dispatch(pre, side, &|s| format!("{d}_{s}")));
+        if baseline {
+            out.extend(dispatch(pre, side, &|s| {
+                tier_map_name(Tier::Baseline, d, s)
+            }));
+        }
+        out
+    };
+
     let mut egress = vec![established()];
     egress.extend(invalid(Addr::Source));
     egress.extend(unprogrammed(Addr::Source));
     egress.extend(own_traffic());
-    egress.extend(per_family(|f, s| {
-        RuleDef::new(
-            Vec::new(),
-            Verdict::Vmap(f, Addr::Source, format!("egress_{s}")),
-        )
-    }));
+    egress.extend(stages(Direction::Egress, nothing));
 
     let mut ingress = vec![established()];
     ingress.extend(invalid(Addr::Destination));
     ingress.push(nd());
     ingress.extend(unprogrammed(Addr::Destination));
     ingress.extend(own_traffic());
-    ingress.extend(per_family(|f, s| {
-        RuleDef::new(
-            vec![Match::AddrInSet(f, Addr::Source, format!("node_{s}"))],
-            Verdict::Accept,
-        )
-        .comment("traffic from the pod's own node is always allowed")
-    }));
-    ingress.extend(per_family(|f, s| {
-        RuleDef::new(
-            Vec::new(),
-            Verdict::Vmap(f, Addr::Destination, format!("ingress_{s}")),
-        )
-    }));
+    ingress.extend(stages(Direction::Ingress, nothing));
 
     let mut input = vec![established(), nd()];
-    input.extend(per_family(|f, s| {
-        RuleDef::new(
-            vec![Match::AddrInSet(f, Addr::Destination, format!("node_{s}"))],
-            Verdict::Vmap(f, Addr::Source, format!("egress_{s}")),
-        )
-        .comment("a pod's egress to its node follows its egress policy")
-    }));
+    input.extend(
+        stages(Direction::Egress, to_node)
+            .into_iter()
+            .map(|r| r.comment("a pod's egress to its node follows its egress policy")),
+    );
 
     vec![
         ChainDef {

@@ -3,6 +3,7 @@
 //! print equal.
 
 use netfence_model::objects::Direction;
+use netfence_model::tier::Tier;
 use netfence_model::{Family, Protocol};
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
@@ -63,7 +64,19 @@ pub struct SetDef {
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct MapDef {
     pub family: Family,
+    pub call: MapCall,
     pub elements: BTreeMap<IpAddr, String>,
+}
+
+/// How a verdict map's elements enter their chain.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum MapCall {
+    /// `goto`: the chain's end is the base chain's end (a NetworkPolicy union chain
+    /// always ends in its drop).
+    Goto,
+    /// `jump`: the chain's end, or a `return`, goes on in the base chain (a tier's
+    /// chain hands what it does not decide to the next stage).
+    Jump,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -118,6 +131,8 @@ pub enum Verdict {
     Vmap(Family, Addr, String),
     /// `jump chain`: a pod's union chain runs the chain of each of its policies.
     Jump(String),
+    /// `return`: back to the base chain's next rule (an Admin tier Pass).
+    Return,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -167,6 +182,19 @@ pub struct Isolation {
     pub policies: Vec<String>,
 }
 
+/// A tiered policy's Deny rule, as its drop chain's counter and NFLOG prefix stand for it
+/// (typed beside the ruleset, for the same reason as [`Isolation`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct TierDrop {
+    pub direction: Direction,
+    pub tier: Tier,
+    /// `cnp/name`, `anp/name` or `banp/name`.
+    pub policy: String,
+    pub priority: u32,
+    /// The rule's name, or its position when unnamed.
+    pub rule: String,
+}
+
 /// The whole `inet netfence` table.
 #[derive(Clone, PartialEq, Eq, Debug, Default)]
 pub struct Ruleset {
@@ -176,6 +204,8 @@ pub struct Ruleset {
     pub chains: Vec<ChainDef>,
     /// Union chain name -> the isolation its drop rule enforces.
     pub isolation: BTreeMap<String, Isolation>,
+    /// Chain of a tiered Deny rule's drop -> the rule it stands for.
+    pub tier_drops: BTreeMap<String, TierDrop>,
 }
 
 /// Sizes, for reports and metrics.

@@ -20,6 +20,9 @@ pub(crate) enum SetSource {
     NamedPort(String, Protocol),
     /// An ipBlock: fixed until the policies change.
     Block,
+    /// A tiered policy's peer or named port: built again with the model (pod events
+    /// recompile a model with tiers).
+    Tier,
 }
 
 struct CachedSet {

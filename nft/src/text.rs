@@ -101,6 +101,7 @@ fn rule(r: &RuleDef) -> String {
         Verdict::Drop => parts.push("drop".into()),
         Verdict::Vmap(f, s, map) => parts.push(format!("{} {} vmap @{map}", ipver(*f), side(*s))),
         Verdict::Jump(chain) => parts.push(format!("jump {chain}")),
+        Verdict::Return => parts.push("return".into()),
     }
     if let Some(c) = &r.comment {
         parts.push(format!("comment \"{}\"", clip(c)));
@@ -151,7 +152,10 @@ pub fn table_script(rs: &Ruleset) -> String {
             let items: Vec<String> = m
                 .elements
                 .iter()
-                .map(|(a, c)| format!("{a} : goto {c}"))
+                .map(|(a, c)| match m.call {
+                    MapCall::Goto => format!("{a} : goto {c}"),
+                    MapCall::Jump => format!("{a} : jump {c}"),
+                })
                 .collect();
             let _ = writeln!(out, "\t\telements = {{ {} }}", items.join(", "));
         }

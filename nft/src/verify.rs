@@ -169,7 +169,7 @@ pub fn confirm(seen: &Readback, rs: &Ruleset, seal: Seal) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ruleset::{ChainDef, MapDef, RuleDef, SetDef, SetKind, Verdict};
+    use crate::ruleset::{ChainDef, MapCall, MapDef, RuleDef, SetDef, SetKind, Verdict};
     use netfence_model::Family;
     use serde_json::json;
 
@@ -195,6 +195,7 @@ mod tests {
             "egress_v4".into(),
             MapDef {
                 family: Family::V4,
+                call: MapCall::Goto,
                 elements: Default::default(),
             },
         );
