@@ -677,3 +677,36 @@ fn random_tiered_clusters_agree_with_a_naive_evaluator() {
         "{compared} compared, {allowed} allowed, {denied} denied"
     );
 }
+
+/// Seeded random tiered clusters of the same generator in a real kernel: every probe
+/// the lab can make (pods, nodes and so hostNetwork pods, on `PROBES`) must get the
+/// analyzer's verdict, which the test above holds to the naive evaluator. Root.
+#[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
+fn random_tiered_clusters_in_the_kernel() {
+    use netfence_lab::Lab;
+    use netfence_nft::RenderOptions;
+    let cases: usize = std::env::var("NETFENCE_TIER_KERNEL_CASES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    let mut r = Rng(0x7135_4e7e);
+    let (mut ran, mut allowed, mut denied) = (0, 0, 0);
+    while ran < cases {
+        let c = generate(&mut r);
+        if c.tiers.is_empty() {
+            continue;
+        }
+        let model = Model::compile(Cluster::build(objects(&c)));
+        let lab = Lab::build(&model, &PROBES, &[]);
+        lab.load_full(&model, &RenderOptions::default());
+        let (a, d) = lab.assert_agrees(&model, &format!("tiered case {ran}\n{}", describe(&c)));
+        allowed += a;
+        denied += d;
+        ran += 1;
+    }
+    assert!(
+        allowed > 0 && denied > 0,
+        "{allowed} allowed, {denied} dropped: the probes must see both verdicts"
+    );
+}
