@@ -6,8 +6,11 @@ use crate::metrics::ErrorKind;
 use crate::nflog::{LoggedPacket, NflogSocket};
 use crate::state::{DropReport, Shared};
 use netfence_analyzer::{reach, Flow, Party};
+use netfence_model::decision::{DecidedBy, DirectionDecision};
 use netfence_model::objects::Direction;
+use netfence_model::tier::{Tier, TierAction};
 use netfence_model::Isolation;
+use netfence_model::PortSet;
 use netfence_model::{Family, Model, Protocol};
 use netfence_nft::render::parse_log_prefix;
 use std::sync::Arc;
@@ -39,10 +42,6 @@ pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
         Direction::Ingress => &f.ingress,
         Direction::Egress => &f.egress,
     });
-    let policies: Vec<String> = match side.map(|d| d.outcome) {
-        Some(Isolation::Isolated(u)) => model.policy_keys(u),
-        _ => Vec::new(),
-    };
     let port = match (p.dst_port, protocol) {
         (Some(port), Some(proto)) => format!("{port}/{proto}"),
         (_, Some(proto)) => proto.to_string(),
@@ -52,10 +51,32 @@ pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
         Direction::Ingress => (&to_name, &from_name),
         Direction::Egress => (&from_name, &to_name),
     };
-    let message = format!(
-        "dropped {from_name} -> {to_name} {port}: {subject} is isolated for {direction} by [{}], no rule allows {other}",
-        policies.join(", ")
-    );
+    let probe = match (protocol, p.dst_port) {
+        (Some(proto), Some(port)) => PortSet::single(proto, port),
+        _ => PortSet::all(),
+    };
+    // The stage that decided, as the enforced model says: a tiered Deny names its
+    // policy, tier and rule; a NetworkPolicy drop names the isolating policies.
+    let tier_rule = side.and_then(|d| denying_tier_rule(model, &d.decision, &probe));
+    let (policies, message) = match tier_rule {
+        Some((tier, policy, rule)) => (
+            vec![policy.clone()],
+            format!(
+                "dropped {from_name} -> {to_name} {port}: {tier} tier {policy} rule {rule:?} denies {direction} of {subject} with {other}"
+            ),
+        ),
+        None => {
+            let policies: Vec<String> = match side.map(|d| d.outcome) {
+                Some(Isolation::Isolated(u)) => model.policy_keys(u),
+                _ => Vec::new(),
+            };
+            let message = format!(
+                "dropped {from_name} -> {to_name} {port}: {subject} is isolated for {direction} by [{}], no rule allows {other}",
+                policies.join(", ")
+            );
+            (policies, message)
+        }
+    };
     DropReport {
         unix_time: SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -68,6 +89,32 @@ pub fn describe(model: &Model, p: &LoggedPacket) -> DropReport {
         policies,
         message,
     }
+}
+
+/// The tier, policy and rule of the tiered Deny that decided `probe`, if one did.
+fn denying_tier_rule(
+    model: &Model,
+    decision: &DirectionDecision,
+    probe: &PortSet,
+) -> Option<(Tier, String, String)> {
+    let tier = match decision.decided_by(probe) {
+        DecidedBy::Tier(t) => t,
+        _ => return None,
+    };
+    let (stack, stage) = match tier {
+        Tier::Admin => decision.admin.as_ref()?,
+        Tier::Baseline => decision.baseline.as_ref()?,
+    };
+    let check = stage
+        .checks
+        .iter()
+        .find(|c| !c.decided.intersection(probe).is_empty())?;
+    let el = &model.tiers.stack(*stack).elements[check.element];
+    if el.action != TierAction::Deny {
+        return None;
+    }
+    let p = &model.cluster.tier_policies[el.policy.index()];
+    Some((tier, p.key(), p.rule_label(el.direction, el.rule)))
 }
 
 /// Reads NFLOG `group` (inside `netns` when given) on a thread of its own until the

@@ -5,7 +5,7 @@
 use crate::conntrack::Revoker;
 use crate::decide::Reading;
 use crate::error::Error;
-use crate::metrics::PolicyLabel;
+use crate::metrics::{PolicyLabel, TierRuleLabel};
 use crate::state::Shared;
 use crate::store::PodEvent;
 use netfence_model::{Cluster, Model, Object};
@@ -242,6 +242,23 @@ pub fn read_kernel(backend: &impl Backend, writes: u64) -> Result<KernelView, Er
 fn publish_drop_counters(shared: &Shared, drops: &[(String, u64)], applied: &Ruleset) {
     let mut per_policy: BTreeMap<(String, String), u64> = BTreeMap::new();
     for (chain, packets) in drops {
+        if let Some(rule) = applied.tier_drops.get(chain) {
+            // A tiered Deny rule's drop chain: its policy, and the rule itself.
+            *per_policy
+                .entry((rule.policy.clone(), rule.direction.to_string()))
+                .or_default() += packets;
+            shared
+                .metrics
+                .tier_rule_drops
+                .get_or_create(&TierRuleLabel {
+                    policy: rule.policy.clone(),
+                    tier: rule.tier.to_string(),
+                    rule: rule.rule.clone(),
+                    direction: rule.direction.to_string(),
+                })
+                .set(*packets as i64);
+            continue;
+        }
         let Some(isolation) = applied.isolation.get(chain) else {
             continue;
         };

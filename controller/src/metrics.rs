@@ -28,6 +28,15 @@ pub struct PolicyLabel {
     pub direction: String,
 }
 
+/// A tiered policy's Deny rule.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TierRuleLabel {
+    pub policy: String,
+    pub tier: String,
+    pub rule: String,
+    pub direction: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub reconcile_seconds: Histogram,
@@ -39,6 +48,7 @@ pub struct Metrics {
     pub connections_cut: Counter,
     pub revocations_dropped: Counter,
     pub drops: Family<PolicyLabel, Gauge>,
+    pub tier_rule_drops: Family<TierRuleLabel, Gauge>,
     pub pods_enforced: Gauge,
     pub chains: Gauge,
     pub rules: Gauge,
@@ -69,6 +79,7 @@ impl Metrics {
             connections_cut: Counter::default(),
             revocations_dropped: Counter::default(),
             drops: Family::default(),
+            tier_rule_drops: Family::default(),
             pods_enforced: Gauge::default(),
             chains: Gauge::default(),
             rules: Gauge::default(),
@@ -119,6 +130,11 @@ impl Metrics {
             "policy_drops",
             "Packets dropped in the chains a policy isolates (each isolating policy counts them)",
             m.drops.clone(),
+        );
+        registry.register(
+            "tier_rule_drops",
+            "Packets dropped by each Deny rule of a ClusterNetworkPolicy, AdminNetworkPolicy or BaselineAdminNetworkPolicy",
+            m.tier_rule_drops.clone(),
         );
         registry.register(
             "pods_enforced",
