@@ -6,11 +6,13 @@
 //! `ns/kind/name`). Only pairs whose two ends exist in both versions are compared;
 //! workloads that appear or disappear are listed on their own.
 
-use crate::explain::allow_origin;
+use crate::explain::{allow_origin, flow_port_set, tier_origin};
 use crate::matrix::{Matrix, MatrixPort};
 use crate::reach::{reach, DirectionReach, Flow, Reach};
 use netfence_model::objects::{Direction, Policy};
 use netfence_model::ports::PortRef;
+use netfence_model::tier::{Tier, TierPolicy};
+use netfence_model::tiers::{policy_key, TierStackId};
 use netfence_model::Isolation;
 use netfence_model::Party;
 use netfence_model::{EndpointId, EndpointSet, Model, Protocol, Source, UnionId};
@@ -157,8 +159,51 @@ fn same_effect(a: &Policy, b: &Policy) -> bool {
         && Direction::BOTH.iter().all(|d| a.rules(*d) == b.rules(*d))
 }
 
+/// The part of a tiered policy that decides traffic.
+fn same_tier_effect(a: &TierPolicy, b: &TierPolicy) -> bool {
+    a.tier == b.tier
+        && a.priority == b.priority
+        && a.subject == b.subject
+        && a.ingress == b.ingress
+        && a.egress == b.egress
+}
+
+/// Tiered policies (`cnp/name`, `anp/name`, `banp/name`) added, removed or changed.
+fn tier_policy_changes(base: &Model, head: &Model, out: &mut Vec<PolicyChange>) {
+    let index = |m: &Model| -> HashMap<String, usize> {
+        (m.cluster.tier_policies.iter().enumerate())
+            .map(|(i, p)| (p.key(), i))
+            .collect()
+    };
+    let (in_base, in_head) = (index(base), index(head));
+    for p in &head.cluster.tier_policies {
+        let kind = match in_base.get(&p.key()) {
+            None => PolicyChangeKind::Added,
+            Some(&b) if !same_tier_effect(&base.cluster.tier_policies[b], p) => {
+                PolicyChangeKind::Changed
+            }
+            Some(_) => continue,
+        };
+        out.push(PolicyChange {
+            key: p.key(),
+            kind,
+            source: p.source.clone(),
+        });
+    }
+    for p in &base.cluster.tier_policies {
+        if !in_head.contains_key(&p.key()) {
+            out.push(PolicyChange {
+                key: p.key(),
+                kind: PolicyChangeKind::Removed,
+                source: p.source.clone(),
+            });
+        }
+    }
+}
+
 fn policy_changes(base: &Model, head: &Model) -> Vec<PolicyChange> {
     let mut out = Vec::new();
+    tier_policy_changes(base, head, &mut out);
     for p in &head.cluster.policies {
         let kind = match base.cluster.policy_id(&p.meta.namespace, &p.meta.name) {
             None => PolicyChangeKind::Added,
@@ -312,7 +357,24 @@ fn allowed_by(model: &Model, r: &Reach) -> Vec<String> {
     out.into_iter().collect()
 }
 
+/// The tiered rule that decided the flow's ports in this direction, if a tier did.
+fn tier_decider(model: &Model, flow: &Flow, d: &DirectionReach) -> Option<String> {
+    let (stack, element) = d.decision.deciding_tier_element(&flow_port_set(flow))?;
+    Some(format!(
+        "{} tier {}",
+        model.tiers.stack(stack).tier,
+        tier_origin(model, stack, element)
+    ))
+}
+
 fn direction_allows(model: &Model, flow: &Flow, d: &DirectionReach) -> Vec<String> {
+    if let Some(rule) = tier_decider(model, flow, d) {
+        return vec![format!(
+            "{} of {}: {rule}",
+            d.direction,
+            d.subject.name(&model.cluster)
+        )];
+    }
     let who = d.subject.name(&model.cluster);
     match d.outcome {
         Isolation::Isolated(u) => d
@@ -336,29 +398,61 @@ fn denied_by(model: &Model, r: &Reach) -> Vec<String> {
     }
     for f in &r.families {
         for d in [&f.egress, &f.ingress] {
+            if r.flow.admitted_by(&d.allowed_ports) {
+                continue;
+            }
+            if let Some(rule) = tier_decider(model, &r.flow, d) {
+                out.insert(format!(
+                    "{} of {} denied by {rule}",
+                    d.direction,
+                    d.subject.name(&model.cluster)
+                ));
+                continue;
+            }
             if let Isolation::Isolated(u) = d.outcome {
-                if !r.flow.admitted_by(&d.allowed_ports) {
-                    let names: Vec<String> = model.policy_keys(u);
-                    out.insert(format!(
-                        "{} of {} isolated by [{}]",
-                        d.direction,
-                        d.subject.name(&model.cluster),
-                        names.join(", ")
-                    ));
-                }
+                let names: Vec<String> = model.policy_keys(u);
+                out.insert(format!(
+                    "{} of {} isolated by [{}]",
+                    d.direction,
+                    d.subject.name(&model.cluster),
+                    names.join(", ")
+                ));
             }
         }
     }
     out.into_iter().collect()
 }
 
-/// Policies isolating `s` for egress or `d` for ingress.
+/// Policies isolating `s` for egress or `d` for ingress, and the tiered policies
+/// selecting them in those directions.
 fn isolating(model: &Model, s: EndpointId, d: EndpointId, out: &mut BTreeSet<String>) {
     for (e, dir) in [(s, Direction::Egress), (d, Direction::Ingress)] {
         if let Some(u) = model.subject_isolation(e, dir).union() {
             out.extend(model.policy_keys(u));
         }
+        for tier in [Tier::Admin, Tier::Baseline] {
+            if let Some(stack) = model.tiers.stack_of(e, tier, dir) {
+                out.extend(
+                    stack
+                        .policies
+                        .iter()
+                        .map(|p| policy_key(&model.cluster, *p)),
+                );
+            }
+        }
     }
+}
+
+/// The tier stacks selecting `s` for egress and `d` for ingress: with the unions, what
+/// the causes of a change depend on.
+fn stacks(model: &Model, s: EndpointId, d: EndpointId) -> [Option<TierStackId>; 4] {
+    let of = |e, t, dir| model.tiers.stack_of(e, t, dir).map(|st| st.id);
+    [
+        of(s, Tier::Admin, Direction::Egress),
+        of(s, Tier::Baseline, Direction::Egress),
+        of(d, Tier::Admin, Direction::Ingress),
+        of(d, Tier::Baseline, Direction::Ingress),
+    ]
 }
 
 /// How many changes get `allowed_by` / `denied_by` (two reach evaluations each); the
@@ -535,7 +629,12 @@ pub fn diff(base: &Model, head: &Model, ports: &[MatrixPort], grouping: Grouping
         (rank[x.1 .0], rank[x.1 .1], p.protocol, port_key(p))
     });
 
-    let mut causes_of: HashMap<[Option<UnionId>; 4], Arc<[String]>> = HashMap::new();
+    type CauseKey = (
+        [Option<UnionId>; 4],
+        [Option<TierStackId>; 4],
+        [Option<TierStackId>; 4],
+    );
+    let mut causes_of: HashMap<CauseKey, Arc<[String]>> = HashMap::new();
     let shared_names: Vec<Arc<str>> = group_names.iter().map(|g| Arc::from(g.as_str())).collect();
     let changes = found
         .into_iter()
@@ -552,8 +651,9 @@ pub fn diff(base: &Model, head: &Model, ports: &[MatrixPort], grouping: Grouping
                 head.egress[hs.index()],
                 head.ingress[hd.index()],
             ];
+            let key = (unions, stacks(base, bs, bd), stacks(head, hs, hd));
             let causes = causes_of
-                .entry(unions)
+                .entry(key)
                 .or_insert_with(|| {
                     let mut involved = BTreeSet::new();
                     isolating(base, bs, bd, &mut involved);

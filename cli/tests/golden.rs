@@ -477,6 +477,14 @@ fn coverage_json() {
     );
 }
 
+#[test]
+fn coverage_names_guardrails() {
+    check(
+        "coverage-guardrails",
+        &["coverage", "-f", "testdata/diff/guardrail/head"],
+    );
+}
+
 fn diff_case(case: &str, extra: &[&str]) -> Vec<String> {
     let mut args = vec![
         "diff".to_string(),
@@ -518,6 +526,11 @@ fn diff_markdown_new_allow_fails() {
         "diff-fail-on-new-allow",
         &diff_case("open-db", &["-o", "markdown", "--fail-on-new-allow"]),
     );
+}
+
+#[test]
+fn diff_names_tiered_policies() {
+    check_owned("diff-tiers", &diff_case("guardrail", &[]));
 }
 
 #[test]

@@ -6,7 +6,7 @@ use crate::metrics::ErrorKind;
 use crate::nflog::{LoggedPacket, NflogSocket};
 use crate::state::{DropReport, Shared};
 use netfence_analyzer::{reach, Flow, Party};
-use netfence_model::decision::{DecidedBy, DirectionDecision};
+use netfence_model::decision::DirectionDecision;
 use netfence_model::objects::Direction;
 use netfence_model::tier::{Tier, TierAction};
 use netfence_model::Isolation;
@@ -97,24 +97,14 @@ fn denying_tier_rule(
     decision: &DirectionDecision,
     probe: &PortSet,
 ) -> Option<(Tier, String, String)> {
-    let tier = match decision.decided_by(probe) {
-        DecidedBy::Tier(t) => t,
-        _ => return None,
-    };
-    let (stack, stage) = match tier {
-        Tier::Admin => decision.admin.as_ref()?,
-        Tier::Baseline => decision.baseline.as_ref()?,
-    };
-    let check = stage
-        .checks
-        .iter()
-        .find(|c| !c.decided.intersection(probe).is_empty())?;
-    let el = &model.tiers.stack(*stack).elements[check.element];
+    let (stack, element) = decision.deciding_tier_element(probe)?;
+    let stack = model.tiers.stack(stack);
+    let el = &stack.elements[element];
     if el.action != TierAction::Deny {
         return None;
     }
     let p = &model.cluster.tier_policies[el.policy.index()];
-    Some((tier, p.key(), p.rule_label(el.direction, el.rule)))
+    Some((stack.tier, p.key(), p.rule_label(el.direction, el.rule)))
 }
 
 /// Reads NFLOG `group` (inside `netns` when given) on a thread of its own until the

@@ -5,6 +5,7 @@ use crate::context::Context;
 use crate::finding::{Finding, Subject};
 use netfence_model::cluster::EndpointKind;
 use netfence_model::objects::Direction;
+use netfence_model::tier::Tier;
 use netfence_model::{EndpointId, Model};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -43,6 +44,11 @@ pub struct WorkloadCoverage {
     pub egress: Isolation,
     /// Policies selecting any of its pods, `ns/name`.
     pub policies: Vec<String>,
+    /// Tiered policies (ClusterNetworkPolicy, AdminNetworkPolicy,
+    /// BaselineAdminNetworkPolicy) whose subject selects any of its pods: the
+    /// guardrails namespace owners cannot override (Admin) or that apply where their
+    /// policies do not isolate (Baseline). `cnp/name (Admin)`.
+    pub guardrails: Vec<String>,
 }
 
 impl WorkloadCoverage {
@@ -56,6 +62,8 @@ impl WorkloadCoverage {
 pub struct NamespaceCoverage {
     pub name: String,
     pub policies: usize,
+    /// Tiered policies selecting any pod of the namespace, as in [`WorkloadCoverage`].
+    pub guardrails: Vec<String>,
     pub workloads: Vec<WorkloadCoverage>,
 }
 
@@ -102,10 +110,18 @@ pub fn coverage(model: &Model) -> Vec<NamespaceCoverage> {
     let mut per_ns: BTreeMap<usize, Vec<WorkloadCoverage>> = BTreeMap::new();
     for ((ns, name), (subject, members)) in groups {
         let mut policies = BTreeSet::new();
+        let mut guardrails = BTreeSet::new();
         for e in &members {
             for d in Direction::BOTH {
                 if let Some(u) = model.union_of(*e, d) {
                     policies.extend(u.policies.iter().map(|p| cluster.policy(*p).key()));
+                }
+                for tier in [Tier::Admin, Tier::Baseline] {
+                    if let Some(stack) = model.tiers.stack_of(*e, tier, d) {
+                        guardrails.extend(stack.policies.iter().map(|p| {
+                            format!("{} ({tier})", cluster.tier_policies[p.index()].key())
+                        }));
+                    }
                 }
             }
         }
@@ -116,6 +132,7 @@ pub fn coverage(model: &Model) -> Vec<NamespaceCoverage> {
             ingress: isolation(model, &members, Direction::Ingress),
             egress: isolation(model, &members, Direction::Egress),
             policies: policies.into_iter().collect(),
+            guardrails: guardrails.into_iter().collect(),
         });
     }
     let mut policy_count = vec![0; cluster.namespaces.len()];
@@ -127,6 +144,12 @@ pub fn coverage(model: &Model) -> Vec<NamespaceCoverage> {
         .map(|(ns, workloads)| NamespaceCoverage {
             name: cluster.namespaces[ns].name.clone(),
             policies: policy_count[ns],
+            guardrails: workloads
+                .iter()
+                .flat_map(|w| w.guardrails.iter().cloned())
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect(),
             workloads,
         })
         .collect()

@@ -80,6 +80,21 @@ impl DirectionDecision {
         }
         DecidedBy::Default
     }
+
+    /// The tiered rule element (stack, element index) that decided the ports in
+    /// `probe`, when a tier decided them.
+    pub fn deciding_tier_element(&self, probe: &PortSet) -> Option<(TierStackId, usize)> {
+        let (stack, stage) = match self.decided_by(probe) {
+            DecidedBy::Tier(Tier::Admin) => self.admin.as_ref()?,
+            DecidedBy::Tier(Tier::Baseline) => self.baseline.as_ref()?,
+            _ => return None,
+        };
+        let check = stage
+            .checks
+            .iter()
+            .find(|c| !c.decided.intersection(probe).is_empty())?;
+        Some((*stack, check.element))
+    }
 }
 
 impl Model {

@@ -8,17 +8,32 @@ use serde_json::{json, Value};
 pub fn table(namespaces: &[NamespaceCoverage]) -> String {
     let mut out = String::new();
     let (mut total, mut both, mut open) = (0, 0, 0);
+    // The guardrails column only where some tiered policy selects anything.
+    let tiered = namespaces.iter().any(|ns| !ns.guardrails.is_empty());
     for ns in namespaces {
+        let guardrails = if tiered {
+            format!(
+                ", {} guardrail{}",
+                ns.guardrails.len(),
+                if ns.guardrails.len() == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
         out.push_str(&format!(
-            "namespace {} ({} polic{})\n",
+            "namespace {} ({} polic{}{guardrails})\n",
             ns.name,
             ns.policies,
             if ns.policies == 1 { "y" } else { "ies" }
         ));
         let mut t = Table::new();
+        let mut header = vec!["workload", "pods", "ingress", "egress", "policies"];
+        if tiered {
+            header.push("guardrails");
+        }
         t.load_preset(UTF8_FULL_CONDENSED)
             .set_content_arrangement(ContentArrangement::Disabled)
-            .set_header(vec!["workload", "pods", "ingress", "egress", "policies"]);
+            .set_header(header);
         for w in &ns.workloads {
             total += 1;
             if w.ingress == Isolation::Isolated && w.egress == Isolation::Isolated {
@@ -32,13 +47,21 @@ pub fn table(namespaces: &[NamespaceCoverage]) -> String {
             } else {
                 w.policies.join(", ")
             };
-            t.add_row(vec![
+            let mut row = vec![
                 w.name.clone(),
                 w.pods.to_string(),
                 w.ingress.label(),
                 w.egress.label(),
                 policies,
-            ]);
+            ];
+            if tiered {
+                row.push(if w.guardrails.is_empty() {
+                    "-".to_string()
+                } else {
+                    w.guardrails.join(", ")
+                });
+            }
+            t.add_row(row);
         }
         out.push_str(&t.to_string());
         out.push_str("\n\n");
@@ -65,6 +88,7 @@ pub fn json(namespaces: &[NamespaceCoverage]) -> anyhow::Result<String> {
             json!({
                 "namespace": ns.name,
                 "policies": ns.policies,
+                "guardrails": ns.guardrails,
                 "workloads": ns.workloads.iter().map(|w| json!({
                     "name": w.name,
                     "pods": w.pods,
@@ -72,6 +96,7 @@ pub fn json(namespaces: &[NamespaceCoverage]) -> anyhow::Result<String> {
                     "egress": isolation(w.egress),
                     "wide_open": w.wide_open(),
                     "policies": w.policies,
+                    "guardrails": w.guardrails,
                 })).collect::<Vec<_>>(),
             })
         })
