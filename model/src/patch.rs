@@ -78,9 +78,6 @@ pub enum Unpatchable {
     UnknownNamespace(String),
     #[error("namespace {0} has workloads, whose stand-in endpoints depend on its pods")]
     Workloads(String),
-    /// Tiered policies' subjects and peers are not patched (yet): a recompile.
-    #[error("the cluster has tiered (cluster-scoped) policies")]
-    Tiers,
 }
 
 impl Model {
@@ -88,9 +85,6 @@ impl Model {
     pub fn upsert_pod(&mut self, pod: Pod) -> Result<PodChange, Unpatchable> {
         if pod.terminated {
             return self.remove_pod(&pod.meta.namespace, &pod.meta.name);
-        }
-        if !self.cluster.tier_policies.is_empty() {
-            return Err(Unpatchable::Tiers);
         }
         let ns_name = pod.meta.namespace.clone();
         let ns = self
@@ -131,15 +125,22 @@ impl Model {
         after.peers = self.peers_holding(id);
         change.after = Some(after);
         change.shared_addrs = self.addrs_shared(id, &change);
+        self.recompile_tiers();
         Ok(change)
+    }
+
+    /// The tiers' stacks and peer sets again, from the patched cluster: they hold
+    /// endpoint ids and sets, which a pod change moves (a removal renumbers the last
+    /// endpoint). Cheap next to a recompile: no NetworkPolicy is compiled again.
+    fn recompile_tiers(&mut self) {
+        if !self.cluster.tier_policies.is_empty() {
+            self.tiers = crate::tiers::Tiers::compile(&self.cluster);
+        }
     }
 
     /// A pod was deleted.
     pub fn remove_pod(&mut self, ns: &str, name: &str) -> Result<PodChange, Unpatchable> {
         self.no_workloads_in(ns)?;
-        if !self.cluster.tier_policies.is_empty() {
-            return Err(Unpatchable::Tiers);
-        }
         let key = endpoint_key(ns, name, EndpointKind::Pod);
         let Some(id) = self.cluster.endpoint_by_key.remove(&key) else {
             return Ok(PodChange::default());
@@ -192,6 +193,7 @@ impl Model {
         self.ingress.swap_remove(i);
         self.egress.swap_remove(i);
         self.resize_peers(last);
+        self.recompile_tiers();
         Ok(change)
     }
 

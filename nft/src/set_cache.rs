@@ -78,6 +78,9 @@ impl SetCache {
         if change.is_empty() {
             return;
         }
+        // Tiered peers and named ports are built again with the tiers (the model
+        // recompiles them on every pod change).
+        self.sets.retain(|_, s| s.source != SetSource::Tier);
         if change.shared_addrs {
             // Elements are addresses, not pods: with an address held twice, removing
             // it for one pod could be wrong for the other. Build these sets again.

@@ -2,7 +2,8 @@
 //! (`Model::upsert_pod` / `remove_pod`) and rendered with a set cache must be exactly what
 //! a fresh compile and a fresh render of the changed cluster give. Random clusters,
 //! random pod events (create, delete, relabel, readdress, move, hostNetwork, named
-//! ports, Pending, Succeeded), every node's ruleset compared after every event.
+//! ports, Pending, Succeeded), every node's ruleset compared after every event; every
+//! other cluster has tiered policies too (their stacks and sets follow the pods).
 //! `NETFENCE_PATCH_SEEDS` sets how many clusters (default 40).
 
 use netfence_model::objects::{ContainerPort, Direction, Pod};
@@ -260,6 +261,13 @@ fn world(seed: u64) -> World {
     text.push_str(&format!(
         "\n---\napiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: named-egress, namespace: {first}}}\nspec:\n  podSelector: {{}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{{ipBlock: {{cidr: 10.0.0.0/8, except: [10.250.1.0/24, 10.128.0.0/28]}}}}]\n    ports: [{{port: http}}, {{port: dns, protocol: UDP}}]\n  - to: [{{namespaceSelector: {{}}}}]\n    ports: [{{port: other}}]\n  - ports: [{{port: http, protocol: SCTP}}]\n"
     ));
+    if seed % 2 == 1 {
+        // Tiered policies whose subjects and peers pod events move: pods by label,
+        // namespaces, addresses (pod addresses among them) and a named port.
+        text.push_str(&format!(
+            "\n---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: admin-guard}}\nspec:\n  tier: Admin\n  priority: 3\n  subject: {{namespaces: {{}}}}\n  ingress:\n  - {{name: named, action: Accept, from: [{{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: {first}}}}}}}], protocols: [{{destinationNamedPort: http}}]}}\n  - {{name: pass, action: Pass, from: [{{pods: {{namespaceSelector: {{}}, podSelector: {{matchExpressions: [{{key: fresh, operator: Exists}}]}}}}}}]}}\n  egress:\n  - {{name: cut, action: Deny, to: [{{networks: [10.128.0.0/26]}}], protocols: [{{tcp: {{destinationPort: {{range: {{start: 80, end: 81}}}}}}}}]}}\n---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {{name: baseline}}\nspec:\n  tier: Baseline\n  priority: 1\n  subject: {{pods: {{namespaceSelector: {{}}, podSelector: {{matchLabels: {{fresh: label}}}}}}}}\n  ingress:\n  - {{name: deny-all, action: Deny, from: [{{namespaces: {{}}}}]}}\n"
+        ));
+    }
     let parsed = parse_manifest("synth.yaml", &text, "default");
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
     let mut w = World {
@@ -327,7 +335,7 @@ fn patched_models_render_as_fresh_compiles_do() {
         log_group: Some(7),
         unprogrammed_guard: vec![],
     };
-    let (mut patched, mut recompiled, mut reused) = (0, 0, 0usize);
+    let (mut patched, mut recompiled, mut reused, mut tiered) = (0, 0, 0usize, 0usize);
     for seed in 0..seeds {
         let mut w = world(seed);
         let views = views(&w);
@@ -365,6 +373,11 @@ fn patched_models_render_as_fresh_compiles_do() {
                     difference(&got, &want)
                 );
                 reused += before.min(cache.len());
+                tiered += usize::from(
+                    got.maps
+                        .iter()
+                        .any(|(n, m)| n.starts_with("admin_") && !m.elements.is_empty()),
+                );
             }
         }
         // A recompile after patches renders the same as the patched model.
@@ -375,6 +388,7 @@ fn patched_models_render_as_fresh_compiles_do() {
     assert_eq!(patched, seeds as usize * 40);
     assert_eq!(recompiled, seeds as usize);
     assert!(reused > 0, "the cache never kept a set");
+    assert!(tiered > 0, "no render dispatched to a tier");
 }
 
 #[test]
