@@ -7,6 +7,10 @@
 //!   matrix          the full N x N matrix for one port (computed, not printed)
 //!   reach           one `reach()` between random endpoints (median / p99 over many pairs)
 //! and prints a table, the model's size and the growth ratios between sizes.
+//! With `--admin A --baseline B`: A Admin-tier and B Baseline-tier ClusterNetworkPolicies
+//! besides the NetworkPolicies, and the tiers' figures: stacks, `Tiers::compile` alone,
+//! the recompile after one ClusterNetworkPolicy changes. Peak resident memory is reported
+//! per phase (load+compile, matrix).
 //! With `--lint`: the whole lint catalogue over the compiled model. With `--diff`: the
 //! connectivity diff between the cluster and a changed copy (every K-th policy dropped,
 //! every 5K-th pod relabelled; K = 200 by default, `--diff-every K`), on every declared
@@ -24,12 +28,17 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+mod memory;
+mod tiers;
+
 const USAGE: &str = "\
 netfence-bench: time parse, compile, matrix and reach on synthetic clusters
 
 usage: netfence-bench [options]
   --pods N[,N...]     cluster sizes in pods (default 1000,10000,50000); repeatable
   --policies M        policies per cluster (default: pods / 10)
+  --admin A           Admin-tier ClusterNetworkPolicies (default 0)
+  --baseline B        Baseline-tier ClusterNetworkPolicies (default 0)
   --namespaces K      namespaces (default: pods / 100, at least 3)
   --runs R            runs per measurement, the median is reported (default 3)
   --reach-samples S   random pairs for the single-reach timing (default 2000)
@@ -46,6 +55,8 @@ usage: netfence-bench [options]
 struct Args {
     sizes: Vec<usize>,
     policies: Option<usize>,
+    admin: usize,
+    baseline: usize,
     namespaces: Option<usize>,
     runs: usize,
     reach_samples: usize,
@@ -63,6 +74,8 @@ fn parse_args() -> Result<Option<Args>, String> {
     let mut a = Args {
         sizes: Vec::new(),
         policies: None,
+        admin: 0,
+        baseline: 0,
         namespaces: None,
         runs: 3,
         reach_samples: 2000,
@@ -93,6 +106,8 @@ fn parse_args() -> Result<Option<Args>, String> {
             }
             "--policies" => a.policies = Some(num("--policies", it.next())?),
             "--namespaces" => a.namespaces = Some(num("--namespaces", it.next())?),
+            "--admin" => a.admin = num("--admin", it.next())?,
+            "--baseline" => a.baseline = num("--baseline", it.next())?,
             "--runs" => a.runs = num("--runs", it.next())?.max(1),
             "--reach-samples" => a.reach_samples = num("--reach-samples", it.next())?.max(1),
             "--seed" => a.seed = num("--seed", it.next())? as u64,
@@ -116,13 +131,13 @@ fn parse_args() -> Result<Option<Args>, String> {
     Ok(Some(a))
 }
 
-fn median(mut xs: Vec<Duration>) -> Duration {
+pub(crate) fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
 }
 
 /// Runs `f` `runs` times and returns the median time and the last result.
-fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
+pub(crate) fn timed<T>(runs: usize, mut f: impl FnMut() -> T) -> (Duration, T) {
     let mut times = Vec::with_capacity(runs);
     let mut last = None;
     for _ in 0..runs {
@@ -154,6 +169,10 @@ struct Row {
     allows: usize,
     lint: Option<LintRow>,
     diff: Option<DiffRow>,
+    tiers: Option<tiers::TierRow>,
+    /// Peak resident memory while loading and compiling, and while computing the matrix.
+    peak_load_mb: Option<f64>,
+    peak_matrix_mb: Option<f64>,
 }
 
 struct LintRow {
@@ -235,6 +254,8 @@ fn run_size(a: &Args, pods: usize) -> Row {
     let mut cfg = SynthConfig::bench(pods, policies, a.seed);
     cfg.dual_stack = a.dual_stack;
     cfg.workloads = a.workloads;
+    cfg.admin_policies = a.admin;
+    cfg.baseline_policies = a.baseline;
     if !a.workloads {
         cfg.templates = 0;
     }
@@ -247,6 +268,7 @@ fn run_size(a: &Args, pods: usize) -> Row {
     let generate_time = t.elapsed();
 
     eprintln!("   parsing ({:.1} MB)", text.len() as f64 / 1e6);
+    memory::reset_peak();
     let (parse, parsed) = timed(a.runs, || parse_manifest("synth.yaml", &text, "default"));
     assert!(parsed.errors.is_empty(), "{:?}", &parsed.errors[..1]);
     let objects: Vec<Object> = parsed.objects;
@@ -269,6 +291,7 @@ fn run_size(a: &Args, pods: usize) -> Row {
     let model = model.expect("at least one run");
     let build = median(builds);
     let compile = median(compiles);
+    let peak_load_mb = memory::peak_mb();
 
     eprintln!("   matrix");
     let col = MatrixPort {
@@ -276,9 +299,11 @@ fn run_size(a: &Args, pods: usize) -> Row {
         protocol: a.protocol,
     };
     let n = model.cluster.endpoints.len();
+    memory::reset_peak();
     let (matrix, m) = timed(a.runs, || {
         Matrix::compute(&model, std::slice::from_ref(&col))
     });
+    let peak_matrix_mb = memory::peak_mb();
     let matrix_allowed: usize = (0..n).map(|s| m.row(0, s).count()).sum();
     drop(m);
 
@@ -306,9 +331,13 @@ fn run_size(a: &Args, pods: usize) -> Row {
 
     let lint = a.lint.then(|| measure_lint(a, &model));
     let diff = a.diff.then(|| measure_diff(a, &text, &model));
+    let tiers = (a.admin + a.baseline > 0).then(|| tiers::measure(a.runs, &objects, &model));
     Row {
         lint,
         diff,
+        tiers,
+        peak_load_mb,
+        peak_matrix_mb,
         pods,
         policies,
         endpoints: n,
@@ -336,13 +365,15 @@ fn run_size(a: &Args, pods: usize) -> Row {
 fn print_table(rows: &[Row], a: &Args) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!(
-        "netfence-bench: seed {}, median of {} run(s), matrix column {}/{}, {} reach samples, {} core(s){}",
+        "netfence-bench: seed {}, median of {} run(s), matrix column {}/{}, {} reach samples, {} core(s), {} Admin + {} Baseline CNPs{}",
         a.seed,
         a.runs,
         a.port,
         a.protocol,
         a.reach_samples,
         cores,
+        a.admin,
+        a.baseline,
         if cfg!(debug_assertions) {
             " -- DEBUG BUILD, use --release"
         } else {
@@ -393,6 +424,41 @@ fn print_table(rows: &[Row], a: &Args) {
             "{:>7} {:>8} {:>14} {:>8} {:>8} {:>10} {:>4.0}%",
             r.pods, r.unions, r.ingress_unions, r.peers, r.allows, r.matrix_allowed, pct
         );
+    }
+    println!();
+    println!(
+        "{:>7} {:>20} {:>20} {:>16}",
+        "pods", "peak RSS load+comp", "peak RSS matrix", "RSS at the end"
+    );
+    for r in rows {
+        println!(
+            "{:>7} {:>20} {:>20} {:>16}",
+            r.pods,
+            memory::show(r.peak_load_mb),
+            memory::show(r.peak_matrix_mb),
+            memory::show(memory::current_mb())
+        );
+    }
+    if rows.iter().any(|r| r.tiers.is_some()) {
+        println!();
+        println!(
+            "{:>7} {:>7} {:>7} {:>9} {:>14} {:>18}  change",
+            "pods", "tiered", "stacks", "elements", "tiers compile", "recompile 1 CNP"
+        );
+        for r in rows {
+            if let Some(t) = &r.tiers {
+                println!(
+                    "{:>7} {:>7} {:>7} {:>9} {:>14} {:>18}  {}",
+                    r.pods,
+                    t.policies,
+                    t.stacks,
+                    t.elements,
+                    ms(t.compile),
+                    ms(t.recompile),
+                    t.change
+                );
+            }
+        }
     }
     if rows.len() > 1 {
         println!();
@@ -482,6 +548,12 @@ fn print_table(rows: &[Row], a: &Args) {
                 "  lint < 2 s:                {} ({})",
                 ms(l.time),
                 check(l.time < Duration::from_secs(2))
+            );
+        }
+        if let Some(t) = &r.tiers {
+            println!(
+                "  recompile after 1 CNP:     {} (the kernel's part of < 200 ms is measured elsewhere)",
+                ms(t.recompile)
             );
         }
         if let Some(d) = &r.diff {

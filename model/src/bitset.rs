@@ -89,6 +89,44 @@ impl EndpointSet {
         }
     }
 
+    /// Moves the members also in `a` (and in `b`, when given) into `into`, in one pass
+    /// over the words; true when any moved. A tier's walk hands each undecided end to
+    /// the first element matching it this way.
+    pub fn move_common(
+        &mut self,
+        a: &EndpointSet,
+        b: Option<&EndpointSet>,
+        into: &mut EndpointSet,
+    ) -> bool {
+        let mut any = 0u64;
+        let mut step = |w: &mut u64, m: u64, out: &mut u64| {
+            *w &= !m;
+            *out |= m;
+            any |= m;
+        };
+        match b {
+            None => {
+                for ((w, x), out) in self.words.iter_mut().zip(&a.words).zip(&mut into.words) {
+                    let m = *w & x;
+                    step(w, m, out);
+                }
+            }
+            Some(b) => {
+                for (((w, x), y), out) in self
+                    .words
+                    .iter_mut()
+                    .zip(&a.words)
+                    .zip(&b.words)
+                    .zip(&mut into.words)
+                {
+                    let m = *w & x & y;
+                    step(w, m, out);
+                }
+            }
+        }
+        any != 0
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
         self.words.iter().enumerate().flat_map(|(wi, &w)| {
             let mut w = w;
@@ -128,5 +166,23 @@ mod tests {
         a.resize(200);
         a.insert(199);
         assert_eq!((a.len(), a.count()), (200, 3));
+    }
+
+    #[test]
+    fn move_common_moves_the_intersection() {
+        let set = |xs: &[usize]| {
+            let mut s = EndpointSet::empty(130);
+            xs.iter().for_each(|&x| s.insert(x));
+            s
+        };
+        let mut left = set(&[1, 64, 65, 129]);
+        let mut into = set(&[2]);
+        assert!(left.move_common(&set(&[1, 65, 100]), None, &mut into));
+        assert_eq!(left, set(&[64, 129]));
+        assert_eq!(into, set(&[1, 2, 65]));
+        assert!(left.move_common(&set(&[64, 129]), Some(&set(&[129])), &mut into));
+        assert_eq!((left, into), (set(&[64]), set(&[1, 2, 65, 129])));
+        let mut none = set(&[]);
+        assert!(!set(&[5]).move_common(&set(&[6]), None, &mut none));
     }
 }

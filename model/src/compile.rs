@@ -116,16 +116,17 @@ pub struct Model {
     pub tiers: crate::tiers::Tiers,
 }
 
-/// Inverted label index over the endpoints that selectors can choose.
-struct LabelIndex {
-    by_ns: Vec<EndpointSet>,
+/// Inverted label index over the endpoints that selectors can choose (the tiers'
+/// compile chooses its pods through it too).
+pub(crate) struct LabelIndex {
+    pub(crate) by_ns: Vec<EndpointSet>,
     by_pair: HashMap<(String, String), EndpointSet>,
     by_key: HashMap<String, EndpointSet>,
     len: usize,
 }
 
 impl LabelIndex {
-    fn new(cluster: &Cluster) -> Self {
+    pub(crate) fn new(cluster: &Cluster) -> Self {
         let len = cluster.endpoints.len();
         let mut idx = LabelIndex {
             by_ns: vec![EndpointSet::empty(len); cluster.namespaces.len()],
@@ -157,7 +158,7 @@ impl LabelIndex {
     }
 
     /// The endpoints of `within` that `sel` matches.
-    fn select(&self, sel: &LabelSelector, within: &EndpointSet) -> EndpointSet {
+    pub(crate) fn select(&self, sel: &LabelSelector, within: &EndpointSet) -> EndpointSet {
         let mut out = within.clone();
         for (k, v) in &sel.match_labels {
             match self.pair(k, v) {
@@ -287,7 +288,7 @@ impl Model {
             }
         }
         let [ingress, egress] = assigned;
-        let tiers = crate::tiers::Tiers::compile(&cluster);
+        let tiers = crate::tiers::Tiers::compile_indexed(&cluster, &index);
         Model {
             tiers,
             cluster,

@@ -5,10 +5,12 @@
 //! both consume [`Model`], so a semantic rule lives in exactly one place.
 
 pub mod addr;
+pub mod addr_index;
 pub mod bitset;
 pub mod cluster;
 pub mod compile;
 pub mod decision;
+pub mod decision_sets;
 mod decode;
 mod decode_tier;
 pub mod docsplit;
@@ -27,6 +29,7 @@ pub mod resolve;
 pub mod selector;
 pub mod text;
 pub mod tier;
+pub mod tier_sets;
 pub mod tiers;
 pub mod validate;
 pub mod yaml11;

@@ -11,12 +11,14 @@
 use crate::addr::{AddrSet, Family};
 use crate::bitset::EndpointSet;
 use crate::cluster::{Cluster, Endpoint, EndpointId};
+use crate::compile::LabelIndex;
 use crate::objects::Direction;
 use crate::party::Party;
 use crate::ports::PortSet;
 use crate::selector::LabelSelector;
 use crate::tier::{Tier, TierAction, TierPeer, TierPolicy, TierPort, TierSubject};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
 pub struct TierPolicyId(pub u32);
@@ -33,8 +35,9 @@ pub struct TierStackId(pub u32);
 /// A resolved tiered peer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TierPeerMatch {
-    /// Pods chosen by `namespaces` or `pods` (never hostNetwork pods).
-    Endpoints(EndpointSet),
+    /// Pods chosen by `namespaces` or `pods` (never hostNetwork pods). Shared: every
+    /// stack holding the peer's policy holds the same set.
+    Endpoints(Arc<EndpointSet>),
     /// `networks`, or the addresses of the nodes a `nodes` selector matches: matched
     /// against every address, pod and node addresses included.
     Addrs(AddrSet),
@@ -110,14 +113,29 @@ pub fn tier_order(cluster: &Cluster, tier: Tier) -> Vec<TierPolicyId> {
 }
 
 /// Pods (off the host network) of the namespaces `ns` matches whose labels `pods`
-/// matches (every pod of them when None).
-fn select_pods(cluster: &Cluster, ns: &LabelSelector, pods: Option<&LabelSelector>) -> EndpointSet {
+/// matches (every pod of them when None); through the label index when there is one
+/// (compile: every policy of the cluster), else label by label (one question).
+fn select_pods(
+    cluster: &Cluster,
+    index: Option<&LabelIndex>,
+    ns: &LabelSelector,
+    pods: Option<&LabelSelector>,
+) -> EndpointSet {
     let ns_ok: Vec<bool> = cluster
         .namespaces
         .iter()
         .map(|n| ns.matches(&n.labels))
         .collect();
     let mut s = EndpointSet::empty(cluster.endpoints.len());
+    if let Some(index) = index {
+        for (i, _) in ns_ok.iter().enumerate().filter(|(_, ok)| **ok) {
+            s.union_with(&index.by_ns[i]);
+        }
+        return match pods {
+            Some(p) => index.select(p, &s),
+            None => s,
+        };
+    }
     for e in &cluster.endpoints {
         if e.on_pod_network()
             && ns_ok[e.namespace.index()]
@@ -131,19 +149,28 @@ fn select_pods(cluster: &Cluster, ns: &LabelSelector, pods: Option<&LabelSelecto
 
 /// The pods a tiered policy's subject selects (never hostNetwork pods).
 pub fn subject_set(cluster: &Cluster, subject: &TierSubject) -> EndpointSet {
+    subject_in(cluster, None, subject)
+}
+
+fn subject_in(cluster: &Cluster, index: Option<&LabelIndex>, subject: &TierSubject) -> EndpointSet {
     match subject {
-        TierSubject::Namespaces(ns) => select_pods(cluster, ns, None),
-        TierSubject::Pods { namespaces, pods } => select_pods(cluster, namespaces, Some(pods)),
+        TierSubject::Namespaces(ns) => select_pods(cluster, index, ns, None),
+        TierSubject::Pods { namespaces, pods } => {
+            select_pods(cluster, index, namespaces, Some(pods))
+        }
     }
 }
 
 /// A tiered peer resolved over the cluster (what the stacks' elements hold).
 pub fn peer_match(cluster: &Cluster, peer: &TierPeer) -> TierPeerMatch {
+    peer_in(cluster, None, peer)
+}
+
+fn peer_in(cluster: &Cluster, index: Option<&LabelIndex>, peer: &TierPeer) -> TierPeerMatch {
+    let pods = |ns, pods| TierPeerMatch::Endpoints(Arc::new(select_pods(cluster, index, ns, pods)));
     match peer {
-        TierPeer::Namespaces(ns) => TierPeerMatch::Endpoints(select_pods(cluster, ns, None)),
-        TierPeer::Pods { namespaces, pods } => {
-            TierPeerMatch::Endpoints(select_pods(cluster, namespaces, Some(pods)))
-        }
+        TierPeer::Namespaces(ns) => pods(ns, None),
+        TierPeer::Pods { namespaces, pods: p } => pods(namespaces, Some(p)),
         TierPeer::Networks(nets) => {
             let mut set = AddrSet::empty();
             for n in nets {
@@ -166,6 +193,11 @@ pub fn peer_match(cluster: &Cluster, peer: &TierPeer) -> TierPeerMatch {
 
 impl Tiers {
     pub fn compile(cluster: &Cluster) -> Tiers {
+        Tiers::compile_indexed(cluster, &LabelIndex::new(cluster))
+    }
+
+    /// [`Tiers::compile`] with the label index `Model::compile` has built already.
+    pub(crate) fn compile_indexed(cluster: &Cluster, index: &LabelIndex) -> Tiers {
         let n = cluster.endpoints.len();
         let mut tiers = Tiers {
             stacks: Vec::new(),
@@ -180,7 +212,7 @@ impl Tiers {
         let subjects: Vec<EndpointSet> = cluster
             .tier_policies
             .iter()
-            .map(|p| subject_set(cluster, &p.subject))
+            .map(|p| subject_in(cluster, Some(index), &p.subject))
             .collect();
         // Elements per (policy, direction), resolved once.
         let mut elements: HashMap<(TierPolicyId, Direction), Vec<TierElement>> = HashMap::new();
@@ -195,7 +227,7 @@ impl Tiers {
                             rule: ri,
                             peer_index: xi,
                             action: rule.action,
-                            peer: peer_match(cluster, peer),
+                            peer: peer_in(cluster, Some(index), peer),
                             ports: rule.ports.clone(),
                         });
                     }

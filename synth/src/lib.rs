@@ -5,7 +5,8 @@
 //! sometimes, named container ports whose numbers and protocols differ between pods,
 //! addresses, nodes, a few hostNetwork, Pending and Succeeded pods), optionally Deployments
 //! owning the pods (and a few owning none, which the model keeps as templates), and
-//! NetworkPolicies of every shape the API allows.
+//! NetworkPolicies of every shape the API allows; on request ClusterNetworkPolicies of
+//! both tiers and the Nodes they can select (`tiers`).
 //!
 //! Everything is drawn from [`Rng`], a splitmix64 generator written here rather than taken
 //! from a crate, so that a seed names the same cluster forever (a failing seed printed by a
@@ -13,6 +14,8 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+mod tiers;
 
 /// splitmix64 (Steele, Lea, Flood 2014): tiny, fast, and good enough for test data.
 #[derive(Clone, Debug)]
@@ -99,6 +102,10 @@ pub struct SynthConfig {
     pub pending_per_mille: u32,
     /// Pods that have Succeeded (per mille): not endpoints at all.
     pub terminated_per_mille: u32,
+    /// ClusterNetworkPolicies of the Admin tier.
+    pub admin_policies: usize,
+    /// ClusterNetworkPolicies of the Baseline tier.
+    pub baseline_policies: usize,
 }
 
 impl SynthConfig {
@@ -123,7 +130,19 @@ impl SynthConfig {
             },
             pending_per_mille: *r.pick(&[0, 0, 50]),
             terminated_per_mille: *r.pick(&[0, 0, 50]),
+            admin_policies: 0,
+            baseline_policies: 0,
         }
+    }
+
+    /// [`SynthConfig::small`] with 0-6 Admin and 0-3 Baseline ClusterNetworkPolicies
+    /// drawn from the seed, for differential tests of the tiers.
+    pub fn small_tiered(seed: u64) -> Self {
+        let mut cfg = SynthConfig::small(seed);
+        let mut r = Rng::new(seed ^ 0x7135_7135);
+        cfg.admin_policies = r.between(0, 6);
+        cfg.baseline_policies = r.between(0, 3);
+        cfg
     }
 
     /// A benchmark-sized cluster: pods grouped into Deployments, one namespace per ~100
@@ -141,6 +160,8 @@ impl SynthConfig {
             templates: pods / 500,
             pending_per_mille: 3,
             terminated_per_mille: 3,
+            admin_policies: 0,
+            baseline_policies: 0,
         }
     }
 }
@@ -1053,6 +1074,19 @@ pub fn generate(cfg: &SynthConfig) -> String {
     }
     let mut out = g.render();
     out.push_str(&policies);
+    let tiered = cfg.admin_policies + cfg.baseline_policies;
+    if tiered > 0 {
+        // Nodes only with tiered policies: NetworkPolicy-only output stays as it was.
+        g.nodes_yaml(&mut out);
+        // Half as many priorities as policies: some are equal.
+        let admin_priorities = cfg.admin_policies.div_ceil(2);
+        for i in 0..cfg.admin_policies {
+            g.cluster_policy("Admin", i, admin_priorities, &mut out);
+        }
+        for i in 0..cfg.baseline_policies {
+            g.cluster_policy("Baseline", i, cfg.baseline_policies.div_ceil(2), &mut out);
+        }
+    }
     out
 }
 
