@@ -99,7 +99,7 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
                 })?;
             let text = netfence_model::text::manifest_text("<stdin>", &bytes)
                 .map_err(LoadError::NotText)?;
-            loaded.absorb(netfence_model::parse_manifest("<stdin>", text, default_ns));
+            loaded.absorb(parse("<stdin>", text, default_ns));
             loaded.inputs += 1;
             continue;
         }
@@ -121,9 +121,22 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
             })?;
             let text =
                 netfence_model::text::manifest_text(&shown, &bytes).map_err(LoadError::NotText)?;
-            loaded.absorb(netfence_model::parse_manifest(&shown, text, default_ns));
+            loaded.absorb(parse(&shown, text, default_ns));
             loaded.inputs += 1;
         }
     }
     Ok(loaded)
+}
+
+/// Parses one input's text, a large one on every core (its documents are independent;
+/// the result is the same as on one thread).
+pub fn parse(shown: &str, text: &str, default_ns: &str) -> netfence_model::ParsedManifest {
+    // Below this, starting threads costs more than it saves.
+    const PARALLEL_FROM: usize = 512 * 1024;
+    let threads = if text.len() >= PARALLEL_FROM {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        1
+    };
+    netfence_model::parse_manifest_on(shown, text, default_ns, threads)
 }

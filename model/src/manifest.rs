@@ -57,49 +57,100 @@ fn object_name(kind: &str, meta: &raw::Meta, default_ns: &str) -> String {
 /// [`docsplit`] does, YAML resolved as [`yaml11`] does), so the objects are those the API
 /// server would receive; reading stops at the first document kubectl could not read.
 pub fn parse_manifest(file: &str, text: &str, default_ns: &str) -> ParsedManifest {
+    parse_manifest_on(file, text, default_ns, 1)
+}
+
+/// [`parse_manifest`] with the documents shared out over `threads` threads (they are
+/// independent); the result is the same, in the same order, as on one thread. Reading
+/// stops at the first document that cannot be split or parsed, as on one thread.
+pub fn parse_manifest_on(
+    file: &str,
+    text: &str,
+    default_ns: &str,
+    threads: usize,
+) -> ParsedManifest {
     let file: Arc<str> = Arc::from(file);
     let ctx = Ctx {
         file: &file,
         default_ns,
     };
-    let mut out = ParsedManifest::default();
+    let mut chunks = Vec::new();
+    let mut split_error = None;
     for chunk in docsplit::split(text) {
-        let chunk = match chunk {
-            Ok(c) => c,
+        match chunk {
+            Ok(c) => chunks.push(c),
             Err(e) => {
-                out.errors.push(ManifestError {
+                split_error = Some(ManifestError {
                     location: ctx.source(e.line),
                     object: None,
                     message: e.message,
                 });
                 break;
             }
-        };
-        let doc = match yaml11::parse_document(chunk.text, chunk.first_line) {
-            Ok(d) => d,
-            Err(e) => {
-                out.errors.push(ManifestError {
-                    location: ctx.source(e.line),
-                    object: None,
-                    message: format!("malformed YAML: {}", e.message),
-                });
-                break;
-            }
-        };
-        let lines = LineIndex::new(chunk.text);
-        let nodes = OnceCell::new();
-        let span = Span {
-            lines: &lines,
-            first_line: chunk.first_line,
-            // An object's line is its document's first line (comments above it included).
-            from: 0,
-            to: lines.len(),
-            path: "",
-            nodes: &nodes,
-        };
-        decode_value(&ctx, doc.value, &doc.item_lines, &span, &mut out);
+        }
     }
+    let threads = threads.clamp(1, chunks.len().max(1));
+    let per_thread = chunks.len().div_ceil(threads).max(1);
+    let parts: Vec<Vec<(ParsedManifest, bool)>> = if threads == 1 {
+        vec![chunks.iter().map(|c| parse_chunk(&ctx, c)).collect()]
+    } else {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = chunks
+                .chunks(per_thread)
+                .map(|part| {
+                    let ctx = &ctx;
+                    s.spawn(move || part.iter().map(|c| parse_chunk(ctx, c)).collect())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a manifest parser thread"))
+                .collect()
+        })
+    };
+    let mut out = ParsedManifest::default();
+    for (parsed, malformed) in parts.into_iter().flatten() {
+        out.objects.extend(parsed.objects);
+        out.errors.extend(parsed.errors);
+        for (kind, n) in parsed.skipped {
+            *out.skipped.entry(kind).or_default() += n;
+        }
+        if malformed {
+            return out;
+        }
+    }
+    out.errors.extend(split_error);
     out
+}
+
+/// One document's objects and errors; true when its YAML is malformed (the reading
+/// stops there).
+fn parse_chunk(ctx: &Ctx<'_>, chunk: &docsplit::Chunk<'_>) -> (ParsedManifest, bool) {
+    let mut out = ParsedManifest::default();
+    let doc = match yaml11::parse_document(chunk.text, chunk.first_line) {
+        Ok(d) => d,
+        Err(e) => {
+            out.errors.push(ManifestError {
+                location: ctx.source(e.line),
+                object: None,
+                message: format!("malformed YAML: {}", e.message),
+            });
+            return (out, true);
+        }
+    };
+    let lines = LineIndex::new(chunk.text);
+    let nodes = OnceCell::new();
+    let span = Span {
+        lines: &lines,
+        first_line: chunk.first_line,
+        // An object's line is its document's first line (comments above it included).
+        from: 0,
+        to: lines.len(),
+        path: "",
+        nodes: &nodes,
+    };
+    decode_value(ctx, doc.value, &doc.item_lines, &span, &mut out);
+    (out, false)
 }
 
 /// Decodes one object already parsed (for objects read from the API server, whose
