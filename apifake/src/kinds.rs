@@ -1,5 +1,6 @@
-//! How kinds are named in URLs: the collection path of a kind, and back, the kind served
-//! at a path that holds no object to tell.
+//! How kinds are named in URLs: the collection path of a kind. The way back, from a path
+//! to its kind, is the table of served resources ([`crate::resources`]), as camel case
+//! cannot be told from a plural (`clusternetworkpolicies` is ClusterNetworkPolicy).
 
 /// The collection path of a kind, as the API server serves it cluster-wide.
 pub fn collection_path(api_version: &str, kind: &str) -> String {
@@ -11,7 +12,10 @@ pub fn collection_path(api_version: &str, kind: &str) -> String {
     }
 }
 
-fn plural_of(kind: &str) -> String {
+/// The plural resource name of a kind: lower case, with the English rules every
+/// built-in kind and the network-policy-api kinds follow (`networkpolicies`,
+/// `baselineadminnetworkpolicies`).
+pub(crate) fn plural_of(kind: &str) -> String {
     let k = kind.to_ascii_lowercase();
     if k.ends_with("ss") || k.ends_with('x') || k.ends_with("ch") || k.ends_with("sh") {
         format!("{k}es")
@@ -27,41 +31,26 @@ fn plural_of(kind: &str) -> String {
     }
 }
 
-/// The kinds whose camel case a plural cannot tell.
-const KNOWN_KINDS: [&str; 13] = [
-    "NetworkPolicy",
-    "Pod",
-    "Namespace",
-    "Service",
-    "Node",
-    "Deployment",
-    "ReplicaSet",
-    "StatefulSet",
-    "DaemonSet",
-    "CronJob",
-    "Job",
-    "ConfigMap",
-    "EndpointSlice",
-];
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The kind served at a collection path with no stored object to tell (lists and
-/// bookmarks of empty collections).
-pub(crate) fn kind_of(plural: &str) -> String {
-    let singular = if let Some(stem) = plural.strip_suffix("ies") {
-        format!("{stem}y")
-    } else if let Some(stem) = plural.strip_suffix("sses") {
-        format!("{stem}ss")
-    } else {
-        plural.strip_suffix('s').unwrap_or(plural).to_string()
-    };
-    KNOWN_KINDS
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(&singular))
-        .map(|k| k.to_string())
-        .unwrap_or_else(|| {
-            let mut c = singular.chars();
-            c.next()
-                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
-                .unwrap_or_default()
-        })
+    #[test]
+    fn plurals_of_the_kinds_served() {
+        for (kind, plural) in [
+            ("NetworkPolicy", "networkpolicies"),
+            ("Namespace", "namespaces"),
+            ("ClusterNetworkPolicy", "clusternetworkpolicies"),
+            ("AdminNetworkPolicy", "adminnetworkpolicies"),
+            ("BaselineAdminNetworkPolicy", "baselineadminnetworkpolicies"),
+            ("Ingress", "ingresses"),
+        ] {
+            assert_eq!(plural_of(kind), plural, "{kind}");
+        }
+        assert_eq!(
+            collection_path("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"),
+            "/apis/policy.networking.k8s.io/v1alpha2/clusternetworkpolicies"
+        );
+        assert_eq!(collection_path("v1", "Node"), "/api/v1/nodes");
+    }
 }

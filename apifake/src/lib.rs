@@ -18,6 +18,11 @@
 //!   `resourceVersion` unset or `0` starts with synthetic ADDED events of the current
 //!   state; `sendInitialEvents=true` ends those with the `k8s.io/initial-events-end`
 //!   bookmark (streaming lists).
+//! - Served resources: a fixed set of built-in kinds (Pods, Namespaces, Nodes,
+//!   NetworkPolicies, workloads, ...), plus the kinds of CustomResourceDefinitions that
+//!   tests install and delete at runtime ([`ApiFake::install_crd`], [`ApiFake::remove_crd`]).
+//!   Anything else is answered 404, and the discovery documents (`/api`, `/api/v1`,
+//!   `/apis`, `/apis/GROUP`, `/apis/GROUP/VERSION`) list exactly what is served now.
 //! - Faults: [`ApiFake::fail_next`], [`ApiFake::drop_watches`], [`ApiFake::expire_watches`],
 //!   [`ApiFake::compact`], [`ApiFake::set_latency`], [`ApiFake::set_down`].
 //!
@@ -26,15 +31,18 @@
 //! It runs on its own thread and runtime, so sync and async tests can both use it; the
 //! thread and every connection end when the [`ApiFake`] is dropped.
 //!
-//! Modules: `store` (objects, resourceVersions, history), `list` (paging, `continue`),
+//! Modules: `store` (objects, resourceVersions, history), `resources` (what is served),
+//! `discovery` (its documents), `list` (paging, `continue`),
 //! `watch` (starting and keeping watches), `watch_stream` (sending them), `faults`,
 //! `route` (paths to answers) and `server` (HTTP).
 
+mod discovery;
 mod event;
 mod faults;
 mod kinds;
 mod list;
 mod query;
+mod resources;
 mod route;
 mod server;
 mod state;
@@ -45,6 +53,7 @@ mod watch;
 mod watch_stream;
 
 pub use kinds::collection_path;
+pub use resources::Scope;
 pub use watch::{ExpiredWatch, DEFAULT_BOOKMARK_INTERVAL};
 
 use serde_json::Value;
@@ -62,7 +71,11 @@ pub struct ApiFake {
 
 impl ApiFake {
     /// Starts serving `objects` (each with apiVersion, kind and metadata.name) on 127.0.0.1.
-    /// Each object is applied in turn, so the first has resourceVersion 1.
+    /// Each object is applied in turn, so the first has resourceVersion 1. Objects of CRD
+    /// kinds are applied after [`ApiFake::install_crd`].
+    ///
+    /// # Panics
+    /// If an object's kind is not served (see [`ApiFake::apply`]).
     pub fn start(objects: Vec<Value>) -> ApiFake {
         let mut state = State::default();
         for o in objects {
@@ -94,6 +107,9 @@ impl ApiFake {
     /// ADDED or MODIFIED. `metadata.resourceVersion` is set to the new resourceVersion,
     /// which is returned; `uid` and `creationTimestamp` are kept from the replaced object,
     /// or made up, when absent.
+    ///
+    /// # Panics
+    /// If the object's kind is not served: neither built in nor of an installed CRD.
     pub fn apply(&self, obj: Value) -> u64 {
         let rv = self.shared.lock().apply(obj);
         self.shared.notify();
@@ -116,6 +132,29 @@ impl ApiFake {
             .delete(&collection_path(api_version, kind), namespace, name);
         self.shared.notify();
         rv
+    }
+
+    /// Installs a CustomResourceDefinition serving `kind` at `api_version`
+    /// (`group/version`), its plural the lower-cased English plural of the kind
+    /// (`clusternetworkpolicies`): its collection is listed and watched from now on, and
+    /// discovery shows its group and version. Installing it again changes nothing.
+    ///
+    /// # Panics
+    /// If the kind is a built-in one.
+    pub fn install_crd(&self, api_version: &str, kind: &str, scope: Scope) {
+        self.shared.lock().install_crd(api_version, kind, scope);
+        self.shared.notify();
+    }
+
+    /// Deletes the CustomResourceDefinition of `kind` at `api_version`, as the API server
+    /// does: every object of it is deleted (a DELETED event each), then the watches of it
+    /// end gracefully, and from then on its paths are answered 404 and discovery no
+    /// longer shows it (nor its group or version, if nothing else is served there).
+    /// Returns whether it was installed.
+    pub fn remove_crd(&self, api_version: &str, kind: &str) -> bool {
+        let removed = self.shared.lock().remove_crd(api_version, kind);
+        self.shared.notify();
+        removed
     }
 
     /// The stored object, as the API server would return it.

@@ -51,7 +51,7 @@ fn parse_token(token: &str) -> Option<(u64, usize)> {
 
 /// Answers a list of `res` (a collection, cluster-wide or in a namespace).
 pub(crate) fn list(store: &Store, snapshots: &mut Snapshots, res: &Resource, query: &str) -> Reply {
-    let (api_version, kind) = store.types(&res.collection);
+    let (api_version, kind) = (&res.api_version, &res.kind);
     let token = query::param(query, "continue").filter(|c| !c.is_empty());
     let (rv, items, start, snapshot_id) = match token {
         Some(token) => {

@@ -1,20 +1,27 @@
-//! What a request asks for: the API paths served (`/version`, collections, objects,
-//! cluster-wide and namespaced) and which of get, list or watch answers it.
+//! What a request asks for: the API paths served (`/version`, discovery, collections,
+//! objects, cluster-wide and namespaced) and which of get, list or watch answers it.
+//! Collections of resources not served now ([`crate::resources`]) are answered 404.
 
 use crate::state::State;
 use crate::status::{reason_of, status};
-use crate::{list, query, watch};
+use crate::{discovery, list, query, watch};
 use serde_json::{json, Value};
 
-/// What a request path names.
+/// What a request path names, of a resource served.
 pub(crate) struct Resource {
     /// The cluster-wide collection path (`/api/v1/pods`), namespaced or not.
     pub(crate) collection: String,
     pub(crate) namespace: Option<String>,
     pub(crate) name: Option<String>,
+    /// The apiVersion and kind served there (of lists and bookmarks).
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
 }
 
-fn parse_path(path: &str) -> Option<Resource> {
+/// A collection or object path: (collection, namespace, name).
+type Target = (String, Option<String>, Option<String>);
+
+fn parse_path(path: &str) -> Option<Target> {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let prefix_len = match segs.first() {
         Some(&"api") => 2,
@@ -32,11 +39,11 @@ fn parse_path(path: &str) -> Option<Resource> {
         ["namespaces", ns, plural, name] => (*plural, Some(*ns), Some(*name)),
         _ => return None,
     };
-    Some(Resource {
-        collection: format!("/{prefix}/{plural}"),
-        namespace: namespace.map(str::to_string),
-        name: name.map(str::to_string),
-    })
+    Some((
+        format!("/{prefix}/{plural}"),
+        namespace.map(str::to_string),
+        name.map(str::to_string),
+    ))
 }
 
 /// How to answer a request.
@@ -69,7 +76,20 @@ pub(crate) fn respond(s: &mut State, method: &str, target: &str) -> Reply {
     if path == "/version" {
         return Reply::Json(200, version_info());
     }
-    let Some(res) = parse_path(path) else {
+    if let Some((code, doc)) = discovery::answer(&s.resources, path) {
+        return Reply::Json(code, doc);
+    }
+    let served = parse_path(path).and_then(|(collection, namespace, name)| {
+        let served = s.resources.at(&collection)?;
+        Some(Resource {
+            api_version: served.api_version.clone(),
+            kind: served.kind.clone(),
+            collection,
+            namespace,
+            name,
+        })
+    });
+    let Some(res) = served else {
         let msg = format!("the server could not find the requested resource ({path})");
         return Reply::Json(404, status(404, "NotFound", &msg));
     };

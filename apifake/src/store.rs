@@ -2,7 +2,7 @@
 //! the retained history of changes that watches replay from.
 
 use crate::event::{event_line, EventType};
-use crate::kinds::{collection_path, kind_of};
+use crate::kinds::collection_path;
 use crate::timestamp::now_rfc3339;
 use bytes::Bytes;
 use serde_json::{json, Value};
@@ -16,8 +16,6 @@ struct HistoryEvent {
 }
 
 struct Collection {
-    api_version: String,
-    kind: String,
     /// By (namespace, name): etcd's key order, which lists follow.
     objects: BTreeMap<(String, String), Value>,
     /// Events after `floor`, oldest first.
@@ -71,13 +69,11 @@ impl Store {
 
     /// The collection for an object, created on first use; a new one starts at the
     /// compaction floor, so that it cannot replay what was compacted away.
-    fn collection_for(&mut self, api_version: &str, kind: &str) -> &mut Collection {
+    fn collection_for(&mut self, path: &str) -> &mut Collection {
         let floor = self.compacted;
         self.collections
-            .entry(collection_path(api_version, kind))
+            .entry(path.to_string())
             .or_insert_with(|| Collection {
-                api_version: api_version.to_string(),
-                kind: kind.to_string(),
                 objects: BTreeMap::new(),
                 history: VecDeque::new(),
                 floor,
@@ -121,7 +117,7 @@ impl Store {
         let rv = self.resource_version;
         let key = object_key(&obj);
         let path = collection_path(&api, &kind);
-        let previous = self.collection_for(&api, &kind).objects.get(&key).cloned();
+        let previous = self.collection_for(&path).objects.get(&key).cloned();
         let meta = &mut obj["metadata"];
         meta["resourceVersion"] = json!(rv.to_string());
         for field in ["uid", "creationTimestamp"] {
@@ -200,17 +196,6 @@ impl Store {
                     .collect()
             })
             .unwrap_or_default()
-    }
-
-    /// The (apiVersion, kind) served at a collection path.
-    pub(crate) fn types(&self, path: &str) -> (String, String) {
-        if let Some(c) = self.collections.get(path) {
-            return (c.api_version.clone(), c.kind.clone());
-        }
-        let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let plural = segs.last().copied().unwrap_or_default();
-        let api = segs[1..segs.len().saturating_sub(1)].join("/");
-        (api, kind_of(plural))
     }
 
     /// One stored object; `namespace` is "" for cluster-scoped kinds.

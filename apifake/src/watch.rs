@@ -37,6 +37,9 @@ pub(crate) enum WatchEnd {
     Drop,
     /// Send an ERROR event with a 410 Status, then end the stream.
     Expire,
+    /// Send what is queued, then end the stream gracefully, as the API server ends the
+    /// watches of a resource whose CRD is deleted.
+    Close,
 }
 
 /// An open watch, as the mutators see it.
@@ -95,6 +98,15 @@ impl Watches {
         }
     }
 
+    /// Ends the open watches of one collection (see [`WatchEnd::Close`]).
+    pub(crate) fn close(&mut self, collection: &str) {
+        for w in self.open.values_mut() {
+            if w.collection == collection {
+                w.end.get_or_insert(WatchEnd::Close);
+            }
+        }
+    }
+
     /// The lines queued on a watch since the last take, and its injected end if any;
     /// `None` when the watch is no longer registered.
     pub(crate) fn take(&mut self, id: u64) -> Option<(Vec<Bytes>, Option<WatchEnd>)> {
@@ -118,7 +130,9 @@ pub(crate) struct WatchPlan {
     pub(crate) initial: Vec<Bytes>,
     /// End the stream after `initial` (an expired watch).
     pub(crate) end_after_initial: bool,
-    pub(crate) collection: String,
+    /// The apiVersion and kind of its BOOKMARKs.
+    pub(crate) api_version: String,
+    pub(crate) kind: String,
     pub(crate) bookmarks: bool,
     pub(crate) deadline: Instant,
 }
@@ -149,8 +163,8 @@ pub(crate) fn start(store: &Store, watches: &mut Watches, res: Resource, query: 
                 initial.push(event_line("ADDED", &o));
             }
             if query::flag(query, "sendInitialEvents") && bookmarks {
-                let (api, kind) = store.types(&res.collection);
-                initial.push(bookmark_line(&api, &kind, store.resource_version(), true));
+                let rv = store.resource_version();
+                initial.push(bookmark_line(&res.api_version, &res.kind, rv, true));
             }
         }
         Some(rv) if rv < floor => {
@@ -190,7 +204,8 @@ pub(crate) fn start(store: &Store, watches: &mut Watches, res: Resource, query: 
         id,
         initial,
         end_after_initial,
-        collection: res.collection,
+        api_version: res.api_version,
+        kind: res.kind,
         bookmarks,
         deadline: Instant::now() + timeout,
     })

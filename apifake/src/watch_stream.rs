@@ -43,7 +43,8 @@ enum Then {
 pub(crate) struct WatchStream {
     shared: Arc<Shared>,
     id: u64,
-    collection: String,
+    api_version: String,
+    kind: String,
     bookmarks: bool,
     deadline: Instant,
     outbox: VecDeque<Bytes>,
@@ -65,7 +66,8 @@ impl WatchStream {
         WatchStream {
             shared,
             id: plan.id,
-            collection: plan.collection,
+            api_version: plan.api_version,
+            kind: plan.kind,
             bookmarks: plan.bookmarks,
             deadline: plan.deadline,
             outbox: plan.initial.into(),
@@ -146,6 +148,11 @@ impl WatchStream {
                 self.then = Then::End;
                 return;
             }
+            Some(WatchEnd::Close) => {
+                self.outbox.extend(lines);
+                self.then = Then::End;
+                return;
+            }
             None => {}
         }
         self.outbox.extend(lines);
@@ -153,9 +160,9 @@ impl WatchStream {
             if now >= self.last_bookmark + every {
                 // Every event up to the current version is in the outbox: the bookmark
                 // follows them.
-                let (api, kind) = s.store.types(&self.collection);
                 let rv = s.store.resource_version();
-                self.outbox.push_back(bookmark_line(&api, &kind, rv, false));
+                let line = bookmark_line(&self.api_version, &self.kind, rv, false);
+                self.outbox.push_back(line);
                 self.last_bookmark = now;
             }
         }

@@ -22,6 +22,13 @@ pub enum Error {
         kind: &'static str,
         source: kube::runtime::watcher::Error,
     },
+    /// Asking the API server which resources of a group version it serves, to know
+    /// which optional kinds to watch (asked again later; nothing changes meanwhile).
+    #[error("discovering the resources of {api_version}: {source}")]
+    Discovery {
+        api_version: String,
+        source: kube::Error,
+    },
     /// The model cannot be rendered (two contents claimed one set name).
     #[error("rendering the ruleset: {0}")]
     Render(NameCollision),
@@ -53,6 +60,8 @@ pub enum ErrorKind {
     Apply,
     /// A watch stream that failed (it restarts).
     Watch,
+    /// Discovery of the optional kinds served (asked again later).
+    Discovery,
 }
 
 impl ErrorKind {
@@ -66,6 +75,7 @@ impl ErrorKind {
             ErrorKind::Render => "render",
             ErrorKind::Apply => "apply",
             ErrorKind::Watch => "watch",
+            ErrorKind::Discovery => "discovery",
         }
     }
 }
@@ -77,6 +87,7 @@ impl Error {
             Error::InvalidObject(_) => ErrorKind::InvalidObject,
             Error::Manifests(_) => ErrorKind::Manifests,
             Error::Watch { .. } => ErrorKind::Watch,
+            Error::Discovery { .. } => ErrorKind::Discovery,
             Error::Render(_) => ErrorKind::Render,
             Error::Apply(_) => ErrorKind::Apply,
             Error::DriftCheck(_) => ErrorKind::DriftCheck,
@@ -117,6 +128,10 @@ mod tests {
             }),
             Error::Apply(ApplyError::Output("x".into())),
             Error::DriftCheck("gone".into()),
+            Error::Discovery {
+                api_version: "policy.networking.k8s.io/v1alpha2".into(),
+                source: kube::Error::LinesCodecMaxLineLengthExceeded,
+            },
         ];
         let labels: Vec<&str> = errors.iter().map(|e| e.kind().label()).collect();
         assert_eq!(
@@ -126,7 +141,8 @@ mod tests {
                 "manifests",
                 "render",
                 "apply",
-                "drift_check"
+                "drift_check",
+                "discovery"
             ]
         );
         assert_eq!(errors[0].to_string(), "cluster: Pod a/p: status.podIP: bad");

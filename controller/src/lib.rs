@@ -1,7 +1,7 @@
 //! The netfence controller: watch -> model -> ruleset diff -> kernel, on one node.
 //!
-//! Thin glue over the model, the analyzer and the renderer: sources (`watch`,
-//! `manifests`) fill the `store` (through the `state::Feed`); `decide` decides when to
+//! Thin glue over the model, the analyzer and the renderer: sources (`watch`, with
+//! `crds` for the kinds whose CRDs come and go, `manifests`) fill the `store` (through the `state::Feed`); `decide` decides when to
 //! reconcile, retry, read the kernel back and repair it, with no I/O and no clock;
 //! `drive` carries that out through the `enforcer`, which turns the store into a ruleset
 //! and has `netfence_nft::backend` bring the kernel to it by the smallest correct change;
@@ -9,6 +9,7 @@
 //! names dropped packets; `http` serves metrics and health; `error` types the failures.
 
 pub mod conntrack;
+pub mod crds;
 pub mod decide;
 pub mod drive;
 pub mod drops;

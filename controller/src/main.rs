@@ -48,6 +48,11 @@ struct Cli {
     /// Every so often the kernel table is read back and repaired if it drifted.
     #[arg(long, default_value_t = 30)]
     resync_seconds: u64,
+    /// How often the API server is asked which of the tiered policies' kinds
+    /// (ClusterNetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy) it serves:
+    /// their CRDs may be installed or removed at any time.
+    #[arg(long, default_value_t = 30)]
+    discovery_seconds: u64,
     /// Standalone mode: how often the directory is checked for changes.
     #[arg(long, default_value_t = 250)]
     poll_ms: u64,
@@ -143,6 +148,7 @@ fn main() -> anyhow::Result<()> {
         coalesce: Duration::from_millis(cli.coalesce_ms),
         resync: Duration::from_secs(cli.resync_seconds.max(1)),
         poll: Duration::from_millis(cli.poll_ms.max(10)),
+        discovery: Duration::from_secs(cli.discovery_seconds.max(1)),
         cut_established: !cli.keep_established,
         revoke: netfence_controller::conntrack::Limits {
             per_second: cli.conntrack_delete_rate,

@@ -30,6 +30,8 @@ pub struct Config {
     pub coalesce: Duration,
     pub resync: Duration,
     pub poll: Duration,
+    /// How often the API server's discovery is read for the tiered policies' CRDs.
+    pub discovery: Duration,
     pub cut_established: bool,
     /// Batch size and rate of conntrack deletions.
     pub revoke: conntrack::Limits,
@@ -72,7 +74,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let mut expected: Vec<Listing> = if cfg.manifests.is_some() {
         vec![Listing::Manifests]
     } else {
-        watch::WATCHED.iter().map(|k| Listing::Watch(*k)).collect()
+        watch::listings()
     };
     if guard_from_node {
         expected.push(Listing::Node);
@@ -95,7 +97,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         None => {
             let client = kube::Client::try_default().await?;
             let node = guard_from_node.then(|| cfg.node_name.clone()).flatten();
-            tokio::spawn(watch::run(client, shared.clone(), node));
+            tokio::spawn(watch::run(client, shared.clone(), node, cfg.discovery));
         }
     }
     if cfg.nflog_group != 0 {

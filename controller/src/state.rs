@@ -45,6 +45,10 @@ pub enum Listing {
     /// The watch of this node's Node object: nothing is applied before the node was
     /// read, so that a restart never replaces a guarded table with an unguarded one.
     Node,
+    /// The first look at which optional kinds (the tiered policies' CRDs) the API server
+    /// serves: the watches of those it serves then are expected too, before anything is
+    /// applied, so that a restart never enforces less than the tiers in place.
+    Discovery,
     /// Standalone mode's manifest directory.
     Manifests,
 }
@@ -55,8 +59,13 @@ pub struct Feed {
     changed: Notify,
     /// When the oldest change the loop has not taken yet happened.
     first_change: Mutex<Option<Instant>>,
-    synced: Mutex<BTreeSet<Listing>>,
+    syncing: Mutex<Syncing>,
+}
+
+/// The sources whose initial lists are expected, and those that are in.
+struct Syncing {
     expected: BTreeSet<Listing>,
+    synced: BTreeSet<Listing>,
 }
 
 impl Feed {
@@ -65,8 +74,10 @@ impl Feed {
             store: Mutex::new(ObjectStore::default()),
             changed: Notify::new(),
             first_change: Mutex::new(None),
-            synced: Mutex::new(BTreeSet::new()),
-            expected: expected.iter().copied().collect(),
+            syncing: Mutex::new(Syncing {
+                expected: expected.iter().copied().collect(),
+                synced: BTreeSet::new(),
+            }),
         }
     }
 
@@ -81,12 +92,28 @@ impl Feed {
 
     /// `listing`'s initial list is in.
     pub fn mark_synced(&self, listing: Listing) {
-        self.synced.lock().expect("lock").insert(listing);
+        self.syncing.lock().expect("lock").synced.insert(listing);
+        self.changed.notify_one();
+    }
+
+    /// `listing`'s initial list is expected too (a source found at start). Added before
+    /// the listing that found it is marked synced, it holds readiness back until in.
+    pub fn expect(&self, listing: Listing) {
+        self.syncing.lock().expect("lock").expected.insert(listing);
+    }
+
+    /// `listing` is gone (a kind no longer served): neither expected nor synced.
+    pub fn forget(&self, listing: Listing) {
+        let mut s = self.syncing.lock().expect("lock");
+        s.expected.remove(&listing);
+        s.synced.remove(&listing);
+        drop(s);
         self.changed.notify_one();
     }
 
     pub fn all_synced(&self) -> bool {
-        self.expected.is_subset(&self.synced.lock().expect("lock"))
+        let s = self.syncing.lock().expect("lock");
+        s.expected.is_subset(&s.synced)
     }
 
     /// When the oldest change since the last call happened (None: no change).
@@ -133,5 +160,33 @@ impl Enforced {
             policy_drops: self.drop_counters.lock().expect("lock").clone(),
         };
         serde_json::to_string_pretty(&doc).expect("serialisable")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_listing_found_at_start_holds_readiness_back_until_in_or_gone() {
+        let cnp = Listing::Watch(Kind::TierPolicy(
+            netfence_model::tier::TierKind::ClusterNetworkPolicy,
+        ));
+        let feed = Feed::new(&[Listing::Watch(Kind::Pod), Listing::Discovery]);
+        feed.mark_synced(Listing::Watch(Kind::Pod));
+        // Discovery found the kind: expected before discovery counts as done.
+        feed.expect(cnp);
+        feed.mark_synced(Listing::Discovery);
+        assert!(!feed.all_synced());
+        feed.mark_synced(cnp);
+        assert!(feed.all_synced());
+        // Gone before its list came in: nothing waits for it.
+        let anp = Listing::Watch(Kind::TierPolicy(
+            netfence_model::tier::TierKind::AdminNetworkPolicy,
+        ));
+        feed.expect(anp);
+        assert!(!feed.all_synced());
+        feed.forget(anp);
+        assert!(feed.all_synced());
     }
 }

@@ -1,8 +1,11 @@
-//! Cluster-wide watches of Pods, Namespaces and NetworkPolicies (peers can be anywhere),
-//! feeding the object store. kube-runtime's watcher relists after 410 Gone and
-//! reconnects after disconnects, with backoff; a relist replaces the kind's objects.
-//! Also this node's own Node object, whose pod CIDRs bound the unprogrammed-pod guard.
+//! Cluster-wide watches of Pods, Namespaces, NetworkPolicies and Nodes (peers can be
+//! anywhere; Nodes for the `nodes` peers of tiered policies), feeding the object store,
+//! and of the tiered policies while their CRDs are served ([`crate::crds`]).
+//! kube-runtime's watcher relists after 410 Gone and reconnects after disconnects, with
+//! backoff; a relist replaces the kind's objects. Also this node's own Node object, whose
+//! pod CIDRs bound the unprogrammed-pod guard.
 
+use crate::crds;
 use crate::error::Error;
 use crate::state::{Listing, Shared};
 use crate::store::{Decoded, Key, Kind, Stored};
@@ -12,15 +15,27 @@ use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::runtime::watcher::{self, watcher, Event};
 use kube::runtime::WatchStreamExt;
 use kube::{Api, Client, Resource};
-use netfence_loader::cluster::decode_typed;
+use netfence_loader::cluster::decode_resource;
 use netfence_model::ManifestError;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
 use std::sync::Arc;
+use std::time::Duration;
 
-/// The watched kinds (each must be synced before anything is applied).
-pub const WATCHED: [Kind; 3] = [Kind::Namespace, Kind::Pod, Kind::NetworkPolicy];
+/// The kinds always watched (each must be synced before anything is applied).
+pub const WATCHED: [Kind; 4] = [Kind::Namespace, Kind::Pod, Kind::NetworkPolicy, Kind::Node];
+
+/// What must be listed before anything is applied with an API server: the kinds always
+/// watched, and the first discovery of the tiered kinds (which adds the watches of those
+/// served then). Not this node's Node object: that is the guard's ([`Listing::Node`]).
+pub fn listings() -> Vec<Listing> {
+    WATCHED
+        .iter()
+        .map(|k| Listing::Watch(*k))
+        .chain([Listing::Discovery])
+        .collect()
+}
 
 /// Logs the errors of an object the model refuses, and counts the object once.
 fn report_invalid(shared: &Shared, kind: Kind, name: &str, errors: Vec<ManifestError>) {
@@ -45,25 +60,26 @@ fn key_of<K: Resource>(kind: Kind, obj: &K) -> Key {
     )
 }
 
-/// A typed object's key in the store, and what the model's decoder makes of it (the
-/// loader's one path from API objects to model objects).
-fn decoded<K>(kind: Kind, obj: &K) -> (Key, Decoded)
+/// An object's key in the store, and what the model's decoder makes of it (the loader's
+/// one path from API objects to model objects); `dt` is its kind's dynamic type.
+fn decoded<K>(kind: Kind, obj: &K, dt: &K::DynamicType) -> (Key, Decoded)
 where
-    K: Resource<DynamicType = ()> + Serialize,
+    K: Resource + Serialize,
 {
     let key = key_of(kind, obj);
-    let decoded = match decode_typed(obj, "default") {
+    let decoded = match decode_resource(obj, dt, "default") {
         Ok(parsed) => Decoded::from_parsed(parsed),
         Err(e) => Decoded::Invalid(vec![e]),
     };
     (key, decoded)
 }
 
-async fn watch_kind<K>(client: Client, shared: Arc<Shared>, kind: Kind)
+/// Watches every object of `api` (of `kind`, whose dynamic type is `dt`: `()` for
+/// k8s-openapi types) into the store, until the process ends or the task is aborted.
+pub(crate) async fn watch_kind<K>(api: Api<K>, dt: K::DynamicType, shared: Arc<Shared>, kind: Kind)
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug + Send + 'static,
 {
-    let api: Api<K> = Api::all(client);
     let mut events = watcher(api, watcher::Config::default())
         .default_backoff()
         .boxed();
@@ -76,7 +92,7 @@ where
                 false
             }
             Ok(Event::InitApply(obj)) => {
-                let (key, decoded) = decoded(kind, &obj);
+                let (key, decoded) = decoded(kind, &obj, &dt);
                 if let Decoded::Invalid(errors) = &decoded {
                     report_invalid(&shared, kind, &key.2, errors.clone());
                 }
@@ -84,7 +100,7 @@ where
                 false
             }
             Ok(Event::Apply(obj)) => {
-                let (key, decoded) = decoded(kind, &obj);
+                let (key, decoded) = decoded(kind, &obj, &dt);
                 let name = key.2.clone();
                 let stored = shared.feed.store.lock().expect("lock").apply(key, decoded);
                 match stored {
@@ -203,17 +219,21 @@ async fn watch_node(client: Client, shared: Arc<Shared>, node: String) {
     }
 }
 
-/// Runs the watches until the process ends; `node`: also watch that Node's pod CIDRs.
-pub async fn run(client: Client, shared: Arc<Shared>, node: Option<String>) {
+/// Runs the watches until the process ends; `node`: also watch that Node's pod CIDRs;
+/// `discovery`: how often to look for the tiered kinds' CRDs coming and going.
+pub async fn run(client: Client, shared: Arc<Shared>, node: Option<String>, discovery: Duration) {
     let node_watch = async {
         if let Some(node) = node {
             watch_node(client.clone(), shared.clone(), node).await;
         }
     };
+    let all = || client.clone();
     tokio::join!(
-        watch_kind::<Namespace>(client.clone(), shared.clone(), Kind::Namespace),
-        watch_kind::<Pod>(client.clone(), shared.clone(), Kind::Pod),
-        watch_kind::<NetworkPolicy>(client.clone(), shared.clone(), Kind::NetworkPolicy),
+        watch_kind::<Namespace>(Api::all(all()), (), shared.clone(), Kind::Namespace),
+        watch_kind::<Pod>(Api::all(all()), (), shared.clone(), Kind::Pod),
+        watch_kind::<NetworkPolicy>(Api::all(all()), (), shared.clone(), Kind::NetworkPolicy),
+        watch_kind::<Node>(Api::all(all()), (), shared.clone(), Kind::Node),
+        crds::run(client.clone(), shared.clone(), discovery),
         node_watch,
     );
 }

@@ -280,3 +280,64 @@ fn a_burst_of_changes_becomes_a_few_transactions() {
     }
     let _ = std::fs::remove_file(&s.kubeconfig);
 }
+
+#[test]
+#[ignore = "needs root (network namespaces, nftables): .ci/run runs it as root"]
+fn the_binary_follows_a_crd_installed_after_it_is_ready() {
+    let s = setup("crd");
+    let kc = s.kubeconfig.display().to_string();
+    let ctls: Vec<Controller> = s
+        .lab
+        .nodes
+        .iter()
+        .map(|n| {
+            Controller::start(
+                &s.lab,
+                &n.name,
+                &["--discovery-seconds", "1"],
+                &[("KUBECONFIG", &kc)],
+            )
+        })
+        .collect();
+    let c = &ctls[0];
+    check(&s, "without the CRDs");
+    assert_eq!(c.get("/readyz").map(|r| r.0), Some(200));
+    let compiles = |c: &Controller| c.metric("netfence_model_updates_total{kind=\"compile\"}");
+    let before = compiles(c);
+    let invalid = c.metric("netfence_errors_total{kind=\"invalid_object\"}");
+    let api = "policy.networking.k8s.io/v1alpha2";
+    s.fake.install_crd(
+        api,
+        "ClusterNetworkPolicy",
+        netfence_apifake::Scope::Cluster,
+    );
+    s.fake.apply(
+        serde_json::json!({"apiVersion": api, "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "bad"}, "spec": {"tier": "Middle", "priority": 1,
+        "subject": {"namespaces": {}}}}),
+    );
+    s.fake.apply(
+        serde_json::json!({"apiVersion": api, "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "good"}, "spec": {"tier": "Baseline", "priority": 1,
+        "subject": {"namespaces": {}},
+        "ingress": [{"action": "Accept", "from": [{"namespaces": {}}]}]}}),
+    );
+    // The kernel holds no tiers yet: the model is compiled again with the policy, and
+    // the invalid one is reported.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while compiles(c) <= before
+        || c.metric("netfence_errors_total{kind=\"invalid_object\"}") <= invalid
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the CRD's policies were not seen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    s.fake
+        .delete(api, "ClusterNetworkPolicy", "", "bad")
+        .unwrap();
+    check(&s, "with a ClusterNetworkPolicy");
+    assert_eq!(c.get("/readyz").map(|r| r.0), Some(200));
+    let _ = std::fs::remove_file(&s.kubeconfig);
+}

@@ -1,16 +1,18 @@
 //! Objects from a live cluster through the API server (kubeconfig, optional context).
-//! A typed object is serialised once, straight into the generic value the file loader
-//! decodes ([`decode_typed`]), so a live cluster, the controller's watches and a
-//! directory of manifests go through one decoding path.
+//! An API object (typed, or a [`DynamicObject`] of a kind k8s-openapi has no type for) is
+//! serialised once, straight into the generic value the file loader decodes
+//! ([`decode_resource`]), so a live cluster, the controller's watches and a directory of
+//! manifests go through one decoding path.
 
 use crate::{LoadError, Loaded};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
-use k8s_openapi::api::core::v1::{Namespace, Pod, ReplicationController, Service};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
-use kube::api::{Api, ListParams};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config, Resource};
+use netfence_model::tier::TierKind;
 use netfence_model::{ManifestError, ParsedManifest, Source};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -53,24 +55,46 @@ pub async fn default_namespace(context: Option<&str>) -> String {
         .unwrap_or_else(|| "default".into())
 }
 
+/// Whether a kind's resource may be missing from the API server: a CRD's kind is, when
+/// the CRD is not installed, and then there is nothing to list.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Served {
+    Always,
+    IfInstalled,
+}
+
+/// Lists every object of a kind, page by page; `dt` is the kind's dynamic type (`()` for
+/// k8s-openapi types).
 async fn list_all<K>(
     client: &Client,
+    dt: &K::DynamicType,
+    served: Served,
     loaded: &mut Loaded,
     default_ns: &str,
 ) -> Result<(), LoadError>
 where
-    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Serialize + Debug,
+    K: Resource + Clone + DeserializeOwned + Serialize + Debug,
 {
-    let kind = K::kind(&()).to_string();
-    let api: Api<K> = Api::all(client.clone());
+    let kind = K::kind(dt).to_string();
+    let api: Api<K> = Api::all_with(client.clone(), dt);
     let mut params = ListParams::default().limit(500);
     loop {
-        let page = api.list(&params).await.map_err(|e| LoadError::Api {
-            kind: kind.clone(),
-            message: e.to_string(),
-        })?;
+        let page = match api.list(&params).await {
+            Ok(page) => page,
+            Err(kube::Error::Api(status))
+                if status.is_not_found() && served == Served::IfInstalled =>
+            {
+                return Ok(());
+            }
+            Err(e) => {
+                return Err(LoadError::Api {
+                    kind,
+                    message: e.to_string(),
+                })
+            }
+        };
         for item in &page.items {
-            let parsed = decode_typed(item, default_ns).map_err(|e| LoadError::Api {
+            let parsed = decode_resource(item, dt, default_ns).map_err(|e| LoadError::Api {
                 kind: kind.clone(),
                 message: e.message,
             })?;
@@ -85,15 +109,55 @@ where
     Ok(())
 }
 
-/// Decodes a typed API object as the model reads manifests: serialised once into the
-/// generic value the model's decoder takes (kind and apiVersion set from the type: list
-/// items may come without them, and the decoder dispatches on them), then decoded with
-/// `source` "cluster" (no lines). Objects without a namespace go to `default_ns`. The
-/// error is the serialisation's (not expected of k8s-openapi types); the model's own
-/// errors are in the returned [`ParsedManifest`], worded as for manifest files.
+/// The tiered-policy kinds, in the order the model names them.
+pub const TIER_KINDS: [TierKind; 3] = [
+    TierKind::ClusterNetworkPolicy,
+    TierKind::AdminNetworkPolicy,
+    TierKind::BaselineAdminNetworkPolicy,
+];
+
+/// Where the API server serves a tiered-policy kind, once its CRD (network-policy-api)
+/// is installed: the versions the model reads (v0.2.0 serves ClusterNetworkPolicy at
+/// v1alpha2 only, v0.1.x the other two at v1alpha1 only). All three are cluster-scoped.
+pub fn tier_resource(kind: TierKind) -> ApiResource {
+    let (version, plural) = match kind {
+        TierKind::ClusterNetworkPolicy => ("v1alpha2", "clusternetworkpolicies"),
+        TierKind::AdminNetworkPolicy => ("v1alpha1", "adminnetworkpolicies"),
+        TierKind::BaselineAdminNetworkPolicy => ("v1alpha1", "baselineadminnetworkpolicies"),
+    };
+    let group = "policy.networking.k8s.io";
+    ApiResource {
+        group: group.into(),
+        version: version.into(),
+        api_version: format!("{group}/{version}"),
+        kind: kind.kind().into(),
+        plural: plural.into(),
+    }
+}
+
+/// Decodes a typed API object as the model reads manifests ([`decode_resource`] for
+/// k8s-openapi types).
 pub fn decode_typed<K>(object: &K, default_ns: &str) -> Result<ParsedManifest, ManifestError>
 where
     K: Resource<DynamicType = ()> + Serialize,
+{
+    decode_resource(object, &(), default_ns)
+}
+
+/// Decodes an API object as the model reads manifests: serialised once into the generic
+/// value the model's decoder takes (kind and apiVersion set from the type, `dt` for a
+/// dynamic one: list items may come without them, and the decoder dispatches on them),
+/// then decoded with `source` "cluster" (no lines). Objects without a namespace go to
+/// `default_ns`. The error is the serialisation's (not expected of API objects); the
+/// model's own errors are in the returned [`ParsedManifest`], worded as for manifest
+/// files.
+pub fn decode_resource<K>(
+    object: &K,
+    dt: &K::DynamicType,
+    default_ns: &str,
+) -> Result<ParsedManifest, ManifestError>
+where
+    K: Resource + Serialize,
 {
     let source = Source::new("cluster", 0);
     let mut value = serde_yaml::to_value(object).map_err(|e| ManifestError {
@@ -102,8 +166,8 @@ where
         message: e.to_string(),
     })?;
     if let Some(map) = value.as_mapping_mut() {
-        map.insert("kind".into(), K::kind(&()).as_ref().into());
-        map.insert("apiVersion".into(), K::api_version(&()).as_ref().into());
+        map.insert("kind".into(), K::kind(dt).as_ref().into());
+        map.insert("apiVersion".into(), K::api_version(dt).as_ref().into());
     }
     Ok(netfence_model::manifest::decode_object(
         value, source, default_ns,
@@ -112,18 +176,27 @@ where
 
 /// Reads everything the model needs from the cluster. Peers can be in any namespace,
 /// so the whole cluster is read; ReplicaSets and Jobs are left out because their
-/// Deployments and CronJobs already stand for their pods.
+/// Deployments and CronJobs already stand for their pods. Nodes are read for the `nodes`
+/// peers of tiered policies; a tiered-policy kind whose CRD is not installed has nothing
+/// to read (the API server answers 404), which is no error.
 pub async fn load_cluster(client: &Client, default_ns: &str) -> Result<Loaded, LoadError> {
+    use Served::Always;
     let mut loaded = Loaded::default();
-    list_all::<Namespace>(client, &mut loaded, default_ns).await?;
-    list_all::<Pod>(client, &mut loaded, default_ns).await?;
-    list_all::<NetworkPolicy>(client, &mut loaded, default_ns).await?;
-    list_all::<Service>(client, &mut loaded, default_ns).await?;
-    list_all::<Deployment>(client, &mut loaded, default_ns).await?;
-    list_all::<StatefulSet>(client, &mut loaded, default_ns).await?;
-    list_all::<DaemonSet>(client, &mut loaded, default_ns).await?;
-    list_all::<CronJob>(client, &mut loaded, default_ns).await?;
-    list_all::<ReplicationController>(client, &mut loaded, default_ns).await?;
+    let (c, l, ns) = (client, &mut loaded, default_ns);
+    list_all::<Namespace>(c, &(), Always, l, ns).await?;
+    list_all::<Pod>(c, &(), Always, l, ns).await?;
+    list_all::<NetworkPolicy>(c, &(), Always, l, ns).await?;
+    list_all::<Service>(c, &(), Always, l, ns).await?;
+    list_all::<Deployment>(c, &(), Always, l, ns).await?;
+    list_all::<StatefulSet>(c, &(), Always, l, ns).await?;
+    list_all::<DaemonSet>(c, &(), Always, l, ns).await?;
+    list_all::<CronJob>(c, &(), Always, l, ns).await?;
+    list_all::<ReplicationController>(c, &(), Always, l, ns).await?;
+    list_all::<Node>(c, &(), Always, l, ns).await?;
+    for kind in TIER_KINDS {
+        let ar = tier_resource(kind);
+        list_all::<DynamicObject>(c, &ar, Served::IfInstalled, l, ns).await?;
+    }
     Ok(loaded)
 }
 

@@ -99,3 +99,126 @@ async fn a_bad_object_is_reported_and_the_rest_loaded() {
         .iter()
         .any(|o| matches!(o, Object::Policy(p) if p.meta.name == "db")));
 }
+
+const V1ALPHA1: &str = "policy.networking.k8s.io/v1alpha1";
+const V1ALPHA2: &str = "policy.networking.k8s.io/v1alpha2";
+
+fn node() -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Node",
+           "metadata": {"name": "node-1", "labels": {"zone": "a"}},
+           "status": {"addresses": [{"type": "InternalIP", "address": "192.168.0.1"},
+                                    {"type": "Hostname", "address": "node-1"}]}})
+}
+
+fn tier_policies() -> Vec<serde_json::Value> {
+    vec![
+        json!({"apiVersion": V1ALPHA2, "kind": "ClusterNetworkPolicy",
+               "metadata": {"name": "deny-db"},
+               "spec": {"tier": "Admin", "priority": 5,
+                        "subject": {"namespaces": {"matchLabels": {"team": "shop"}}},
+                        "egress": [{"action": "Deny", "to": [{"nodes": {"matchLabels": {"zone": "a"}}}]}]}}),
+        json!({"apiVersion": V1ALPHA1, "kind": "AdminNetworkPolicy",
+               "metadata": {"name": "pass"},
+               "spec": {"priority": 7, "subject": {"namespaces": {}},
+                        "ingress": [{"action": "Pass", "from": [{"namespaces": {}}]}]}}),
+        json!({"apiVersion": V1ALPHA1, "kind": "BaselineAdminNetworkPolicy",
+               "metadata": {"name": "default"},
+               "spec": {"subject": {"namespaces": {}},
+                        "ingress": [{"action": "Deny", "from": [{"namespaces": {}}]}]}}),
+    ]
+}
+
+fn install_tier_crds(fake: &ApiFake) {
+    use netfence_apifake::Scope::Cluster;
+    fake.install_crd(V1ALPHA2, "ClusterNetworkPolicy", Cluster);
+    fake.install_crd(V1ALPHA1, "AdminNetworkPolicy", Cluster);
+    fake.install_crd(V1ALPHA1, "BaselineAdminNetworkPolicy", Cluster);
+}
+
+fn tier_keys(objects: &[Object]) -> Vec<String> {
+    objects
+        .iter()
+        .filter_map(|o| match o {
+            Object::TierPolicy(p) => Some(p.key()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn without_the_crds_there_are_no_tiered_policies_and_no_error() {
+    let fake = ApiFake::start(vec![node()]);
+    let loaded = netfence_loader::cluster::load_cluster(&client(&fake), "default")
+        .await
+        .expect("a cluster without the network-policy-api CRDs loads");
+    assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+    assert!(tier_keys(&loaded.objects).is_empty());
+    // The node is read (for `nodes` peers), and each absent kind was asked for once.
+    let Some(Object::Node(n)) = loaded.objects.iter().find(|o| matches!(o, Object::Node(_))) else {
+        panic!("no node in {:?}", loaded.objects)
+    };
+    assert_eq!(
+        n.addrs,
+        ["192.168.0.1".parse::<std::net::IpAddr>().unwrap()]
+    );
+    for plural in [
+        "v1alpha2/clusternetworkpolicies",
+        "v1alpha1/adminnetworkpolicies",
+        "v1alpha1/baselineadminnetworkpolicies",
+    ] {
+        let path = format!("GET /apis/policy.networking.k8s.io/{plural}?");
+        assert_eq!(
+            fake.requests()
+                .iter()
+                .filter(|r| r.starts_with(&path))
+                .count(),
+            1,
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn with_the_crds_every_tiered_policy_is_read_and_a_bad_one_reported() {
+    let fake = ApiFake::start(vec![node()]);
+    install_tier_crds(&fake);
+    for p in tier_policies() {
+        fake.apply(p);
+    }
+    // A ClusterNetworkPolicy without its tier: the API server's schema requires one.
+    fake.apply(
+        json!({"apiVersion": V1ALPHA2, "kind": "ClusterNetworkPolicy",
+        "metadata": {"name": "broken"},
+        "spec": {"priority": 1, "subject": {"namespaces": {}}}}),
+    );
+    let loaded = netfence_loader::cluster::load_cluster(&client(&fake), "default")
+        .await
+        .unwrap();
+    assert_eq!(
+        tier_keys(&loaded.objects),
+        ["cnp/deny-db", "anp/pass", "banp/default"]
+    );
+    assert_eq!(loaded.errors.len(), 1, "{:?}", loaded.errors);
+    let e = loaded.errors[0].to_string();
+    assert!(
+        e.starts_with("cluster: ClusterNetworkPolicy broken:"),
+        "{e}"
+    );
+    let cluster = Cluster::build(loaded.objects);
+    assert_eq!(cluster.tier_policies.len(), 3);
+    assert_eq!(cluster.nodes.len(), 1);
+}
+
+#[tokio::test]
+async fn a_refused_tiered_kind_fails_the_load() {
+    let fake = ApiFake::start(vec![]);
+    install_tier_crds(&fake);
+    fake.fail_next(
+        "/apis/policy.networking.k8s.io/v1alpha1/adminnetworkpolicies",
+        403,
+    );
+    let err = netfence_loader::cluster::load_cluster(&client(&fake), "default")
+        .await
+        .expect_err("a 403 must fail the load: the analysis would miss Admin policies");
+    assert!(err.to_string().contains("AdminNetworkPolicy"), "{err}");
+}

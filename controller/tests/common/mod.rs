@@ -169,6 +169,13 @@ pub fn fake_text(fake: &netfence_apifake::ApiFake) -> String {
         ("v1", "Namespace"),
         ("v1", "Pod"),
         ("networking.k8s.io/v1", "NetworkPolicy"),
+        ("v1", "Node"),
+        ("policy.networking.k8s.io/v1alpha2", "ClusterNetworkPolicy"),
+        ("policy.networking.k8s.io/v1alpha1", "AdminNetworkPolicy"),
+        (
+            "policy.networking.k8s.io/v1alpha1",
+            "BaselineAdminNetworkPolicy",
+        ),
     ] {
         for mut o in fake.objects(api, kind) {
             o["apiVersion"] = serde_json::Value::String(api.into());
