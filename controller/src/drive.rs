@@ -191,6 +191,10 @@ impl<B: Backend> Driver<B> {
             // Before the first model, and for anything but pod events: everything.
             let input = if changes.everything || !self.core.enforcing() {
                 Input::Objects(store.objects())
+            } else if changes.tiers && changes.pods.is_empty() {
+                Input::Tiers(store.tier_policies())
+            } else if changes.tiers {
+                Input::Objects(store.objects())
             } else {
                 Input::Pods(changes.pods)
             };

@@ -36,6 +36,9 @@ pub enum Input {
     Objects(Vec<Object>),
     /// Pod events since the last reconcile: patch the model (`Model::upsert_pod`).
     Pods(Vec<PodEvent>),
+    /// Only tiered policies changed: every one of them, to replace the model's
+    /// (`Model::replace_tier_policies`); the rest of the model and the cached sets stay.
+    Tiers(Vec<netfence_model::tier::TierPolicy>),
 }
 
 impl<B: Backend> Enforcer<B> {
@@ -148,6 +151,15 @@ impl<B: Backend> Enforcer<B> {
                 }
             }
             (Input::Pods(_), None) => false,
+            (Input::Tiers(policies), Some(model)) => {
+                Arc::make_mut(model).replace_tier_policies(policies);
+                // The cached sets are of pods, peers and named ports, which did not
+                // change; the tiered ones are built again.
+                self.sets.forget_tiers();
+                shared.metrics.model_update("tiers");
+                true
+            }
+            (Input::Tiers(_), None) => false,
             (Input::Objects(all), _) => {
                 *slot = Some(Arc::new(self.compile(shared, all)));
                 true

@@ -23,6 +23,9 @@ pub enum PodEvent {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Changes {
     pub pods: Vec<PodEvent>,
+    /// Tiered policies changed (nothing else needs a recompile for them: their
+    /// compiled form is built again on its own, `Model::replace_tier_policies`).
+    pub tiers: bool,
     pub everything: bool,
 }
 
@@ -38,8 +41,15 @@ impl Changes {
         }
     }
 
+    fn tier(&mut self) {
+        if !self.everything {
+            self.tiers = true;
+        }
+    }
+
     fn all(&mut self) {
         self.everything = true;
+        self.tiers = false;
         self.pods = Vec::new();
     }
 }
@@ -217,6 +227,7 @@ impl ObjectStore {
         }
         match &obj {
             Object::Pod(p) => self.changes.pod(PodEvent::Upsert(p.clone())),
+            Object::TierPolicy(_) => self.changes.tier(),
             _ => self.changes.all(),
         }
         self.objects.insert(key, obj);
@@ -228,13 +239,13 @@ impl ObjectStore {
         if self.objects.remove(key).is_none() {
             return false;
         }
-        if key.0 == Kind::Pod {
-            self.changes.pod(PodEvent::Delete {
+        match key.0 {
+            Kind::Pod => self.changes.pod(PodEvent::Delete {
                 namespace: key.1.clone(),
                 name: key.2.clone(),
-            });
-        } else {
-            self.changes.all();
+            }),
+            Kind::TierPolicy(_) => self.changes.tier(),
+            _ => self.changes.all(),
         }
         true
     }
@@ -258,6 +269,17 @@ impl ObjectStore {
     /// The changes since the last call.
     pub fn take_changes(&mut self) -> Changes {
         std::mem::take(&mut self.changes)
+    }
+
+    /// The tiered policies held.
+    pub fn tier_policies(&self) -> Vec<netfence_model::tier::TierPolicy> {
+        self.objects
+            .values()
+            .filter_map(|o| match o {
+                Object::TierPolicy(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
     }
 
     pub fn objects(&self) -> Vec<Object> {

@@ -129,6 +129,19 @@ impl Model {
         Ok(change)
     }
 
+    /// Replaces every tiered policy (a ClusterNetworkPolicy, AdminNetworkPolicy or
+    /// BaselineAdminNetworkPolicy changed): the cluster holds them as `Cluster::build`
+    /// would (by kind and name, the last of a duplicate kept), and only the tiers are
+    /// compiled again; NetworkPolicies, peers and unions do not depend on them.
+    pub fn replace_tier_policies(&mut self, policies: Vec<crate::tier::TierPolicy>) {
+        let by_key: std::collections::BTreeMap<_, _> = policies
+            .into_iter()
+            .map(|p| ((p.kind, p.name.clone()), p))
+            .collect();
+        self.cluster.tier_policies = by_key.into_values().collect();
+        self.tiers = crate::tiers::Tiers::compile(&self.cluster);
+    }
+
     /// The tiers' stacks and peer sets again, from the patched cluster: they hold
     /// endpoint ids and sets, which a pod change moves (a removal renumbers the last
     /// endpoint). Cheap next to a recompile: no NetworkPolicy is compiled again.

@@ -3,7 +3,9 @@
 //! Needs root (network namespaces). Prints figures; asserts nothing about time.
 //!
 //! Options (after `--`): `--pods 1000,10000,50000` `--runs 5` `--seconds 2`
-//! `--skip-packets`.
+//! `--skip-packets`, `--tiers` (only the tiered section: 10,000 pods, 1,000
+//! NetworkPolicies, 100 Admin and 20 Baseline ClusterNetworkPolicies; a CNP change to
+//! the kernel and the packet path with the tiers loaded).
 
 use netfence_model::{compile_text, Model};
 use netfence_netns::{NodeSpec, PodSpec, Topology, TopologySpec, Worker};
@@ -29,6 +31,7 @@ struct Args {
     runs: usize,
     seconds: f64,
     packets: bool,
+    tiers_only: bool,
 }
 
 fn args() -> Args {
@@ -37,6 +40,7 @@ fn args() -> Args {
         runs: 5,
         seconds: 2.0,
         packets: true,
+        tiers_only: false,
     };
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -58,6 +62,7 @@ fn args() -> Args {
                 i += 1;
             }
             "--skip-packets" => a.packets = false,
+            "--tiers" => a.tiers_only = true,
             _ => {} // cargo bench passes --bench
         }
         i += 1;
@@ -96,6 +101,10 @@ fn readdressed(text: &str) -> String {
 
 fn main() {
     let a = args();
+    if a.tiers_only {
+        tiers(&a);
+        return;
+    }
     println!(
         "netfence nft bench: median of {} runs, {} cores, node-0 of a node per 100 pods",
         a.runs,
@@ -358,7 +367,140 @@ fn throughput(client: &Worker, to: SocketAddr, seconds: f64) -> f64 {
 }
 
 fn packet_path(text: &str, seconds: f64, reps: usize) {
-    let model = packet_model(text);
+    packet_path_of(&packet_model(text), seconds, reps);
+}
+
+/// The cluster of the tiered benchmark: 10,000 pods, 1,000 NetworkPolicies, 100 Admin
+/// and 20 Baseline ClusterNetworkPolicies.
+fn tiered_cluster() -> String {
+    let mut cfg = SynthConfig::bench(10_000, 1_000, 1);
+    cfg.nodes = 100;
+    cfg.admin_policies = 100;
+    cfg.baseline_policies = 20;
+    generate(&cfg)
+}
+
+/// An Admin policy over the benchmark's client and server, first in the tier: a packet
+/// between them walks its rules that do not match (a Deny of other namespaces' pods, a
+/// Deny of an address range, an Accept of another port) before the Pass that hands it
+/// to NetworkPolicy.
+const BENCH_GUARD: &str = "---\napiVersion: policy.networking.k8s.io/v1alpha2\nkind: ClusterNetworkPolicy\nmetadata: {name: bench-guard}\nspec:\n  tier: Admin\n  priority: 0\n  subject: {namespaces: {matchLabels: {kubernetes.io/metadata.name: bench}}}\n  ingress:\n  - {name: not-others, action: Deny, from: [{namespaces: {matchExpressions: [{key: kubernetes.io/metadata.name, operator: NotIn, values: [bench]}]}}]}\n  - {name: other-port, action: Accept, from: [{namespaces: {}}], protocols: [{tcp: {destinationPort: {number: 9}}}]}\n  - {name: hand-over, action: Pass, from: [{namespaces: {}}]}\n  egress:\n  - {name: no-metadata, action: Deny, to: [{networks: [169.254.0.0/16]}]}\n  - {name: hand-over, action: Pass, to: [{namespaces: {}}]}\n";
+
+/// The objects with one Admin policy changed (its first rule's action turned, its
+/// priority moved by one), and back on every other call.
+fn changed_cnp(objects: &[netfence_model::Object], turn: usize) -> Vec<netfence_model::Object> {
+    use netfence_model::tier::{Tier, TierAction};
+    let mut out = objects.to_vec();
+    if turn % 2 == 1 {
+        return out;
+    }
+    let p = out
+        .iter_mut()
+        .find_map(|o| match o {
+            netfence_model::Object::TierPolicy(p)
+                if p.tier == Tier::Admin && !p.ingress.is_empty() && p.name != "bench-guard" =>
+            {
+                Some(p)
+            }
+            _ => None,
+        })
+        .expect("an Admin policy with ingress rules");
+    p.ingress[0].action = match p.ingress[0].action {
+        TierAction::Accept => TierAction::Deny,
+        TierAction::Deny => TierAction::Pass,
+        TierAction::Pass => TierAction::Accept,
+    };
+    p.priority = (p.priority + 1).min(1000);
+    out
+}
+
+/// The tiered section: the ruleset of node-0, one CNP change to the kernel as the
+/// controller does it (the tiers compiled again, render with the cache, diff, the delta
+/// through the kept libnftables context), and the packet path with the tiers loaded.
+fn tiers(a: &Args) {
+    let text = format!("{}{BENCH_GUARD}", tiered_cluster());
+    let parsed = netfence_model::parse_manifest("synth.yaml", &text, "default");
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    let objects = parsed.objects;
+    let opts = RenderOptions {
+        counters: true,
+        ..RenderOptions::default()
+    };
+    let model = Model::compile(netfence_model::Cluster::build(objects.clone()));
+    let mut live = model.clone();
+    let mut cache = SetCache::default();
+    let mut held = render_cached(&model, &node_view(), &opts, &mut cache).expect("render");
+    let stats = held.stats();
+    let topo = Topology::build(&TopologySpec {
+        nodes: vec![NodeSpec::new(
+            "node-0",
+            Ipv4Addr::new(192, 168, 90, 1),
+            Ipv6Addr::new(0xfd00, 0x90, 0, 0, 0, 0, 0, 1),
+        )],
+    })
+    .expect("node namespace");
+    let kept = netfence_nft::Kept::start(topo.netns("node-0")).expect("libnftables");
+    let t = Instant::now();
+    kept.replace(&held).expect("full replace");
+    let full = t.elapsed();
+    let (mut compile, mut render, mut delta, mut total) = (vec![], vec![], vec![], vec![]);
+    let mut size = 0;
+    for turn in 0..a.runs.max(2) * 2 {
+        let tiered: Vec<_> = changed_cnp(&objects, turn)
+            .into_iter()
+            .filter_map(|o| match o {
+                netfence_model::Object::TierPolicy(p) => Some(p),
+                _ => None,
+            })
+            .collect();
+        let t0 = Instant::now();
+        // As the controller does when only tiered policies changed.
+        live.replace_tier_policies(tiered);
+        let t1 = Instant::now();
+        cache.forget_tiers();
+        let next = render_cached(&live, &node_view(), &opts, &mut cache).expect("render");
+        let d = match diff(&held, &next) {
+            Change::Delta(d) => d,
+            other => panic!("a CNP change should be a delta, got {other:?}"),
+        };
+        let t2 = Instant::now();
+        kept.apply_delta(&d).expect("delta");
+        let t3 = Instant::now();
+        size = size.max(d.size());
+        held = next;
+        compile.push(t1 - t0);
+        render.push(t2 - t1);
+        delta.push(t3 - t2);
+        total.push(t3 - t0);
+    }
+    println!(
+        "tiered cluster: {} pods, {} NetworkPolicies, {} tiered policies; node-0's ruleset {} chains / {} rules / {} sets / {} elements, full replace {}",
+        model.cluster.endpoints.len(),
+        model.cluster.policies.len(),
+        model.cluster.tier_policies.len(),
+        stats.chains,
+        stats.rules,
+        stats.sets,
+        stats.elements,
+        ms(full)
+    );
+    println!(
+        "one CNP change to the kernel (median of {}): tiers recompiled {}, render + diff {}, delta {} (largest {} changes): total {} (target < 200 ms)",
+        total.len(),
+        ms(median(compile)),
+        ms(median(render)),
+        ms(median(delta)),
+        size,
+        ms(median(total))
+    );
+    drop(kept);
+    drop(topo);
+    if a.packets {
+        packet_path_of(&packet_model(&text), a.seconds, a.runs.min(7));
+    }
+}
+
+fn packet_path_of(model: &Model, seconds: f64, reps: usize) {
     let pod = |name: &str, ip: [u8; 4]| PodSpec {
         name: name.into(),
         v4: Some(Ipv4Addr::from(ip)),
@@ -394,13 +536,14 @@ fn packet_path(text: &str, seconds: f64, reps: usize) {
     });
     let to: SocketAddr = "10.250.0.2:5201".parse().unwrap();
     let nft = Nft::in_netns(topo.netns("node-0").unwrap());
-    let rs = render_ruleset(&model, &node_view(), &RenderOptions::default()).expect("render");
+    let rs = render_ruleset(model, &node_view(), &RenderOptions::default()).expect("render");
     let stats = rs.stats();
     // The baseline is netfence itself with no policy: the same table, hooks and
     // conntrack (as every cluster with kube-proxy has), nobody isolated.
     let mut bare = model.cluster.clone();
     bare.policies.clear();
     bare.policy_namespace.clear();
+    bare.tier_policies.clear();
     let baseline = render_ruleset(
         &Model::compile(bare),
         &node_view(),
@@ -423,8 +566,9 @@ fn packet_path(text: &str, seconds: f64, reps: usize) {
     };
     let (br, bt, pr, pt) = (med(base_rate), med(base_tp), med(pol_rate), med(pol_tp));
     println!(
-        "\npacket path, client -> server on node-0 ({} policies in the cluster, ruleset {} chains / {} rules / {} elements), median of {reps} alternating runs of {seconds} s:",
+        "\npacket path, client -> server on node-0 ({} policies and {} tiered policies in the cluster, ruleset {} chains / {} rules / {} elements), median of {reps} alternating runs of {seconds} s:",
         model.cluster.policies.len(),
+        model.cluster.tier_policies.len(),
         stats.chains,
         stats.rules,
         stats.elements

@@ -73,6 +73,11 @@ impl SetCache {
         self.sets.clear();
     }
 
+    /// Forgets the tiered policies' sets (after `Model::replace_tier_policies`).
+    pub fn forget_tiers(&mut self) {
+        self.sets.retain(|_, s| s.source != SetSource::Tier);
+    }
+
     /// Brings the sets in step with one pod change of `model` (patched by it).
     pub fn apply(&mut self, change: &PodChange) {
         if change.is_empty() {
@@ -80,7 +85,7 @@ impl SetCache {
         }
         // Tiered peers and named ports are built again with the tiers (the model
         // recompiles them on every pod change).
-        self.sets.retain(|_, s| s.source != SetSource::Tier);
+        self.forget_tiers();
         if change.shared_addrs {
             // Elements are addresses, not pods: with an address held twice, removing
             // it for one pod could be wrong for the other. Build these sets again.

@@ -425,3 +425,58 @@ fn pods_of_namespaces_with_workloads_or_unknown_namespaces_need_a_recompile() {
     assert!(gone.before.is_some() && gone.after.is_none());
     assert!(m.remove_pod("b", "p").unwrap().is_empty());
 }
+
+/// A tiered-policy change applied as the controller applies it
+/// (`Model::replace_tier_policies`, the cache's tiered sets forgotten) renders exactly
+/// as a fresh compile of the changed cluster does.
+#[test]
+fn replaced_tier_policies_render_as_fresh_compiles_do() {
+    let opts = RenderOptions {
+        counters: true,
+        log_group: Some(7),
+        unprogrammed_guard: vec![],
+    };
+    let mut compared = 0;
+    for seed in (1..12).step_by(2) {
+        let w = world(seed);
+        let views = views(&w);
+        let objects = w.objects();
+        let mut live = Model::compile(Cluster::build(objects.clone()));
+        let mut caches: Vec<SetCache> = views.iter().map(|_| SetCache::default()).collect();
+        for (view, cache) in views.iter().zip(&mut caches) {
+            render_cached(&live, view, &opts, cache).expect("render");
+        }
+        // Drop the Admin policy, then change the Baseline one's action.
+        let mut changed: Vec<Object> = objects
+            .into_iter()
+            .filter(|o| !matches!(o, Object::TierPolicy(p) if p.name == "admin-guard"))
+            .collect();
+        for o in &mut changed {
+            if let Object::TierPolicy(p) = o {
+                p.ingress[0].action = netfence_model::tier::TierAction::Pass;
+            }
+        }
+        let tiers: Vec<_> = changed
+            .iter()
+            .filter_map(|o| match o {
+                Object::TierPolicy(p) => Some(p.clone()),
+                _ => None,
+            })
+            .collect();
+        live.replace_tier_policies(tiers);
+        let fresh = Model::compile(Cluster::build(changed));
+        for (view, cache) in views.iter().zip(&mut caches) {
+            cache.forget_tiers();
+            let got = render_cached(&live, view, &opts, cache).expect("render");
+            let want = render_ruleset(&fresh, view, &opts).expect("render");
+            assert!(
+                got == want,
+                "seed {seed} node {:?}: {}",
+                view.name,
+                difference(&got, &want)
+            );
+            compared += 1;
+        }
+    }
+    assert!(compared > 6);
+}
