@@ -170,7 +170,10 @@ fn peer_in(cluster: &Cluster, index: Option<&LabelIndex>, peer: &TierPeer) -> Ti
     let pods = |ns, pods| TierPeerMatch::Endpoints(Arc::new(select_pods(cluster, index, ns, pods)));
     match peer {
         TierPeer::Namespaces(ns) => pods(ns, None),
-        TierPeer::Pods { namespaces, pods: p } => pods(namespaces, Some(p)),
+        TierPeer::Pods {
+            namespaces,
+            pods: p,
+        } => pods(namespaces, Some(p)),
         TierPeer::Networks(nets) => {
             let mut set = AddrSet::empty();
             for n in nets {
