@@ -114,8 +114,11 @@ fn ingress_rows<'m>(
         let key = IngressKey {
             admin: stack(Tier::Admin).map(|s| (s.id, sets.tiers().pattern(s, d_id))),
             np: union.map(|u| {
-                let own = (!sets.own_node(d_id).is_empty()).then(|| d.node.as_deref());
-                (u, np.ingress_pattern(u, d), own.flatten())
+                let own = d
+                    .node
+                    .as_deref()
+                    .filter(|_| !sets.own_node(d_id).is_empty());
+                (u, np.ingress_pattern(u, d), own)
             }),
             // NetworkPolicy decides everything that reaches it: no Baseline after it.
             baseline: stack(Tier::Baseline)

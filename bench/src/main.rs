@@ -173,6 +173,10 @@ struct Row {
     /// Peak resident memory while loading and compiling, and while computing the matrix.
     peak_load_mb: Option<f64>,
     peak_matrix_mb: Option<f64>,
+    /// Resident memory when loading starts (the generated text is held) and when the
+    /// matrix starts (the objects and the model are held).
+    rss_before_load_mb: Option<f64>,
+    rss_before_matrix_mb: Option<f64>,
 }
 
 struct LintRow {
@@ -268,6 +272,7 @@ fn run_size(a: &Args, pods: usize) -> Row {
     let generate_time = t.elapsed();
 
     eprintln!("   parsing ({:.1} MB)", text.len() as f64 / 1e6);
+    let rss_before_load_mb = memory::current_mb();
     memory::reset_peak();
     // As the CLI reads a file: a large one on every core.
     let (parse, parsed) = timed(a.runs, || {
@@ -302,6 +307,7 @@ fn run_size(a: &Args, pods: usize) -> Row {
         protocol: a.protocol,
     };
     let n = model.cluster.endpoints.len();
+    let rss_before_matrix_mb = memory::current_mb();
     memory::reset_peak();
     let (matrix, m) = timed(a.runs, || {
         Matrix::compute(&model, std::slice::from_ref(&col))
@@ -341,6 +347,8 @@ fn run_size(a: &Args, pods: usize) -> Row {
         tiers,
         peak_load_mb,
         peak_matrix_mb,
+        rss_before_load_mb,
+        rss_before_matrix_mb,
         pods,
         policies,
         endpoints: n,
@@ -430,16 +438,17 @@ fn print_table(rows: &[Row], a: &Args) {
     }
     println!();
     println!(
-        "{:>7} {:>20} {:>20} {:>16}",
-        "pods", "peak RSS load+comp", "peak RSS matrix", "RSS at the end"
+        "resident memory (RSS before -> peak during; freed memory is reused, not returned), process peak {}:",
+        memory::show(memory::process_peak_mb())
     );
+    println!("{:>7} {:>26} {:>26}", "pods", "load+compile", "matrix 1p");
     for r in rows {
+        let phase = |before, peak| format!("{} -> {}", memory::show(before), memory::show(peak));
         println!(
-            "{:>7} {:>20} {:>20} {:>16}",
+            "{:>7} {:>26} {:>26}",
             r.pods,
-            memory::show(r.peak_load_mb),
-            memory::show(r.peak_matrix_mb),
-            memory::show(memory::current_mb())
+            phase(r.rss_before_load_mb, r.peak_load_mb),
+            phase(r.rss_before_matrix_mb, r.peak_matrix_mb)
         );
     }
     if rows.iter().any(|r| r.tiers.is_some()) {
