@@ -40,6 +40,8 @@ pub struct WorkloadCoverage {
     pub name: String,
     pub subject: Subject,
     pub pods: usize,
+    /// Its pods (and templates), for questions asked per workload (exposure).
+    pub members: Vec<EndpointId>,
     pub ingress: Isolation,
     pub egress: Isolation,
     /// Policies selecting any of its pods, `ns/name`.
@@ -131,6 +133,7 @@ pub fn coverage(model: &Model) -> Vec<NamespaceCoverage> {
             pods: members.len(),
             ingress: isolation(model, &members, Direction::Ingress),
             egress: isolation(model, &members, Direction::Egress),
+            members,
             policies: policies.into_iter().collect(),
             guardrails: guardrails.into_iter().collect(),
         });

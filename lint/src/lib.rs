@@ -10,6 +10,7 @@ mod checks;
 pub mod config;
 mod context;
 pub mod coverage;
+pub mod exposure;
 pub mod finding;
 
 pub use catalogue::{check, Check, Severity, CATALOGUE};

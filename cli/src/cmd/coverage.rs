@@ -15,9 +15,14 @@ pub fn run(args: CoverageArgs) -> Result<ExitCode> {
             bail!("no pods or workloads in namespace {ns}");
         }
     }
+    let index = netfence_lint::exposure::ExposureIndex::new(&input.model);
+    let exposure: Vec<Vec<_>> = namespaces
+        .iter()
+        .map(|ns| ns.workloads.iter().map(|w| index.of(&w.members)).collect())
+        .collect();
     let out = match args.output {
-        CoverageFormat::Table => coverage_out::table(&namespaces),
-        CoverageFormat::Json => coverage_out::json(&namespaces)?,
+        CoverageFormat::Table => coverage_out::table(&namespaces, &exposure),
+        CoverageFormat::Json => coverage_out::json(&namespaces, &exposure)?,
     };
     print!("{out}");
     Ok(ExitCode::SUCCESS)
