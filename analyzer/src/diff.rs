@@ -10,12 +10,13 @@ use crate::explain::{allow_origin, flow_port_set, tier_origin};
 use crate::matrix::{Matrix, MatrixPort};
 use crate::reach::{reach, DirectionReach, Flow, Reach};
 use netfence_model::objects::{Direction, Policy};
+use netfence_model::outside::{outside_classes, OutsideClass};
 use netfence_model::ports::PortRef;
 use netfence_model::tier::{Tier, TierPolicy};
 use netfence_model::tiers::{policy_key, TierStackId};
 use netfence_model::Isolation;
 use netfence_model::Party;
-use netfence_model::{EndpointId, EndpointSet, Model, Protocol, Source, UnionId};
+use netfence_model::{EndpointId, EndpointSet, Family, Model, PortSet, Protocol, Source, UnionId};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -24,6 +25,25 @@ use std::sync::Arc;
 pub enum Grouping {
     Pod,
     Workload,
+}
+
+/// What a diff compares besides every pod pair on every port.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
+pub struct DiffOptions {
+    /// Also flows to a destination on a port it does not declare (by default only the
+    /// ports a destination listens on count; one that declares none listens on all).
+    pub all_ports: bool,
+    /// Also flows to and from the addresses outside the cluster, one per class of
+    /// addresses the policies tell apart (`netfence_model::outside`).
+    pub outside: bool,
+}
+
+impl DiffOptions {
+    /// Every pod pair on every port, no outside parties: the whole matrix compared.
+    pub const PODS_ALL_PORTS: DiffOptions = DiffOptions {
+        all_ports: true,
+        outside: false,
+    };
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -149,6 +169,50 @@ pub fn default_ports(base: &Model, head: &Model) -> Vec<MatrixPort> {
             protocol,
         })
         .collect()
+}
+
+/// The port numbers the egress rules of either version write (a range by its first
+/// port), beside `ports`: what an address outside listens on, as far as a diff can
+/// tell.
+pub fn outside_ports(base: &Model, head: &Model, ports: &[MatrixPort]) -> Vec<MatrixPort> {
+    let mut set: BTreeSet<(Protocol, u16)> = BTreeSet::new();
+    for m in [base, head] {
+        for p in &m.cluster.policies {
+            for rule in p.rules(Direction::Egress) {
+                for spec in &rule.ports {
+                    if let netfence_model::PortSpec::Range {
+                        protocol, start, ..
+                    } = spec
+                    {
+                        set.insert((*protocol, *start));
+                    }
+                }
+            }
+        }
+        for p in &m.cluster.tier_policies {
+            for rule in &p.egress {
+                for port in rule.ports.iter().flatten() {
+                    if let netfence_model::tier::TierPort::Range {
+                        protocol, start, ..
+                    } = port
+                    {
+                        set.insert((*protocol, *start));
+                    }
+                }
+            }
+        }
+    }
+    let mut out = ports.to_vec();
+    for (protocol, port) in set {
+        let p = MatrixPort {
+            port: PortRef::Number(port),
+            protocol,
+        };
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    out
 }
 
 /// The part of a policy that decides traffic (not its labels, annotations or line).
@@ -426,21 +490,8 @@ fn denied_by(model: &Model, r: &Reach) -> Vec<String> {
 /// Policies isolating `s` for egress or `d` for ingress, and the tiered policies
 /// selecting them in those directions.
 fn isolating(model: &Model, s: EndpointId, d: EndpointId, out: &mut BTreeSet<String>) {
-    for (e, dir) in [(s, Direction::Egress), (d, Direction::Ingress)] {
-        if let Some(u) = model.subject_isolation(e, dir).union() {
-            out.extend(model.policy_keys(u));
-        }
-        for tier in [Tier::Admin, Tier::Baseline] {
-            if let Some(stack) = model.tiers.stack_of(e, tier, dir) {
-                out.extend(
-                    stack
-                        .policies
-                        .iter()
-                        .map(|p| policy_key(&model.cluster, *p)),
-                );
-            }
-        }
-    }
+    isolating_side(model, s, Direction::Egress, out);
+    isolating_side(model, d, Direction::Ingress, out);
 }
 
 /// The tier stacks selecting `s` for egress and `d` for ingress: with the unions, what
@@ -480,6 +531,7 @@ struct PortDiff<'a> {
     common: &'a Common,
     members: &'a [Vec<usize>],
     group_of_common: &'a [usize],
+    all_ports: bool,
 }
 
 impl PortDiff<'_> {
@@ -495,6 +547,14 @@ impl PortDiff<'_> {
         let mut mapped = EndpointSet::empty(n_base);
         let mut cells: Vec<Cell> = (0..self.members.len()).map(|_| Cell::default()).collect();
         let mut touched: Vec<usize> = Vec::new();
+        // Common destinations that count on this port.
+        let counted: Vec<bool> = common
+            .pairs
+            .iter()
+            .map(|&(b, h)| {
+                self.all_ports || listens(self.base, b, port) || listens(self.head, h, port)
+            })
+            .collect();
         for (from, from_members) in self.members.iter().enumerate() {
             for &cs in from_members {
                 row_changes(
@@ -506,6 +566,9 @@ impl PortDiff<'_> {
                     &mut mapped,
                     |d, now| {
                         let Some(cd) = common.of_base[d] else { return };
+                        if !counted[cd] {
+                            return;
+                        }
                         let to = self.group_of_common[cd];
                         let cell = &mut cells[to];
                         if cell.gained + cell.lost == 0 {
@@ -526,7 +589,7 @@ impl PortDiff<'_> {
                 let (mut before, mut after, mut pairs) = (0, 0, 0);
                 for &a in from_members {
                     for &b in &self.members[to] {
-                        if a == b {
+                        if a == b || !counted[b] {
                             continue;
                         }
                         pairs += 1;
@@ -542,8 +605,36 @@ impl PortDiff<'_> {
     }
 }
 
+/// Does endpoint `e` listen on the column's port: it declares that port (a named one
+/// resolves on it), or it declares no port at all (nothing says it does not listen).
+pub fn listens(model: &Model, e: EndpointId, port: &MatrixPort) -> bool {
+    let ep = model.cluster.endpoint(e);
+    if ep.ports.is_empty() {
+        return true;
+    }
+    match &port.port {
+        PortRef::Number(n) => ep
+            .ports
+            .iter()
+            .any(|p| p.port == *n && p.protocol == port.protocol),
+        PortRef::Name(name) => ep.named_port(name, port.protocol).is_some(),
+    }
+}
+
 /// Compares every pair of endpoints present in both versions on every port.
 pub fn diff(base: &Model, head: &Model, ports: &[MatrixPort], grouping: Grouping) -> Diff {
+    diff_with(base, head, ports, grouping, DiffOptions::PODS_ALL_PORTS)
+}
+
+/// Compares the versions as `options` say: pod pairs on the ports their destinations
+/// listen on (or all), and the outside of the cluster.
+pub fn diff_with(
+    base: &Model,
+    head: &Model,
+    ports: &[MatrixPort],
+    grouping: Grouping,
+    options: DiffOptions,
+) -> Diff {
     let common = common(base, head);
     let policy_changes = policy_changes(base, head);
     let changed_keys: HashMap<&str, PolicyChangeKind> = policy_changes
@@ -595,6 +686,7 @@ pub fn diff(base: &Model, head: &Model, ports: &[MatrixPort], grouping: Grouping
         common: &common,
         members: &members,
         group_of_common: &group_of_common,
+        all_ports: options.all_ports,
     };
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -636,7 +728,7 @@ pub fn diff(base: &Model, head: &Model, ports: &[MatrixPort], grouping: Grouping
     );
     let mut causes_of: HashMap<CauseKey, Arc<[String]>> = HashMap::new();
     let shared_names: Vec<Arc<str>> = group_names.iter().map(|g| Arc::from(g.as_str())).collect();
-    let changes = found
+    let mut changes: Vec<FlowChange> = found
         .into_iter()
         .enumerate()
         .map(|(i, (pi, (from, to), cell, before, after, pairs))| {
@@ -694,12 +786,222 @@ pub fn diff(base: &Model, head: &Model, ports: &[MatrixPort], grouping: Grouping
             }
         })
         .collect();
+    if options.outside {
+        let ctx = OutsideDiff {
+            base,
+            head,
+            common: &common,
+            changed_keys: &changed_keys,
+            ports,
+            egress_ports: &outside_ports(base, head, ports),
+        };
+        let mut outside = ctx.changes(&members, &shared_names);
+        outside.sort_by(|a, b| {
+            (&a.from, &a.to, a.port.protocol, port_key(&a.port)).cmp(&(
+                &b.from,
+                &b.to,
+                b.port.protocol,
+                port_key(&b.port),
+            ))
+        });
+        let explained = changes.len();
+        for (i, c) in outside.iter_mut().enumerate() {
+            if explained + i >= EXPLAINED_CHANGES {
+                c.allowed_by.clear();
+                c.denied_by.clear();
+            }
+        }
+        changes.extend(outside);
+    }
     Diff {
         ports: ports.to_vec(),
         policy_changes,
         changes,
         added,
         removed,
+    }
+}
+
+/// Flows between the common endpoints and the outside classes of both versions.
+struct OutsideDiff<'a> {
+    base: &'a Model,
+    head: &'a Model,
+    common: &'a Common,
+    changed_keys: &'a HashMap<&'a str, PolicyChangeKind>,
+    /// Ports towards pods (each on the ports it listens on) and towards the outside.
+    ports: &'a [MatrixPort],
+    egress_ports: &'a [MatrixPort],
+}
+
+impl OutsideDiff<'_> {
+    /// Per group, class and direction: the pods whose verdict changed on each port.
+    /// An outside address listens on every port (nothing declares otherwise); a pod
+    /// destination on the ports it listens on, as for pod pairs.
+    fn changes(&self, members: &[Vec<usize>], names: &[Arc<str>]) -> Vec<FlowChange> {
+        let classes = outside_classes(&[self.base, self.head]);
+        let mut out = Vec::new();
+        for class in &classes {
+            let label: Arc<str> = Arc::from(class.to_string().as_str());
+            let other = Party::External(class.party_net());
+            for (g, group) in members.iter().enumerate() {
+                for d in Direction::BOTH {
+                    // Per pod: what each version lets through in direction d.
+                    let sets: Vec<(usize, PortSet, PortSet)> = group
+                        .iter()
+                        .map(|&ci| {
+                            let (b, h) = self.common.pairs[ci];
+                            (
+                                ci,
+                                allowed_with(self.base, b, d, other, class.family()),
+                                allowed_with(self.head, h, d, other, class.family()),
+                            )
+                        })
+                        .collect();
+                    let ports = match d {
+                        Direction::Ingress => self.ports,
+                        Direction::Egress => self.egress_ports,
+                    };
+                    for port in ports {
+                        if let Some(c) = self.cell(class, &label, names[g].clone(), d, port, &sets)
+                        {
+                            out.push(c);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn cell(
+        &self,
+        class: &OutsideClass,
+        label: &Arc<str>,
+        group: Arc<str>,
+        d: Direction,
+        port: &MatrixPort,
+        sets: &[(usize, PortSet, PortSet)],
+    ) -> Option<FlowChange> {
+        let (mut pairs, mut before, mut after, mut gained, mut lost) = (0, 0, 0, 0, 0);
+        let mut example: Option<(usize, u16, bool)> = None;
+        for (ci, b_set, h_set) in sets {
+            let (b, h) = self.common.pairs[*ci];
+            // The pod's port: a number, or its container port of that name (named ports
+            // never resolve on an address outside, so egress takes numbers only).
+            let n = match (&port.port, d) {
+                (PortRef::Number(n), _) => *n,
+                (PortRef::Name(name), Direction::Ingress) => {
+                    match self
+                        .head
+                        .cluster
+                        .endpoint(h)
+                        .named_port(name, port.protocol)
+                    {
+                        Some(n) => n,
+                        None => continue,
+                    }
+                }
+                (PortRef::Name(_), Direction::Egress) => return None,
+            };
+            if d == Direction::Ingress
+                && !(listens(self.base, b, port) || listens(self.head, h, port))
+            {
+                continue;
+            }
+            pairs += 1;
+            let was = b_set.contains(port.protocol, n);
+            let now = h_set.contains(port.protocol, n);
+            before += usize::from(was);
+            after += usize::from(now);
+            if was != now {
+                if now {
+                    gained += 1;
+                } else {
+                    lost += 1;
+                }
+                if example.is_none_or(|(_, _, was_now)| !was_now && now) {
+                    example = Some((*ci, n, now));
+                }
+            }
+        }
+        let (ci, n, now) = example?;
+        let (b, h) = self.common.pairs[ci];
+        let flow = |e: EndpointId| {
+            let (from, to) = match d {
+                Direction::Egress => (Party::Endpoint(e), Party::External(class.party_net())),
+                Direction::Ingress => (Party::External(class.party_net()), Party::Endpoint(e)),
+            };
+            Flow {
+                from,
+                to,
+                protocol: Some(port.protocol),
+                port: Some(n),
+                family: Some(class.family()),
+            }
+        };
+        let (rb, rh) = (reach(self.base, flow(b)), reach(self.head, flow(h)));
+        let (allowing, denying) = if now {
+            ((self.head, &rh), (self.base, &rb))
+        } else {
+            ((self.base, &rb), (self.head, &rh))
+        };
+        let mut involved = BTreeSet::new();
+        for (m, e) in [(self.base, b), (self.head, h)] {
+            isolating_side(m, e, d, &mut involved);
+        }
+        let causes: Vec<String> = involved
+            .into_iter()
+            .filter(|k| self.changed_keys.contains_key(k.as_str()))
+            .collect();
+        let (from, to) = match d {
+            Direction::Egress => (group, label.clone()),
+            Direction::Ingress => (label.clone(), group),
+        };
+        Some(FlowChange {
+            from,
+            to,
+            port: port.clone(),
+            pairs,
+            before,
+            after,
+            gained,
+            lost,
+            causes: causes.into(),
+            allowed_by: allowed_by(allowing.0, allowing.1),
+            denied_by: denied_by(denying.0, denying.1),
+        })
+    }
+}
+
+/// The ports direction `d` of endpoint `e` lets through with `other` over `family`
+/// (none when the endpoint does not speak the family).
+fn allowed_with(
+    model: &Model,
+    e: EndpointId,
+    d: Direction,
+    other: Party,
+    family: Family,
+) -> PortSet {
+    if !model.cluster.endpoint(e).speaks(family) {
+        return PortSet::empty();
+    }
+    model.decide(Party::Endpoint(e), d, other, family).allowed
+}
+
+/// Policies isolating `e` in direction `d`, and the tiered ones selecting it there.
+fn isolating_side(model: &Model, e: EndpointId, d: Direction, out: &mut BTreeSet<String>) {
+    if let Some(u) = model.subject_isolation(e, d).union() {
+        out.extend(model.policy_keys(u));
+    }
+    for tier in [Tier::Admin, Tier::Baseline] {
+        if let Some(stack) = model.tiers.stack_of(e, tier, d) {
+            out.extend(
+                stack
+                    .policies
+                    .iter()
+                    .map(|p| policy_key(&model.cluster, *p)),
+            );
+        }
     }
 }
 

@@ -266,3 +266,87 @@ fn diff_agrees_with_reach_on_random_clusters() {
         "the mutation changed too little: {changed} of {compared}"
     );
 }
+
+/// Outside parties: each class of addresses the policies tell apart is compared with
+/// every workload both ways, every change checked against `reach` on both versions; a
+/// port the destination does not declare counts only with `all_ports`.
+#[test]
+fn flows_to_and_from_outside_and_only_listening_ports() {
+    use netfence_analyzer::diff::{diff_with, DiffOptions};
+    let (base, head) = case("outside");
+    let ports = default_ports(&base, &head);
+    let shown = |options| -> Vec<(String, String, String, FlowChangeKind)> {
+        diff_with(&base, &head, &ports, Grouping::Workload, options)
+            .changes
+            .iter()
+            .map(|c| {
+                (
+                    c.from.to_string(),
+                    c.to.to_string(),
+                    c.port.to_string(),
+                    c.kind(),
+                )
+            })
+            .collect()
+    };
+    let default = shown(DiffOptions {
+        all_ports: false,
+        outside: true,
+    });
+    assert_eq!(
+        default,
+        [
+            (
+                "198.51.100.0/24".into(),
+                "shop/deploy/api".into(),
+                "9090/TCP".into(),
+                FlowChangeKind::NowAllowed
+            ),
+            (
+                "shop/deploy/frontend".into(),
+                "203.0.113.128/25".into(),
+                "443/TCP".into(),
+                FlowChangeKind::NowDenied
+            ),
+        ]
+    );
+    let all = shown(DiffOptions {
+        all_ports: true,
+        outside: true,
+    });
+    assert!(all.contains(&(
+        "shop/deploy/frontend".into(),
+        "shop/deploy/api".into(),
+        "8080/TCP".into(),
+        FlowChangeKind::NowAllowed
+    )));
+    assert_eq!(all.len(), 3, "{all:?}");
+    // The reported outside changes are what reach says of a representative address.
+    for (addr, gained_in_head) in [("198.51.100.7", true), ("203.0.113.200", false)] {
+        let net: ipnet::IpNet = format!("{addr}/32").parse().unwrap();
+        let verdict = |m: &Model| {
+            let api = m.cluster.endpoint_by_key("shop/deploy/api");
+            let frontend = m.cluster.endpoint_by_key("shop/deploy/frontend");
+            let flow = if gained_in_head {
+                Flow {
+                    from: Party::External(net),
+                    to: Party::Endpoint(api.unwrap()),
+                    protocol: None,
+                    port: Some(9090),
+                    family: None,
+                }
+            } else {
+                Flow {
+                    from: Party::Endpoint(frontend.unwrap()),
+                    to: Party::External(net),
+                    protocol: None,
+                    port: Some(443),
+                    family: None,
+                }
+            };
+            reach(m, flow).allowed
+        };
+        assert_eq!(verdict(&base), !gained_in_head, "{addr} in base");
+        assert_eq!(verdict(&head), gained_in_head, "{addr} in head");
+    }
+}

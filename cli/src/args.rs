@@ -249,6 +249,14 @@ pub struct DiffArgs {
     /// Exit 1 if any flow becomes allowed.
     #[arg(long)]
     pub fail_on_new_allow: bool,
+    /// Also flows to a destination on ports it does not declare (by default a pod counts
+    /// only on its declared container ports; one that declares none, on every port).
+    #[arg(long)]
+    pub all_ports: bool,
+    /// Leave out the flows to and from addresses outside the cluster (by default each
+    /// class of addresses the policies tell apart is compared, as CIDRs).
+    #[arg(long)]
+    pub no_outside: bool,
     /// Namespace for manifest objects without one.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,

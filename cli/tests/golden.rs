@@ -583,3 +583,26 @@ fn compile_for_an_unknown_node_is_an_error() {
         &["compile", "-f", DEMO, "--node", "node-9"],
     );
 }
+
+/// Flows to and from addresses outside the cluster, named by the CIDRs the policies
+/// write (an except split off its block), and a port the destination does not declare
+/// left out.
+#[test]
+fn diff_outside() {
+    check_owned("diff-outside", &diff_case("outside", &[]));
+}
+
+/// `--all-ports` also reports the change on the port the destination does not declare.
+#[test]
+fn diff_all_ports() {
+    check_owned("diff-all-ports", &diff_case("outside", &["--all-ports"]));
+}
+
+/// Coverage's from-outside / to-outside columns with an ipBlock each way.
+#[test]
+fn coverage_outside() {
+    check(
+        "coverage-outside",
+        &["coverage", "-f", "testdata/diff/outside/head"],
+    );
+}

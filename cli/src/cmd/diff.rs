@@ -56,7 +56,11 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
         GroupBy::Pod => Grouping::Pod,
         GroupBy::Workload => Grouping::Workload,
     };
-    let d = diff::diff(&base, &head, &ports, grouping);
+    let options = diff::DiffOptions {
+        all_ports: args.all_ports,
+        outside: !args.no_outside,
+    };
+    let d = diff::diff_with(&base, &head, &ports, grouping, options);
     let out = match args.output {
         DiffFormat::Text => diff_out::text(&d),
         DiffFormat::Json => diff_out::json(&d)?,
