@@ -14,6 +14,8 @@ use crate::party::Party;
 use crate::ports::PortSet;
 use crate::tier::Tier;
 use crate::tiers::{TierStackId, TierStage};
+use crate::truth::Truth;
+use crate::unknown::{record, Unknown};
 
 /// What one direction lets through, and which stage decided what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,8 +32,13 @@ pub struct DirectionDecision {
     pub baseline: Option<(TierStackId, TierStage)>,
     /// Ports no stage decided: allowed by default.
     pub defaulted: PortSet,
-    /// Every port this direction lets through.
+    /// Every port this direction surely lets through.
     pub allowed: PortSet,
+    /// Ports whose outcome depends on facts the input does not show (none of them is in
+    /// `allowed`): the first stage element that might decide them might not match.
+    pub unknown: PortSet,
+    /// Those facts, each with the ports that hang on it.
+    pub unknowns: Vec<Unknown>,
 }
 
 /// Which stage decided a given port.
@@ -53,6 +60,8 @@ impl DirectionDecision {
             baseline: None,
             defaulted: PortSet::all(),
             allowed: PortSet::all(),
+            unknown: PortSet::empty(),
+            unknowns: Vec::new(),
         }
     }
 
@@ -115,6 +124,44 @@ impl Model {
         out
     }
 
+    /// Three-valued [`Model::union_allowed`]: the ports surely allowed, the ports that
+    /// some element only maybe allows (no surely matching one does), and the facts those
+    /// hang on.
+    pub fn union_truth(
+        &self,
+        u: UnionId,
+        other: Party,
+        family: Family,
+        dst: Option<&Endpoint>,
+    ) -> (PortSet, PortSet, Vec<Unknown>) {
+        let (mut sure, mut maybe) = (PortSet::empty(), PortSet::empty());
+        let mut facts = Vec::new();
+        let other_ep = other.endpoint().map(|e| self.cluster.endpoint(e));
+        for a in &self.union(u).allows {
+            let truth = match other_ep {
+                Some(e) => self.peer_truth_endpoint(a.peer, e, family),
+                None => Truth::from(self.peer_admits(a.peer, other, family)),
+            };
+            match truth {
+                Truth::True => sure.add(&a.ports_for(dst)),
+                Truth::Unknown => {
+                    let ports = a.ports_for(dst);
+                    maybe.add(&ports);
+                    if let (crate::compile::PeerRef::Peer(id), Some(e)) = (a.peer, other_ep) {
+                        facts.push((self.peer_unknown_fact(id, a.policy, e), ports));
+                    }
+                }
+                Truth::False => {}
+            }
+        }
+        let maybe = maybe.difference(&sure);
+        let mut unknowns = Vec::new();
+        for (fact, ports) in facts {
+            record(&mut unknowns, fact, &ports.intersection(&maybe));
+        }
+        (sure, maybe, unknowns)
+    }
+
     /// Decides direction `d` of a connection from `subject`'s side (the source for
     /// egress, the destination for ingress) with `other` over `family`.
     pub fn decide(
@@ -141,38 +188,52 @@ impl Model {
         };
         let mut undecided = PortSet::all();
         let mut allowed = PortSet::empty();
-        let admin = self.tiers.stack_of(sid, Tier::Admin, d).map(|stack| {
-            let stage = stack.evaluate(&self.cluster, other, family, dst, &undecided);
-            allowed.add(&stage.accepted);
-            undecided = undecided
-                .difference(&stage.accepted)
-                .difference(&stage.denied);
-            (stack.id, stage)
-        });
+        let mut unknown = PortSet::empty();
+        let mut unknowns = Vec::new();
+        // Ports a stage leaves unknown are out of the later stages' hands: whatever they
+        // say, the outcome hangs on a fact the input does not show.
+        let mut tier_stage = |tier: Tier, undecided: &mut PortSet, allowed: &mut PortSet| {
+            let tri = self.tiers.evaluate_tri(&self.cluster, tier, d, s, other, family, dst, undecided)?;
+            let st = tri.stage;
+            allowed.add(&st.accepted);
+            if tier == Tier::Baseline {
+                // A Pass in the Baseline tier ends in the default allow.
+                allowed.add(&st.passed);
+                *undecided = undecided.difference(&st.passed);
+            }
+            *undecided = undecided
+                .difference(&st.accepted)
+                .difference(&st.denied)
+                .difference(&st.unknown);
+            unknown.add(&st.unknown);
+            unknowns.extend(tri.unknowns);
+            let stack = self.tiers.stack_of(sid, tier, d)?;
+            Some((stack.id, st))
+        };
+        let admin = tier_stage(Tier::Admin, &mut undecided, &mut allowed);
         let (mut np_decided, mut np_allowed) = (PortSet::empty(), PortSet::empty());
+        let mut np_unknown = PortSet::empty();
+        let mut np_facts = Vec::new();
         if let SubjectIsolation::Isolated(u) = self.subject_isolation(sid, d) {
             // NetworkPolicy decides everything that reaches it; its own-node exception
             // is part of its answer.
-            let np = if isolation == Isolation::NodeLocal {
-                PortSet::all()
+            let (np, maybe) = if isolation == Isolation::NodeLocal {
+                (PortSet::all(), PortSet::empty())
             } else {
-                self.union_allowed(u, other, family, dst)
+                let (sure, maybe, facts) = self.union_truth(u, other, family, dst);
+                np_facts = facts;
+                (sure, maybe)
             };
             np_allowed = np.intersection(&undecided);
+            np_unknown = maybe.intersection(&undecided);
             np_decided = std::mem::replace(&mut undecided, PortSet::empty());
             allowed.add(&np_allowed);
         }
-        let baseline = self.tiers.stack_of(sid, Tier::Baseline, d).map(|stack| {
-            let stage = stack.evaluate(&self.cluster, other, family, dst, &undecided);
-            // A Pass in the Baseline tier ends in the default allow.
-            allowed.add(&stage.accepted);
-            allowed.add(&stage.passed);
-            undecided = undecided
-                .difference(&stage.accepted)
-                .difference(&stage.denied)
-                .difference(&stage.passed);
-            (stack.id, stage)
-        });
+        let baseline = tier_stage(Tier::Baseline, &mut undecided, &mut allowed);
+        for f in np_facts {
+            record(&mut unknowns, f.fact, &f.ports.intersection(&np_unknown));
+        }
+        unknown.add(&np_unknown);
         allowed.add(&undecided);
         DirectionDecision {
             isolation,
@@ -182,6 +243,8 @@ impl Model {
             baseline,
             defaulted: undecided,
             allowed,
+            unknown,
+            unknowns,
         }
     }
 }
