@@ -7,7 +7,28 @@ use netfence_model::objects::Direction;
 use netfence_model::tier::{Tier, TierAction};
 use netfence_model::tiers::{TierPeerMatch, TierStackId, TierStage};
 use netfence_model::Isolation;
-use netfence_model::{Model, PeerRef, PortSet};
+use netfence_model::{Model, PeerRef, PortSet, Truth};
+
+/// A direction's verdict for the flow: `allowed`, `denied` or `unknown`.
+pub fn direction_verdict(flow: &Flow, d: &DirectionReach) -> &'static str {
+    if flow.admitted_by(&d.allowed_ports) {
+        "allowed"
+    } else if flow.admitted_by(&d.unknown_ports) {
+        "unknown"
+    } else {
+        "denied"
+    }
+}
+
+/// The ports that both directions surely or maybe let through, less those surely
+/// allowed: the ones whose outcome is unknown.
+pub fn maybe_ports(f: &FamilyReach) -> PortSet {
+    let mut egress = f.egress.allowed_ports.clone();
+    egress.add(&f.egress.unknown_ports);
+    let mut ingress = f.ingress.allowed_ports.clone();
+    ingress.add(&f.ingress.unknown_ports);
+    egress.intersection(&ingress).difference(&f.allowed_ports)
+}
 
 /// `port/PROTO`, `all TCP ports` or `any port` for the flow.
 pub fn flow_ports(flow: &Flow) -> String {
@@ -94,6 +115,11 @@ fn tier_lines(
         let el = &st.elements[c.element];
         let line = if decided {
             format!("  {origin}: not reached (decided above)")
+        } else if c.peer_truth == Truth::Unknown && !c.ports.intersection(&probe).is_empty() {
+            decided = stage.unknown.intersection(&probe) == probe;
+            format!(
+                "  UNKNOWN: {origin}: the peer might match (it depends on what the input does not show): the outcome of these ports is unknown"
+            )
         } else if !c.peer_matched {
             match el.peer {
                 TierPeerMatch::Nothing => {
@@ -131,11 +157,7 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
     if let Some((stack, stage)) = &d.decision.admin {
         tier_lines(model, flow, &head, *stack, stage, out);
         if d.decision.decided_by(&flow_port_set(flow)) == DecidedBy::Tier(Tier::Admin) {
-            let verdict = if flow.admitted_by(&d.allowed_ports) {
-                "allowed"
-            } else {
-                "denied"
-            };
+            let verdict = direction_verdict(flow, d);
             out.push(format!(
                 "{head}: {verdict} by the Admin tier; NetworkPolicy and the Baseline tier are not consulted"
             ));
@@ -159,12 +181,12 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
             DecidedBy::NetworkPolicy => "NetworkPolicy".to_string(),
             DecidedBy::Default => "the default (no tier decided)".to_string(),
         };
-        let verdict = if flow.admitted_by(&d.allowed_ports) {
-            "allowed"
+        let verdict = direction_verdict(flow, d);
+        if verdict == "unknown" {
+            out.push(format!("{head}: unknown (see below)"));
         } else {
-            "denied"
-        };
-        out.push(format!("{head}: {verdict}, decided by {by}"));
+            out.push(format!("{head}: {verdict}, decided by {by}"));
+        }
     }
 }
 
@@ -193,11 +215,7 @@ fn np_lines(model: &Model, flow: &Flow, d: &DirectionReach, head: &str, out: &mu
         Isolation::Isolated(u) => {
             let union = model.union(u);
             let names = model.policy_keys(u);
-            let verdict = if flow.admitted_by(&d.allowed_ports) {
-                "allowed"
-            } else {
-                "denied"
-            };
+            let verdict = direction_verdict(flow, d);
             out.push(format!(
                 "{head}: isolated by [{}]: {verdict}",
                 names.join(", ")
@@ -215,6 +233,23 @@ fn np_lines(model: &Model, flow: &Flow, d: &DirectionReach, head: &str, out: &mu
                 let origin = allow_origin(model, u, c);
                 let peer = describe_peer(model, u, c);
                 let port_ok = flow.admitted_by(&c.ports);
+                if c.peer_truth == Truth::Unknown {
+                    out.push(if port_ok {
+                        format!(
+                            "  MAYBE: {origin} ({peer}; {}): {}",
+                            c.ports,
+                            c.peer_reason.clone().unwrap_or_default()
+                        )
+                    } else {
+                        format!(
+                            "  {origin}: port does not match: it allows {}, not {} (and whether the peer matches is unknown: {})",
+                            c.ports,
+                            flow_ports(flow),
+                            c.peer_reason.clone().unwrap_or_default()
+                        )
+                    });
+                    continue;
+                }
                 let line = match (c.peer_matched, port_ok) {
                     (true, true) => format!("  ALLOWS: {origin} ({peer}; {})", c.ports),
                     (true, false) => format!(
@@ -247,6 +282,10 @@ fn family_lines(model: &Model, flow: &Flow, f: &FamilyReach) -> Vec<String> {
     direction_lines(model, flow, &f.ingress, &mut out);
     if flow.port.is_none() {
         out.push(format!("allowed ports: {}", f.allowed_ports));
+        let maybe = maybe_ports(f);
+        if !maybe.is_empty() {
+            out.push(format!("ports that might be allowed (unknown): {maybe}"));
+        }
     }
     out
 }
@@ -259,10 +298,13 @@ pub fn render(model: &Model, r: &Reach) -> String {
         r.flow.from.name(cluster),
         r.flow.to.name(cluster),
         flow_ports(&r.flow),
-        if r.allowed { "ALLOWED" } else { "DENIED" }
+        r.verdict.as_str().to_ascii_uppercase()
     )];
     if let Some(note) = &r.note {
         lines.push(format!("  {note}"));
+    }
+    for u in &r.unknowns {
+        lines.push(format!("  unknown: {u}"));
     }
     let per_family: Vec<Vec<String>> = r
         .families
@@ -274,11 +316,7 @@ pub fn render(model: &Model, r: &Reach) -> String {
         let indent = if all_same || r.families.len() == 1 {
             "  "
         } else {
-            lines.push(format!(
-                "  over {}: {}",
-                f.family,
-                if f.allowed { "allowed" } else { "denied" }
-            ));
+            lines.push(format!("  over {}: {}", f.family, f.verdict));
             "    "
         };
         lines.extend(fl.iter().map(|l| format!("{indent}{l}")));

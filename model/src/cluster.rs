@@ -304,7 +304,9 @@ impl Cluster {
             });
         }
         for cr in &stand_ins {
-            let rule = rules.find(&cr.group, &cr.kind).expect("partitioned by rule");
+            let rule = rules
+                .find(&cr.group, &cr.kind)
+                .expect("partitioned by rule");
             endpoints.push(Endpoint {
                 id: EndpointId(0),
                 namespace: cluster.ns_by_name[&cr.namespace],

@@ -408,7 +408,9 @@ impl Model {
                     } if e.on_pod_network() && !self.cluster.labels_known(e.namespace) => self
                         .cluster
                         .namespace_truth(sel, e.namespace)
-                        .and(Truth::from(pod.as_ref().is_none_or(|p| p.matches(&e.labels)))),
+                        .and(Truth::from(
+                            pod.as_ref().is_none_or(|p| p.matches(&e.labels)),
+                        )),
                     _ => Truth::False,
                 }
             }
@@ -426,7 +428,10 @@ impl Model {
                 namespace: self.cluster.namespace(e.namespace).name.clone(),
                 selector: format!(
                     "namespaceSelector {}",
-                    namespace.as_ref().map(ToString::to_string).unwrap_or_default()
+                    namespace
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
                 ),
                 policy,
             },

@@ -193,7 +193,16 @@ impl Model {
         // Ports a stage leaves unknown are out of the later stages' hands: whatever they
         // say, the outcome hangs on a fact the input does not show.
         let mut tier_stage = |tier: Tier, undecided: &mut PortSet, allowed: &mut PortSet| {
-            let tri = self.tiers.evaluate_tri(&self.cluster, tier, d, s, other, family, dst, undecided)?;
+            let tri = self.tiers.evaluate_tri(
+                &self.cluster,
+                tier,
+                d,
+                s,
+                other,
+                family,
+                dst,
+                undecided,
+            )?;
             let st = tri.stage;
             allowed.add(&st.accepted);
             if tier == Tier::Baseline {

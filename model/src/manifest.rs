@@ -407,7 +407,10 @@ fn decode_value(
     match result {
         Ok(Some(obj)) => out.objects.push(obj),
         Ok(None) => {
-            let group = header.api_version.as_deref().and_then(CustomResource::group_of);
+            let group = header
+                .api_version
+                .as_deref()
+                .and_then(CustomResource::group_of);
             if let (Some(group), Some(name)) = (group, header.metadata.name.clone()) {
                 out.custom.push(CustomResource {
                     group: group.to_string(),

@@ -274,9 +274,17 @@ mod tests {
                 match_expressions: vec![req("team", "DoesNotExist", &[])],
             },
         ];
-        for l in [labels(&[]), labels(&[("team", "a")]), labels(&[("team", "b")])] {
+        for l in [
+            labels(&[]),
+            labels(&[("team", "a")]),
+            labels(&[("team", "b")]),
+        ] {
             for s in &sels {
-                assert_eq!(s.truth(&l, true), Truth::from(s.matches(&l)), "{s} on {l:?}");
+                assert_eq!(
+                    s.truth(&l, true),
+                    Truth::from(s.matches(&l)),
+                    "{s} on {l:?}"
+                );
             }
         }
     }
@@ -291,8 +299,14 @@ mod tests {
         };
         // Decided by the labels that are known.
         assert_eq!(sel(&[], vec![]).truth(&known, false), Truth::True);
-        assert_eq!(sel(&[(name, "monitoring")], vec![]).truth(&known, false), Truth::True);
-        assert_eq!(sel(&[(name, "shop")], vec![]).truth(&known, false), Truth::False);
+        assert_eq!(
+            sel(&[(name, "monitoring")], vec![]).truth(&known, false),
+            Truth::True
+        );
+        assert_eq!(
+            sel(&[(name, "shop")], vec![]).truth(&known, false),
+            Truth::False
+        );
         assert_eq!(
             sel(&[], vec![req(name, "In", &["monitoring", "x"])]).truth(&known, false),
             Truth::True
@@ -303,7 +317,10 @@ mod tests {
             Truth::False
         );
         // Depends on labels that are not known.
-        assert_eq!(sel(&[("team", "a")], vec![]).truth(&known, false), Truth::Unknown);
+        assert_eq!(
+            sel(&[("team", "a")], vec![]).truth(&known, false),
+            Truth::Unknown
+        );
         for op in ["DoesNotExist", "Exists"] {
             assert_eq!(
                 sel(&[], vec![req("team", op, &[])]).truth(&known, false),

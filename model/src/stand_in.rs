@@ -88,7 +88,12 @@ fn port(name: &str, port: u16) -> ContainerPort {
     }
 }
 
-fn rule(group: &str, kind: &str, labels: &[(&str, &str)], ports: Vec<ContainerPort>) -> StandInRule {
+fn rule(
+    group: &str,
+    kind: &str,
+    labels: &[(&str, &str)],
+    ports: Vec<ContainerPort>,
+) -> StandInRule {
     StandInRule {
         group: group.into(),
         kind: kind.into(),
@@ -160,7 +165,10 @@ impl StandInRules {
             rule(
                 "kafka.strimzi.io",
                 "Kafka",
-                &[("strimzi.io/cluster", "{name}"), ("strimzi.io/kind", "Kafka")],
+                &[
+                    ("strimzi.io/cluster", "{name}"),
+                    ("strimzi.io/kind", "Kafka"),
+                ],
                 vec![],
             ),
             rule(
@@ -284,7 +292,12 @@ mod tests {
     fn builtin_prometheus_labels() {
         let rules = StandInRules::builtin();
         let r = rules.find("monitoring.coreos.com", "Prometheus").unwrap();
-        let l = r.labels_for(&cr("monitoring.coreos.com", "Prometheus", "monitoring", "k8s"));
+        let l = r.labels_for(&cr(
+            "monitoring.coreos.com",
+            "Prometheus",
+            "monitoring",
+            "k8s",
+        ));
         assert_eq!(l["prometheus"], "k8s");
         assert_eq!(l["app.kubernetes.io/name"], "prometheus");
         assert_eq!(l["operator.prometheus.io/name"], "k8s");
@@ -328,6 +341,91 @@ mod tests {
         );
         assert_eq!(CustomResource::group_of("v1"), None);
         assert_eq!(CustomResource::group_of("apps/v1"), None);
-        assert_eq!(CustomResource::group_of("rbac.authorization.k8s.io/v1"), None);
+        assert_eq!(
+            CustomResource::group_of("rbac.authorization.k8s.io/v1"),
+            None
+        );
+    }
+}
+
+/// Custom resources without a stand-in in a namespace where some policy's subject or
+/// peer selects no pod: the pods those selectors are after may be the operator's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnrepresentedCustom {
+    pub namespace: String,
+    pub kind: String,
+    pub count: usize,
+    /// Which selector selects nothing there, for a person.
+    pub why: String,
+}
+
+impl crate::compile::Model {
+    /// See [`UnrepresentedCustom`]; by namespace and kind.
+    pub fn unrepresented_custom_resources(&self) -> Vec<UnrepresentedCustom> {
+        use crate::objects::{Direction, Peer};
+        let cluster = &self.cluster;
+        let mut by: BTreeMap<(String, String), usize> = BTreeMap::new();
+        for cr in &cluster.custom_resources {
+            *by.entry((cr.namespace.clone(), cr.kind.clone()))
+                .or_default() += 1;
+        }
+        let mut out = Vec::new();
+        let mut why_of: BTreeMap<String, Option<String>> = BTreeMap::new();
+        for ((ns, kind), count) in by {
+            let why = why_of
+                .entry(ns.clone())
+                .or_insert_with(|| {
+                    let id = cluster.namespace_id(&ns)?;
+                    let none_in = |sel: &crate::selector::LabelSelector| {
+                        !cluster.endpoints.iter().any(|e| {
+                            e.namespace == id && e.on_pod_network() && sel.matches(&e.labels)
+                        })
+                    };
+                    for (pi, p) in cluster.policies.iter().enumerate() {
+                        let own = cluster.policy_namespace[pi];
+                        if own == id && !p.pod_selector.is_empty() && none_in(&p.pod_selector) {
+                            return Some(format!(
+                                "podSelector {} of {} selects no pod there",
+                                p.pod_selector,
+                                p.key()
+                            ));
+                        }
+                        for d in Direction::BOTH {
+                            for rule in p.rules(d) {
+                                for peer in &rule.peers {
+                                    let Peer::Selectors {
+                                        namespace,
+                                        pod: Some(psel),
+                                    } = peer
+                                    else {
+                                        continue;
+                                    };
+                                    let covers = match namespace {
+                                        None => own == id,
+                                        Some(sel) => cluster.namespace_truth(sel, id).is_possible(),
+                                    };
+                                    if covers && !psel.is_empty() && none_in(psel) {
+                                        return Some(format!(
+                                            "peer podSelector {psel} of {} selects no pod there",
+                                            p.key()
+                                        ));
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    None
+                })
+                .clone();
+            if let Some(why) = why {
+                out.push(UnrepresentedCustom {
+                    namespace: ns,
+                    kind,
+                    count,
+                    why,
+                });
+            }
+        }
+        out
     }
 }

@@ -125,7 +125,11 @@ fn select_pods(
 ) -> EndpointSet {
     // Only sure matches: an unknown one is the decision's to name.
     let ns_ok: Vec<bool> = (0..cluster.namespaces.len())
-        .map(|i| cluster.namespace_truth(ns, crate::cluster::NamespaceId(i as u32)).is_true())
+        .map(|i| {
+            cluster
+                .namespace_truth(ns, crate::cluster::NamespaceId(i as u32))
+                .is_true()
+        })
         .collect();
     let mut s = EndpointSet::empty(cluster.endpoints.len());
     if let Some(index) = index {
@@ -487,7 +491,14 @@ pub fn subject_truth(cluster: &Cluster, subject: &TierSubject, e: &Endpoint) -> 
 }
 
 /// The fact that leaves a tiered selector or address peer undecided for `e`.
-fn tier_fact(cluster: &Cluster, policy: TierPolicyId, what: String, e: &Endpoint, addrs: bool, family: Family) -> UnknownFact {
+fn tier_fact(
+    cluster: &Cluster,
+    policy: TierPolicyId,
+    what: String,
+    e: &Endpoint,
+    addrs: bool,
+    family: Family,
+) -> UnknownFact {
     let policy = policy_key(cluster, policy);
     if addrs {
         UnknownFact::Address {
@@ -578,7 +589,9 @@ impl Tiers {
                     .map(|(i, el)| (Some(i), el.clone()))
                     .collect();
                 (Truth::True, els)
-            } else if maybe_subjects && subject_truth(cluster, &policy.subject, subject) == Truth::Unknown {
+            } else if maybe_subjects
+                && subject_truth(cluster, &policy.subject, subject) == Truth::Unknown
+            {
                 any = true;
                 let mut els = Vec::new();
                 for (ri, rule) in policy.rules(d).iter().enumerate() {
@@ -607,7 +620,11 @@ impl Tiers {
                 let ports = tier_ports(el.ports.as_deref(), dst);
                 let truth = subj.and(peer_truth);
                 let reach = ports.intersection(&left);
-                let decided = if truth.is_true() { reach.clone() } else { PortSet::empty() };
+                let decided = if truth.is_true() {
+                    reach.clone()
+                } else {
+                    PortSet::empty()
+                };
                 match truth {
                     Truth::True if !decided.is_empty() => {
                         match el.action {
@@ -621,13 +638,27 @@ impl Tiers {
                         stage.unknown.add(&reach);
                         left = left.difference(&reach);
                         if subj == Truth::Unknown {
-                            let fact = tier_fact(cluster, p, subject_words(&policy.subject), subject, false, family);
+                            let fact = tier_fact(
+                                cluster,
+                                p,
+                                subject_words(&policy.subject),
+                                subject,
+                                false,
+                                family,
+                            );
                             record(&mut unknowns, fact, &reach);
                         }
                         if peer_truth == Truth::Unknown {
                             if let Party::Endpoint(o) = other {
                                 let addrs = matches!(el.peer, TierPeerMatch::Addrs(_));
-                                let fact = tier_fact(cluster, p, peer_words(def), cluster.endpoint(o), addrs, family);
+                                let fact = tier_fact(
+                                    cluster,
+                                    p,
+                                    peer_words(def),
+                                    cluster.endpoint(o),
+                                    addrs,
+                                    family,
+                                );
                                 record(&mut unknowns, fact, &reach);
                             }
                         }
