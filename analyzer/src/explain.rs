@@ -116,9 +116,13 @@ fn tier_lines(
         let line = if decided {
             format!("  {origin}: not reached (decided above)")
         } else if c.peer_truth == Truth::Unknown && !c.ports.intersection(&probe).is_empty() {
-            decided = stage.unknown.intersection(&probe) == probe;
+            let verb = match el.action {
+                TierAction::Accept => "accepts",
+                TierAction::Deny => "denies",
+                TierAction::Pass => "passes",
+            };
             format!(
-                "  UNKNOWN: {origin}: the peer might match (it depends on what the input does not show): the outcome of these ports is unknown"
+                "  MAYBE: {origin}: whether the peer matches is unknown: if it does, the rule {verb} these ports, if not, evaluation goes on"
             )
         } else if !c.peer_matched {
             match el.peer {

@@ -273,6 +273,89 @@ fn ordered_tiers_stop_at_a_rule_that_might_match() {
 }
 
 #[test]
+fn outcomes_that_agree_in_every_world_are_known() {
+    // A Deny that might match, then one that surely does: denied either way.
+    let m = model(&format!(
+        "{SHOP}{TIERS}---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {{name: deny-80}}
+spec:
+  tier: Admin
+  priority: 20
+  subject: {{namespaces: {{}}}}
+  ingress:
+  - name: deny-80
+    action: Deny
+    from: [{{namespaces: {{}}}}]
+    protocols: [{{tcp: {{destinationPort: {{number: 80}}}}}}]
+"
+    ));
+    // But guard's accept-all comes before deny-80: when deny-ops does not match, port
+    // 80 is accepted there; the ends differ, so it stays unknown.
+    assert_eq!(
+        verdict(&m, "ops/scraper", "shop/api", 80).0,
+        Verdict::Unknown
+    );
+    let m = model(&format!(
+        "{SHOP}---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {{name: guard}}
+spec:
+  tier: Admin
+  priority: 10
+  subject: {{namespaces: {{matchLabels: {{kubernetes.io/metadata.name: shop}}}}}}
+  ingress:
+  - name: deny-ops
+    action: Deny
+    from: [{{namespaces: {{matchLabels: {{team: ops}}}}}}]
+  - name: deny-rest
+    action: Deny
+    from: [{{namespaces: {{}}}}]
+    protocols: [{{tcp: {{destinationPort: {{number: 80}}}}}}]
+  - name: accept-ops
+    action: Accept
+    from: [{{namespaces: {{matchLabels: {{team: ops}}}}}}]
+"
+    ));
+    assert_eq!(
+        verdict(&m, "ops/scraper", "shop/api", 80).0,
+        Verdict::Denied
+    );
+    // Port 81: denied if ops has team=ops, else no rule matches and the default allows.
+    assert_eq!(
+        verdict(&m, "ops/scraper", "shop/api", 81).0,
+        Verdict::Unknown
+    );
+    // An Accept that might match, and NetworkPolicy allowing the port anyway: allowed.
+    let m = model(&format!(
+        "{SHOP}{}---
+apiVersion: policy.networking.k8s.io/v1alpha2
+kind: ClusterNetworkPolicy
+metadata: {{name: maybe-accept}}
+spec:
+  tier: Admin
+  priority: 1
+  subject: {{namespaces: {{}}}}
+  ingress:
+  - name: accept-ops
+    action: Accept
+    from: [{{namespaces: {{matchLabels: {{team: ops}}}}}}]
+",
+        ingress_from("{matchLabels: {kubernetes.io/metadata.name: ops}}", 80)
+    ));
+    assert_eq!(
+        verdict(&m, "ops/scraper", "shop/api", 80).0,
+        Verdict::Allowed
+    );
+    assert_eq!(
+        verdict(&m, "ops/scraper", "shop/api", 81).0,
+        Verdict::Unknown
+    );
+}
+
+#[test]
 fn a_tier_subject_that_might_select_the_pod() {
     let m = model(&format!(
         "{SHOP}---

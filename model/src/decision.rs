@@ -186,64 +186,62 @@ impl Model {
             Direction::Ingress => Some(s),
             Direction::Egress => other.endpoint().map(|e| self.cluster.endpoint(e)),
         };
-        let mut undecided = PortSet::all();
-        let mut allowed = PortSet::empty();
-        let mut unknown = PortSet::empty();
-        let mut unknowns = Vec::new();
-        // Ports a stage leaves unknown are out of the later stages' hands: whatever they
-        // say, the outcome hangs on a fact the input does not show.
-        let mut tier_stage = |tier: Tier, undecided: &mut PortSet, allowed: &mut PortSet| {
-            let tri = self.tiers.evaluate_tri(
-                &self.cluster,
-                tier,
-                d,
-                s,
-                other,
-                family,
-                dst,
-                undecided,
-            )?;
-            let st = tri.stage;
-            allowed.add(&st.accepted);
-            if tier == Tier::Baseline {
-                // A Pass in the Baseline tier ends in the default allow.
-                allowed.add(&st.passed);
-                *undecided = undecided.difference(&st.passed);
+        // Possibility sets: a rule that might match forks the walk, so a port may end in
+        // more than one outcome; it is allowed (denied) where only that is possible, and
+        // unknown where both are. For known inputs every port has one outcome.
+        let mut reach = PortSet::all();
+        let mut may_allow = PortSet::empty();
+        let mut may_deny = PortSet::empty();
+        let mut facts = Vec::new();
+        let mut tier = |tier: Tier,
+                        reach: &mut PortSet,
+                        allow: &mut PortSet,
+                        deny: &mut PortSet| {
+            let tri =
+                self.tiers
+                    .evaluate_tri(&self.cluster, tier, d, s, other, family, dst, reach)?;
+            allow.add(&tri.may_accept);
+            deny.add(&tri.may_deny);
+            *reach = tri.may_fall_through.clone();
+            match tier {
+                // An Admin Pass hands the port to NetworkPolicy.
+                Tier::Admin => reach.add(&tri.may_pass),
+                // A Baseline Pass ends in the default allow.
+                Tier::Baseline => allow.add(&tri.may_pass),
             }
-            *undecided = undecided
-                .difference(&st.accepted)
-                .difference(&st.denied)
-                .difference(&st.unknown);
-            unknown.add(&st.unknown);
-            unknowns.extend(tri.unknowns);
+            facts.extend(tri.unknowns);
             let stack = self.tiers.stack_of(sid, tier, d)?;
-            Some((stack.id, st))
+            Some((stack.id, tri.stage))
         };
-        let admin = tier_stage(Tier::Admin, &mut undecided, &mut allowed);
+        let admin = tier(Tier::Admin, &mut reach, &mut may_allow, &mut may_deny);
         let (mut np_decided, mut np_allowed) = (PortSet::empty(), PortSet::empty());
-        let mut np_unknown = PortSet::empty();
         let mut np_facts = Vec::new();
         if let SubjectIsolation::Isolated(u) = self.subject_isolation(sid, d) {
             // NetworkPolicy decides everything that reaches it; its own-node exception
             // is part of its answer.
-            let (np, maybe) = if isolation == Isolation::NodeLocal {
+            let (sure, maybe) = if isolation == Isolation::NodeLocal {
                 (PortSet::all(), PortSet::empty())
             } else {
-                let (sure, maybe, facts) = self.union_truth(u, other, family, dst);
-                np_facts = facts;
+                let (sure, maybe, f) = self.union_truth(u, other, family, dst);
+                np_facts = f;
                 (sure, maybe)
             };
-            np_allowed = np.intersection(&undecided);
-            np_unknown = maybe.intersection(&undecided);
-            np_decided = std::mem::replace(&mut undecided, PortSet::empty());
-            allowed.add(&np_allowed);
+            np_allowed = sure.intersection(&reach);
+            may_allow.add(&np_allowed);
+            may_allow.add(&maybe.intersection(&reach));
+            may_deny.add(&reach.difference(&sure));
+            np_decided = std::mem::replace(&mut reach, PortSet::empty());
         }
-        let baseline = tier_stage(Tier::Baseline, &mut undecided, &mut allowed);
-        for f in np_facts {
-            record(&mut unknowns, f.fact, &f.ports.intersection(&np_unknown));
+        let baseline = tier(Tier::Baseline, &mut reach, &mut may_allow, &mut may_deny);
+        facts.extend(np_facts);
+        may_allow.add(&reach);
+        let allowed = may_allow.difference(&may_deny);
+        let unknown = may_allow.intersection(&may_deny);
+        let mut unknowns = Vec::new();
+        for f in facts {
+            record(&mut unknowns, f.fact, &f.ports.intersection(&unknown));
         }
-        unknown.add(&np_unknown);
-        allowed.add(&undecided);
+        let undecided = reach;
         DirectionDecision {
             isolation,
             admin,

@@ -538,10 +538,19 @@ fn subject_words(subject: &TierSubject) -> String {
     }
 }
 
-/// A tier's three-valued evaluation for one subject and connection.
+/// A tier's three-valued evaluation for one subject and connection. A rule that might
+/// match forks the walk: the port may be decided there, or go on. `may_*` hold the
+/// ports for which each end of the tier is possible in some world; the stage holds the
+/// ends that are sure (possible in every world) and, as `unknown`, the ports with more
+/// than one possible end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TriStage {
     pub stage: TierStage,
+    pub may_accept: PortSet,
+    pub may_deny: PortSet,
+    pub may_pass: PortSet,
+    /// Ports that may reach the end of the tier with no rule matching them.
+    pub may_fall_through: PortSet,
     pub unknowns: Vec<Unknown>,
 }
 
@@ -549,9 +558,9 @@ impl Tiers {
     /// Runs `tier` for `subject` in direction `d` over the `undecided` ports, three-valued:
     /// the rules of the subject's stack (`stack`), and, when the subject's namespace is
     /// only referenced, those of the policies whose subject might select it. In order,
-    /// the first rule that surely or maybe matches a port decides it; a maybe leaves its
-    /// outcome unknown. The stage's checks are the stack's elements. None: no policy of
-    /// the tier applies, surely or maybe.
+    /// the first rule that matches a port decides it; a rule that might match decides it
+    /// in some worlds and lets it go on in others (see [`TriStage`]). The stage's checks
+    /// are the stack's elements. None: no policy of the tier applies, surely or maybe.
     #[allow(clippy::too_many_arguments)]
     pub fn evaluate_tri(
         &self,
@@ -569,7 +578,11 @@ impl Tiers {
         if stack.is_none() && !maybe_subjects {
             return None;
         }
-        let mut left = undecided.clone();
+        // Ports that reach the current rule in some world, and in every world.
+        let mut reach = undecided.clone();
+        let mut sure_reach = undecided.clone();
+        let (mut may_accept, mut may_deny, mut may_pass) =
+            (PortSet::empty(), PortSet::empty(), PortSet::empty());
         let mut stage = TierStage::default();
         let mut unknowns = Vec::new();
         let mut any = stack.is_some();
@@ -619,24 +632,22 @@ impl Tiers {
                 let peer_truth = el.peer.truth(cluster, def, other, family);
                 let ports = tier_ports(el.ports.as_deref(), dst);
                 let truth = subj.and(peer_truth);
-                let reach = ports.intersection(&left);
+                let touched = ports.intersection(&reach);
+                if truth.is_possible() && !touched.is_empty() {
+                    match el.action {
+                        TierAction::Accept => may_accept.add(&touched),
+                        TierAction::Deny => may_deny.add(&touched),
+                        TierAction::Pass => may_pass.add(&touched),
+                    }
+                }
                 let decided = if truth.is_true() {
-                    reach.clone()
+                    ports.intersection(&sure_reach)
                 } else {
                     PortSet::empty()
                 };
                 match truth {
-                    Truth::True if !decided.is_empty() => {
-                        match el.action {
-                            TierAction::Accept => stage.accepted.add(&decided),
-                            TierAction::Deny => stage.denied.add(&decided),
-                            TierAction::Pass => stage.passed.add(&decided),
-                        }
-                        left = left.difference(&decided);
-                    }
-                    Truth::Unknown if !reach.is_empty() => {
-                        stage.unknown.add(&reach);
-                        left = left.difference(&reach);
+                    Truth::True => reach = reach.difference(&ports),
+                    Truth::Unknown if !touched.is_empty() => {
                         if subj == Truth::Unknown {
                             let fact = tier_fact(
                                 cluster,
@@ -646,7 +657,7 @@ impl Tiers {
                                 false,
                                 family,
                             );
-                            record(&mut unknowns, fact, &reach);
+                            record(&mut unknowns, fact, &touched);
                         }
                         if peer_truth == Truth::Unknown {
                             if let Party::Endpoint(o) = other {
@@ -659,11 +670,14 @@ impl Tiers {
                                     addrs,
                                     family,
                                 );
-                                record(&mut unknowns, fact, &reach);
+                                record(&mut unknowns, fact, &touched);
                             }
                         }
                     }
                     _ => {}
+                }
+                if truth.is_possible() {
+                    sure_reach = sure_reach.difference(&ports);
                 }
                 if let Some(i) = index {
                     stage.checks.push(TierCheck {
@@ -676,6 +690,38 @@ impl Tiers {
                 }
             }
         }
-        any.then_some(TriStage { stage, unknowns })
+        // An end is sure where no other end is possible; elsewhere the tier's end is
+        // unknown (the next stage may still make the whole decision agree).
+        let fall = reach;
+        let ends = [&may_accept, &may_deny, &may_pass, &fall];
+        let only = |i: usize| {
+            let mut others = PortSet::empty();
+            for (j, e) in ends.iter().enumerate() {
+                if j != i {
+                    others.add(e);
+                }
+            }
+            ends[i].difference(&others)
+        };
+        stage.accepted = only(0);
+        stage.denied = only(1);
+        stage.passed = only(2);
+        let mut possible = PortSet::empty();
+        for e in ends {
+            possible.add(e);
+        }
+        stage.unknown = possible
+            .difference(&stage.accepted)
+            .difference(&stage.denied)
+            .difference(&stage.passed)
+            .difference(&only(3));
+        any.then_some(TriStage {
+            stage,
+            may_accept,
+            may_deny,
+            may_pass,
+            may_fall_through: fall,
+            unknowns,
+        })
     }
 }
