@@ -561,3 +561,26 @@ fn known_inputs_never_yield_unknown() {
     }
     assert!(checked > 1000, "{checked} pairs checked");
 }
+
+#[test]
+fn the_matrix_takes_the_pod_network_too() {
+    let rules = StandInRules::builtin();
+    let cols = [MatrixPort {
+        port: PortRef::Number(5432),
+        protocol: Protocol::Tcp,
+    }];
+    for (nets, want) in [
+        (&[][..], false),
+        (&["10.244.0.0/16"][..], true),
+        (&["10.100.0.0/16"][..], false),
+    ] {
+        let m = model_with(TEMPLATE, nets, &rules);
+        let web = party(&m, "shop/deploy/web").endpoint().unwrap().index();
+        let db = party(&m, "shop/db").endpoint().unwrap().index();
+        let matrix = Matrix::compute(&m, &cols);
+        assert_eq!(matrix.allowed(0, web, db), want, "pod network {nets:?}");
+        // Where reach knows, it agrees; where it does not, the matrix says denied.
+        let (v, _) = verdict(&m, "shop/deploy/web", "shop/db", 5432);
+        assert_eq!(v == Verdict::Allowed, want, "pod network {nets:?}");
+    }
+}

@@ -372,7 +372,9 @@ impl Model {
             PeerRef::Any => true,
             PeerRef::Peer(id) => match self.peer(id) {
                 PeerMatch::Endpoints(set) => set.contains(e.id.index()),
-                PeerMatch::Addrs(block) => block_admits_endpoint(block, e, family),
+                PeerMatch::Addrs(block) => {
+                    addrs_truth(&block.addrs, e, family, &self.cluster.pod_networks).is_true()
+                }
             },
         }
     }
@@ -502,7 +504,8 @@ pub fn addrs_truth(addrs: &AddrSet, e: &Endpoint, family: Family, pod_networks: 
 
 /// An ipBlock admits an endpoint by its addresses of the family. An endpoint whose
 /// address is not known yet (a template, a pending pod) could get any address, so only a
-/// block covering the whole family admits it.
+/// block covering the whole family admits it (with no pod network known; the model asks
+/// [`addrs_truth`], which knows the pod network).
 pub fn block_admits_endpoint(block: &IpBlock, e: &Endpoint, family: Family) -> bool {
     if e.addrs.is_empty() {
         block.addrs.covers_family(family)

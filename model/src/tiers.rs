@@ -324,7 +324,7 @@ impl TierPeerMatch {
             (TierPeerMatch::Addrs(addrs), Party::Endpoint(e)) => {
                 let e = cluster.endpoint(e);
                 if e.addrs.is_empty() {
-                    addrs.covers_family(family)
+                    crate::compile::addrs_truth(addrs, e, family, &cluster.pod_networks).is_true()
                 } else {
                     e.addrs
                         .iter()
