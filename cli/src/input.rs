@@ -18,11 +18,14 @@ pub struct Facts {
 const LINT_CONFIG: &str = ".netfence-lint.yaml";
 
 impl Facts {
-    /// From the flags: --pod-cidr (else `networks.pods` of ./.netfence-lint.yaml) and
-    /// the built-in stand-ins with --stand-ins on top.
-    pub fn of(args: &InputArgs) -> Result<Facts> {
+    /// From the flags: --pod-cidr (else `lint_pods`, the lint configuration's
+    /// `networks.pods` when the command has read one, else those of
+    /// ./.netfence-lint.yaml) and the built-in stand-ins with --stand-ins on top.
+    pub fn of(args: &InputArgs, lint_pods: Option<&[ipnet::IpNet]>) -> Result<Facts> {
         let mut pod_networks = args.pod_cidrs.clone();
-        if pod_networks.is_empty() && std::path::Path::new(LINT_CONFIG).is_file() {
+        if let (true, Some(pods)) = (pod_networks.is_empty(), lint_pods) {
+            pod_networks = pods.to_vec();
+        } else if pod_networks.is_empty() && std::path::Path::new(LINT_CONFIG).is_file() {
             let text = std::fs::read_to_string(LINT_CONFIG)
                 .with_context(|| format!("reading {LINT_CONFIG}"))?;
             let cfg = netfence_lint::config::LintConfig::parse(LINT_CONFIG, &text)?;
@@ -78,7 +81,7 @@ pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
 }
 
 pub fn load(args: &InputArgs) -> Result<Input> {
-    let facts = Facts::of(args)?;
+    let facts = Facts::of(args, None)?;
     let (loaded, default_ns) = read(args)?;
     let model = compile_with(loaded, args.keep_going, &facts)?;
     Ok(Input {
@@ -89,9 +92,13 @@ pub fn load(args: &InputArgs) -> Result<Input> {
 }
 
 /// Like [`load`], but invalid objects are handed back instead of stopping the command
-/// (lint reports them as findings).
-pub fn load_with_errors(args: &InputArgs) -> Result<(Input, Vec<ManifestError>)> {
-    let facts = Facts::of(args)?;
+/// (lint reports them as findings); `lint_pods` are the pod networks of the lint
+/// configuration in use (see [`Facts::of`]).
+pub fn load_with_errors(
+    args: &InputArgs,
+    lint_pods: &[ipnet::IpNet],
+) -> Result<(Input, Vec<ManifestError>)> {
+    let facts = Facts::of(args, Some(lint_pods))?;
     let (mut loaded, default_ns) = read(args)?;
     let errors = std::mem::take(&mut loaded.errors);
     let model = compile_with(loaded, true, &facts)?;
