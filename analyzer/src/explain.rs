@@ -110,6 +110,9 @@ fn tier_lines(
     out.push(format!("{head}: {} tier [{}]", st.tier, names.join(", ")));
     let probe = flow_port_set(flow);
     let mut decided = false;
+    // A rule above that might match: the rules below decide only the worlds where it
+    // does not.
+    let mut maybe_above = false;
     for c in &stage.checks {
         let origin = tier_origin(model, stack, c.element);
         let el = &st.elements[c.element];
@@ -121,6 +124,7 @@ fn tier_lines(
                 TierAction::Deny => "denies",
                 TierAction::Pass => "passes",
             };
+            maybe_above = true;
             format!(
                 "  MAYBE: {origin}: whether the peer matches is unknown: if it does, the rule {verb} these ports, if not, evaluation goes on"
             )
@@ -136,6 +140,14 @@ fn tier_lines(
                 "  {origin}: peer matches, port does not: it matches {}",
                 c.ports
             )
+        } else if maybe_above && c.decided.intersection(&probe).is_empty() {
+            decided = c.ports.intersection(&probe) == probe;
+            let verb = match el.action {
+                TierAction::Accept => "ACCEPTS",
+                TierAction::Deny => "DENIES",
+                TierAction::Pass => "PASSES",
+            };
+            format!("  {verb} unless a rule above that might match does: {origin}")
         } else if c.decided.intersection(&probe).is_empty() {
             format!("  {origin}: matches, but earlier rules decided these ports")
         } else {
@@ -187,7 +199,7 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
         };
         let verdict = direction_verdict(flow, d);
         if verdict == "unknown" {
-            out.push(format!("{head}: unknown (see below)"));
+            out.push(format!("{head}: unknown (see the facts above)"));
         } else {
             out.push(format!("{head}: {verdict}, decided by {by}"));
         }
@@ -212,6 +224,10 @@ fn np_lines(model: &Model, flow: &Flow, d: &DirectionReach, head: &str, out: &mu
                 d.direction
             ))
         }
+        Isolation::Open if direction_verdict(flow, d) == "unknown" => out.push(format!(
+            "{head}: not isolated by NetworkPolicy (no policy selects it for {}); a tiered policy might select it: unknown (see the facts above)",
+            d.direction
+        )),
         Isolation::Open => out.push(format!(
             "{head}: not isolated (no policy selects it for {}): allowed",
             d.direction

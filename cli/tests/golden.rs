@@ -790,3 +790,19 @@ fn lint_policy_selecting_only_host_network_pods() {
         &["lint", "--no-config", "-f", "testdata/unknown/hostnet"],
     );
 }
+
+#[test]
+fn unknown_in_the_tiers_explained() {
+    check(
+        "unknown-tiers-explain",
+        &[
+            "explain",
+            "ops/scraper",
+            "shop/api",
+            "-p",
+            "80",
+            "-f",
+            "testdata/unknown/tiers",
+        ],
+    );
+}
