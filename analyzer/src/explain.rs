@@ -7,7 +7,28 @@ use netfence_model::objects::Direction;
 use netfence_model::tier::{Tier, TierAction};
 use netfence_model::tiers::{TierPeerMatch, TierStackId, TierStage};
 use netfence_model::Isolation;
-use netfence_model::{Model, PeerRef, PortSet};
+use netfence_model::{Model, PeerRef, PortSet, Truth};
+
+/// A direction's verdict for the flow: `allowed`, `denied` or `unknown`.
+pub fn direction_verdict(flow: &Flow, d: &DirectionReach) -> &'static str {
+    if flow.admitted_by(&d.allowed_ports) {
+        "allowed"
+    } else if flow.admitted_by(&d.unknown_ports) {
+        "unknown"
+    } else {
+        "denied"
+    }
+}
+
+/// The ports that both directions surely or maybe let through, less those surely
+/// allowed: the ones whose outcome is unknown.
+pub fn maybe_ports(f: &FamilyReach) -> PortSet {
+    let mut egress = f.egress.allowed_ports.clone();
+    egress.add(&f.egress.unknown_ports);
+    let mut ingress = f.ingress.allowed_ports.clone();
+    ingress.add(&f.ingress.unknown_ports);
+    egress.intersection(&ingress).difference(&f.allowed_ports)
+}
 
 /// `port/PROTO`, `all TCP ports` or `any port` for the flow.
 pub fn flow_ports(flow: &Flow) -> String {
@@ -89,11 +110,24 @@ fn tier_lines(
     out.push(format!("{head}: {} tier [{}]", st.tier, names.join(", ")));
     let probe = flow_port_set(flow);
     let mut decided = false;
+    // A rule above that might match: the rules below decide only the worlds where it
+    // does not.
+    let mut maybe_above = false;
     for c in &stage.checks {
         let origin = tier_origin(model, stack, c.element);
         let el = &st.elements[c.element];
         let line = if decided {
             format!("  {origin}: not reached (decided above)")
+        } else if c.peer_truth == Truth::Unknown && !c.ports.intersection(&probe).is_empty() {
+            let verb = match el.action {
+                TierAction::Accept => "accepts",
+                TierAction::Deny => "denies",
+                TierAction::Pass => "passes",
+            };
+            maybe_above = true;
+            format!(
+                "  MAYBE: {origin}: whether the peer matches is unknown: if it does, the rule {verb} these ports, if not, evaluation goes on"
+            )
         } else if !c.peer_matched {
             match el.peer {
                 TierPeerMatch::Nothing => {
@@ -106,6 +140,14 @@ fn tier_lines(
                 "  {origin}: peer matches, port does not: it matches {}",
                 c.ports
             )
+        } else if maybe_above && c.decided.intersection(&probe).is_empty() {
+            decided = c.ports.intersection(&probe) == probe;
+            let verb = match el.action {
+                TierAction::Accept => "ACCEPTS",
+                TierAction::Deny => "DENIES",
+                TierAction::Pass => "PASSES",
+            };
+            format!("  {verb} unless a rule above that might match does: {origin}")
         } else if c.decided.intersection(&probe).is_empty() {
             format!("  {origin}: matches, but earlier rules decided these ports")
         } else {
@@ -131,11 +173,7 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
     if let Some((stack, stage)) = &d.decision.admin {
         tier_lines(model, flow, &head, *stack, stage, out);
         if d.decision.decided_by(&flow_port_set(flow)) == DecidedBy::Tier(Tier::Admin) {
-            let verdict = if flow.admitted_by(&d.allowed_ports) {
-                "allowed"
-            } else {
-                "denied"
-            };
+            let verdict = direction_verdict(flow, d);
             out.push(format!(
                 "{head}: {verdict} by the Admin tier; NetworkPolicy and the Baseline tier are not consulted"
             ));
@@ -159,12 +197,12 @@ fn direction_lines(model: &Model, flow: &Flow, d: &DirectionReach, out: &mut Vec
             DecidedBy::NetworkPolicy => "NetworkPolicy".to_string(),
             DecidedBy::Default => "the default (no tier decided)".to_string(),
         };
-        let verdict = if flow.admitted_by(&d.allowed_ports) {
-            "allowed"
+        let verdict = direction_verdict(flow, d);
+        if verdict == "unknown" {
+            out.push(format!("{head}: unknown (see the facts above)"));
         } else {
-            "denied"
-        };
-        out.push(format!("{head}: {verdict}, decided by {by}"));
+            out.push(format!("{head}: {verdict}, decided by {by}"));
+        }
     }
 }
 
@@ -186,6 +224,10 @@ fn np_lines(model: &Model, flow: &Flow, d: &DirectionReach, head: &str, out: &mu
                 d.direction
             ))
         }
+        Isolation::Open if direction_verdict(flow, d) == "unknown" => out.push(format!(
+            "{head}: not isolated by NetworkPolicy (no policy selects it for {}); a tiered policy might select it: unknown (see the facts above)",
+            d.direction
+        )),
         Isolation::Open => out.push(format!(
             "{head}: not isolated (no policy selects it for {}): allowed",
             d.direction
@@ -193,11 +235,7 @@ fn np_lines(model: &Model, flow: &Flow, d: &DirectionReach, head: &str, out: &mu
         Isolation::Isolated(u) => {
             let union = model.union(u);
             let names = model.policy_keys(u);
-            let verdict = if flow.admitted_by(&d.allowed_ports) {
-                "allowed"
-            } else {
-                "denied"
-            };
+            let verdict = direction_verdict(flow, d);
             out.push(format!(
                 "{head}: isolated by [{}]: {verdict}",
                 names.join(", ")
@@ -215,6 +253,23 @@ fn np_lines(model: &Model, flow: &Flow, d: &DirectionReach, head: &str, out: &mu
                 let origin = allow_origin(model, u, c);
                 let peer = describe_peer(model, u, c);
                 let port_ok = flow.admitted_by(&c.ports);
+                if c.peer_truth == Truth::Unknown {
+                    out.push(if port_ok {
+                        format!(
+                            "  MAYBE: {origin} ({peer}; {}): {}",
+                            c.ports,
+                            c.peer_reason.clone().unwrap_or_default()
+                        )
+                    } else {
+                        format!(
+                            "  {origin}: port does not match: it allows {}, not {} (and whether the peer matches is unknown: {})",
+                            c.ports,
+                            flow_ports(flow),
+                            c.peer_reason.clone().unwrap_or_default()
+                        )
+                    });
+                    continue;
+                }
                 let line = match (c.peer_matched, port_ok) {
                     (true, true) => format!("  ALLOWS: {origin} ({peer}; {})", c.ports),
                     (true, false) => format!(
@@ -247,6 +302,10 @@ fn family_lines(model: &Model, flow: &Flow, f: &FamilyReach) -> Vec<String> {
     direction_lines(model, flow, &f.ingress, &mut out);
     if flow.port.is_none() {
         out.push(format!("allowed ports: {}", f.allowed_ports));
+        let maybe = maybe_ports(f);
+        if !maybe.is_empty() {
+            out.push(format!("ports that might be allowed (unknown): {maybe}"));
+        }
     }
     out
 }
@@ -259,10 +318,13 @@ pub fn render(model: &Model, r: &Reach) -> String {
         r.flow.from.name(cluster),
         r.flow.to.name(cluster),
         flow_ports(&r.flow),
-        if r.allowed { "ALLOWED" } else { "DENIED" }
+        r.verdict.as_str().to_ascii_uppercase()
     )];
     if let Some(note) = &r.note {
         lines.push(format!("  {note}"));
+    }
+    for u in &r.unknowns {
+        lines.push(format!("  unknown: {u}"));
     }
     let per_family: Vec<Vec<String>> = r
         .families
@@ -274,11 +336,7 @@ pub fn render(model: &Model, r: &Reach) -> String {
         let indent = if all_same || r.families.len() == 1 {
             "  "
         } else {
-            lines.push(format!(
-                "  over {}: {}",
-                f.family,
-                if f.allowed { "allowed" } else { "denied" }
-            ));
+            lines.push(format!("  over {}: {}", f.family, f.verdict));
             "    "
         };
         lines.extend(fl.iter().map(|l| format!("{indent}{l}")));

@@ -14,4 +14,4 @@ pub mod reach;
 pub use matrix::{Matrix, MatrixPort};
 pub use netfence_model::{Isolation, Party};
 pub use party::{resolve_target, Target, TargetError};
-pub use reach::{reach, DirectionReach, Flow, Reach};
+pub use reach::{reach, DirectionReach, Flow, Reach, Verdict};

@@ -25,7 +25,7 @@ pub enum TargetError {
     #[error("{name} is ambiguous: it names {candidates}; use ns/kind/name")]
     Ambiguous { name: String, candidates: String },
     #[error(
-        "unknown kind {kind:?} in {name}: use pod, deploy, sts, ds, job, cronjob, rs, rc or svc"
+        "unknown kind {kind:?} in {name}: use pod, deploy, sts, ds, job, cronjob, rs, rc, svc, or the kind of a custom resource that has a stand-in"
     )]
     UnknownKind { name: String, kind: String },
     #[error("{0} has no pods in the input")]
@@ -86,6 +86,11 @@ pub fn resolve_target<'c>(
             .ok_or_else(|| TargetError::NotFound(format!("{ns}/svc/{name}"))),
         Some(k) => match WorkloadKind::from_alias(k) {
             Some(wk) => workload(wk),
+            // A stand-in for a custom resource's pods: `monitoring/prometheus/k8s`.
+            None if cluster.endpoint_by_key(text).is_some() => Ok(Target::Endpoints {
+                name: text.to_string(),
+                ids: cluster.endpoint_by_key(text).into_iter().collect(),
+            }),
             None => Err(TargetError::UnknownKind {
                 name: text.to_string(),
                 kind: k.to_string(),
@@ -122,5 +127,8 @@ pub fn resolve_target<'c>(
 
 /// True for endpoints that stand for a workload's future pods.
 pub fn is_template(cluster: &Cluster, e: EndpointId) -> bool {
-    matches!(cluster.endpoint(e).kind, EndpointKind::Workload(_))
+    matches!(
+        cluster.endpoint(e).kind,
+        EndpointKind::Workload(_) | EndpointKind::StandIn
+    )
 }

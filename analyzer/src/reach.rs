@@ -4,10 +4,12 @@
 use ipnet::IpNet;
 use netfence_model::addr::Family;
 use netfence_model::cluster::Endpoint;
-use netfence_model::compile::{block_admits_endpoint, PeerMatch};
+use netfence_model::compile::PeerMatch;
 use netfence_model::decision::DirectionDecision;
 use netfence_model::objects::{Direction, Peer};
-use netfence_model::{Allow, Isolation, LabelSelector, Model, Party, PeerRef, PortSet, Protocol};
+use netfence_model::{
+    Allow, Isolation, LabelSelector, Model, Party, PeerRef, PortSet, Protocol, Truth,
+};
 
 /// A question: from, to, and optionally protocol, port and address family.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -22,11 +24,67 @@ pub struct Flow {
     pub family: Option<Family>,
 }
 
+/// The answer to a flow: allowed, denied, or unknown because it depends on what the
+/// input does not show (a namespace's labels, a template pod's address).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Verdict {
+    Allowed,
+    Denied,
+    Unknown,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Allowed => "allowed",
+            Verdict::Denied => "denied",
+            Verdict::Unknown => "unknown",
+        }
+    }
+
+    /// Combines the verdicts of alternatives of which any one lets the flow through
+    /// (address families): allowed if one surely does, else unknown if one might.
+    pub fn any_of(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let mut out = Verdict::Denied;
+        for v in verdicts {
+            match v {
+                Verdict::Allowed => return Verdict::Allowed,
+                Verdict::Unknown => out = Verdict::Unknown,
+                Verdict::Denied => {}
+            }
+        }
+        out
+    }
+
+    /// Combines the verdicts of flows that must all be allowed (every pair of a
+    /// question): denied if one surely is not, else unknown if one might not be.
+    pub fn all_of(verdicts: impl IntoIterator<Item = Verdict>) -> Verdict {
+        let mut out = Verdict::Allowed;
+        for v in verdicts {
+            match v {
+                Verdict::Denied => return Verdict::Denied,
+                Verdict::Unknown => out = Verdict::Unknown,
+                Verdict::Allowed => {}
+            }
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One element of the union checked against this flow.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AllowCheck {
     pub allow: usize,
+    /// The peer surely matched.
     pub peer_matched: bool,
+    /// Three-valued: Unknown when the match depends on what the input does not show.
+    pub peer_truth: Truth,
     /// Why the peer did not match, for a person.
     pub peer_reason: Option<String>,
     /// The ports the element allows towards the destination.
@@ -42,8 +100,10 @@ pub struct DirectionReach {
     /// ingress).
     pub subject: Party,
     pub outcome: Isolation,
-    /// Ports this direction lets through for this pair.
+    /// Ports this direction surely lets through for this pair.
     pub allowed_ports: PortSet,
+    /// Ports whose outcome in this direction is unknown.
+    pub unknown_ports: PortSet,
     pub checks: Vec<AllowCheck>,
     /// The model's decision: which stage (exception, Admin tier, NetworkPolicy,
     /// Baseline tier, default) decided which ports.
@@ -55,16 +115,22 @@ pub struct FamilyReach {
     pub family: Family,
     pub egress: DirectionReach,
     pub ingress: DirectionReach,
-    /// Ports both directions let through.
+    /// Ports both directions surely let through.
     pub allowed_ports: PortSet,
     pub allowed: bool,
+    pub verdict: Verdict,
 }
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Reach {
     pub flow: Flow,
-    /// Allowed over at least one address family the two ends share.
+    /// Surely allowed over at least one address family the two ends share (false when
+    /// the verdict is unknown).
     pub allowed: bool,
+    /// Allowed, denied, or unknown (see `unknowns` for why).
+    pub verdict: Verdict,
+    /// The facts the flow's outcome hangs on, when it is unknown, for a person.
+    pub unknowns: Vec<String>,
     pub families: Vec<FamilyReach>,
     /// Set when no family could be evaluated (e.g. an IPv4-only pod and an IPv6 address).
     pub note: Option<String>,
@@ -99,18 +165,22 @@ pub fn reach(model: &Model, flow: Flow) -> Reach {
             subject: flow.from,
             outcome: Isolation::SelfTraffic,
             allowed_ports: PortSet::all(),
+            unknown_ports: PortSet::empty(),
             checks: Vec::new(),
             decision: model.decide(flow.from, d, flow.from, family),
         };
         return Reach {
             flow,
             allowed: true,
+            verdict: Verdict::Allowed,
+            unknowns: Vec::new(),
             families: vec![FamilyReach {
                 family,
                 egress: dir(Direction::Egress),
                 ingress: dir(Direction::Ingress),
                 allowed_ports: PortSet::all(),
                 allowed: true,
+                verdict: Verdict::Allowed,
             }],
             note: None,
         };
@@ -123,6 +193,8 @@ pub fn reach(model: &Model, flow: Flow) -> Reach {
         return Reach {
             flow,
             allowed: false,
+            verdict: Verdict::Denied,
+            unknowns: Vec::new(),
             families: Vec::new(),
             note: Some(format!(
                 "{} and {} share no address family",
@@ -138,21 +210,60 @@ pub fn reach(model: &Model, flow: Flow) -> Reach {
             let ingress = direction(model, &flow, Direction::Ingress, family);
             let allowed_ports = egress.allowed_ports.intersection(&ingress.allowed_ports);
             let allowed = flow.admitted_by(&allowed_ports);
+            // A port might pass when each direction surely or maybe lets it through.
+            let possible = |d: &DirectionReach| {
+                let mut p = d.allowed_ports.clone();
+                p.add(&d.unknown_ports);
+                p
+            };
+            let verdict = if allowed {
+                Verdict::Allowed
+            } else if flow.admitted_by(&possible(&egress).intersection(&possible(&ingress))) {
+                Verdict::Unknown
+            } else {
+                Verdict::Denied
+            };
             FamilyReach {
                 family,
                 egress,
                 ingress,
                 allowed_ports,
                 allowed,
+                verdict,
             }
         })
         .collect();
+    let verdict = Verdict::any_of(families.iter().map(|f| f.verdict));
+    let unknowns = if verdict == Verdict::Unknown {
+        unknown_facts(&flow, &families)
+    } else {
+        Vec::new()
+    };
     Reach {
         flow,
-        allowed: families.iter().any(|f| f.allowed),
+        allowed: verdict == Verdict::Allowed,
+        verdict,
+        unknowns,
         families,
         note: None,
     }
+}
+
+/// The facts that the flow's ports hang on, over the families whose verdict is
+/// unknown, in order and without repeats.
+fn unknown_facts(flow: &Flow, families: &[FamilyReach]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in families.iter().filter(|f| f.verdict == Verdict::Unknown) {
+        for d in [&f.egress, &f.ingress] {
+            for u in &d.decision.unknowns {
+                let text = u.fact.to_string();
+                if flow.admitted_by(&u.ports) && !out.contains(&text) {
+                    out.push(text);
+                }
+            }
+        }
+    }
+    out
 }
 
 fn direction(model: &Model, flow: &Flow, dir: Direction, family: Family) -> DirectionReach {
@@ -166,10 +277,11 @@ fn direction(model: &Model, flow: &Flow, dir: Direction, family: Family) -> Dire
         // Each element of the union, for the explanation; the verdict is the model's.
         let dst: Option<&Endpoint> = flow.to.endpoint().map(|e| model.cluster.endpoint(e));
         for (i, allow) in model.union(u).allows.iter().enumerate() {
-            let (peer_matched, peer_reason) = peer_check(model, allow, other, family);
+            let (peer_truth, peer_reason) = peer_check(model, allow, other, family);
             checks.push(AllowCheck {
                 allow: i,
-                peer_matched,
+                peer_matched: peer_truth.is_true(),
+                peer_truth,
                 peer_reason,
                 ports: allow.ports_for(dst),
                 port_notes: named_port_notes(model, allow, dst),
@@ -181,6 +293,7 @@ fn direction(model: &Model, flow: &Flow, dir: Direction, family: Family) -> Dire
         subject,
         outcome: decision.isolation,
         allowed_ports: decision.allowed.clone(),
+        unknown_ports: decision.unknown.clone(),
         checks,
         decision,
     }
@@ -220,21 +333,31 @@ fn named_port_notes(model: &Model, allow: &Allow, dst: Option<&Endpoint>) -> Vec
     notes
 }
 
-/// Does the allow's peer admit `other`? If not, why.
+/// Does the allow's peer admit `other` (the model's three-valued answer)? If not, or
+/// if that is unknown, why.
 fn peer_check(
     model: &Model,
     allow: &Allow,
     other: Party,
     family: Family,
-) -> (bool, Option<String>) {
+) -> (Truth, Option<String>) {
     let cluster = &model.cluster;
     let PeerRef::Peer(pid) = allow.peer else {
-        return (true, None);
+        return (Truth::True, None);
     };
     let policy = cluster.policy(allow.policy);
     let spec = &policy.rules(allow.direction)[allow.rule].peers[allow.peer_index.unwrap_or(0)];
-    if model.peer_admits(allow.peer, other, family) {
-        return (true, None);
+    let truth = match other {
+        Party::Endpoint(e) => model.peer_truth_endpoint(allow.peer, cluster.endpoint(e), family),
+        Party::External(_) => Truth::from(model.peer_admits(allow.peer, other, family)),
+    };
+    match (truth, other) {
+        (Truth::True, _) => return (Truth::True, None),
+        (Truth::Unknown, Party::Endpoint(e)) => {
+            let fact = model.peer_unknown_fact(pid, allow.policy, cluster.endpoint(e));
+            return (Truth::Unknown, Some(fact.to_string()));
+        }
+        _ => {}
     }
     let reason = match (spec, model.peer(pid), other) {
         (Peer::Selectors { .. }, _, Party::External(net)) => {
@@ -274,8 +397,21 @@ fn peer_check(
             let e = cluster.endpoint(e);
             let ename = cluster.endpoint_name(e.id);
             let addrs: Vec<_> = e.addrs.iter().filter(|a| Family::of(a) == family).collect();
-            debug_assert!(!block_admits_endpoint(block, e, family));
-            if e.addrs.is_empty() {
+            if e.addrs.is_empty() && !model.cluster.pod_networks.is_empty() {
+                {
+                    let nets: Vec<String> = netfence_model::compile::pod_networks_of(
+                        &model.cluster.pod_networks,
+                        family,
+                    )
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                    format!(
+                        "{ename} has no known address, and the pod network {} is outside ipBlock {block}",
+                        nets.join(", ")
+                    )
+                }
+            } else if e.addrs.is_empty() {
                 format!(
                     "{ename} has no known address; ipBlock {block} does not cover every {family} address it could get"
                 )
@@ -291,7 +427,7 @@ fn peer_check(
         (_, PeerMatch::Addrs(block), Party::External(net)) => addr_reason(block, &[net]),
         (Peer::Block(_), PeerMatch::Endpoints(_), _) => "peer does not match".to_string(),
     };
-    (false, Some(reason))
+    (Truth::False, Some(reason))
 }
 
 /// The failing requirement, unless the selector has only that one (already printed).

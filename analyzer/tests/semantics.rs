@@ -4,7 +4,9 @@
 //! allows and one that it denies, and (through `model`) checks that the bitset matrix
 //! agrees with `reach` on every pair of the manifest's endpoints.
 
-use netfence_analyzer::{explain, reach, resolve_target, Flow, Matrix, MatrixPort, Party, Target};
+use netfence_analyzer::{
+    explain, reach, resolve_target, Flow, Matrix, MatrixPort, Party, Target, Verdict,
+};
 use netfence_model::ports::PortRef;
 use netfence_model::{compile_text, parse_manifest, EndpointId, Family, Model, Protocol};
 
@@ -183,19 +185,48 @@ fn flow(m: &Model, from: &str, to: &str, spec: &str) -> netfence_analyzer::Reach
 
 #[track_caller]
 fn expect(m: &Model, from: &str, to: &str, spec: &str, want: bool) {
+    expect_verdict(
+        m,
+        from,
+        to,
+        spec,
+        if want {
+            Verdict::Allowed
+        } else {
+            Verdict::Denied
+        },
+    );
+}
+
+#[track_caller]
+fn expect_verdict(m: &Model, from: &str, to: &str, spec: &str, want: Verdict) {
     let r = flow(m, from, to, spec);
     let text = explain::render(m, &r);
-    let verdict = if r.allowed { "ALLOWED" } else { "DENIED" };
+    let shown = r.verdict.as_str().to_ascii_uppercase();
     assert!(
-        text.lines().next().unwrap().ends_with(verdict),
+        text.lines().next().unwrap().ends_with(&shown),
         "explanation contradicts the verdict:\n{text}"
     );
     assert_eq!(
         r.allowed,
-        want,
-        "{from} -> {to} on {spec}: expected {}\n{text}",
-        if want { "ALLOWED" } else { "DENIED" }
+        r.verdict == Verdict::Allowed,
+        "allowed is the sure verdict"
     );
+    assert_eq!(
+        r.verdict, want,
+        "{from} -> {to} on {spec}: expected {want}\n{text}"
+    );
+    assert_eq!(
+        r.unknowns.is_empty(),
+        want != Verdict::Unknown,
+        "an unknown verdict names its facts, a known one none\n{text}"
+    );
+}
+
+/// The verdict depends on what the input does not show.
+#[track_caller]
+fn unknown(m: &Model, from: &str, to: &str, spec: &str) {
+    expect_verdict(m, from, to, spec, Verdict::Unknown);
 }
 
 #[track_caller]
@@ -675,7 +706,8 @@ spec:
         .into(),
     ]);
     allowed(&m, "other/p", "ns1/dst", "80");
-    allowed(&m, "bare/p", "ns1/dst", "80");
+    // Whether bare's labels hold env=prod is not known: NotIn may or may not hold.
+    unknown(&m, "bare/p", "ns1/dst", "80");
     allowed(&m, "ns1/dst", "ns1/dst", "80");
     denied(&m, "labelled/p", "ns1/dst", "80");
 }
@@ -1368,8 +1400,9 @@ spec:
     allowed(&m, "shop/deploy/client", "shop/deploy/web", "8080");
     denied(&m, "shop/client", "shop/web", "9090");
     denied(&m, "shop/intruder", "shop/web", "8080");
-    // A template has no address yet: only a block covering every address admits it.
-    denied(&m, "shop/client", "shop/api-7f9c-1", "80");
+    // A template has no address yet: only a block covering every address surely admits
+    // it; whether 10.0.0.0/8 holds the one it gets is unknown.
+    unknown(&m, "shop/client", "shop/api-7f9c-1", "80");
     allowed(&m, "shop/client", "shop/api-7f9c-1", "443");
     // The api Deployment owns a pod in the input, so the pod stands for it.
     assert!(matches!(

@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     name = "kubectl-netfence",
     version,
     about = "Who may talk to whom under your NetworkPolicies, from manifests or a live cluster",
-    after_help = "Exit codes: 0 allowed, 1 denied, 2 error.\n\
+    after_help = "Exit codes: 0 allowed, 1 denied, 2 error, 3 unknown (can-reach and explain: the \
+                  answer depends on what the input does not show, such as the labels of a \
+                  namespace that is only referenced or the address of a template pod).\n\
                   Without -f, the cluster of the current kubeconfig context is read."
 )]
 pub struct Cli {
@@ -17,7 +19,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Can FROM reach TO (on a port)? Exit 0 if allowed, 1 if denied.
+    /// Can FROM reach TO (on a port)? Exit 0 if allowed, 1 if denied, 3 if unknown.
     CanReach(CanReachArgs),
     /// Why FROM can or cannot reach TO: isolation, selecting policies, the deciding rule.
     Explain(CanReachArgs),
@@ -56,6 +58,19 @@ pub struct InputArgs {
     /// kubeconfig context to use for the live cluster.
     #[arg(long)]
     pub context: Option<String>,
+    /// The pod network: pods without a known address (workload templates, stand-ins) get
+    /// theirs from these CIDRs. Repeatable. Default: `networks.pods` of
+    /// ./.netfence-lint.yaml, if any; else unknown.
+    #[arg(long = "pod-cidr", value_name = "CIDR", value_parser = pod_cidr)]
+    pub pod_cidrs: Vec<ipnet::IpNet>,
+    /// Stand-ins for the pods operators create from custom resources: a YAML list of
+    /// {kind, group, labels, ports}, added to (or replacing) the built-in ones.
+    #[arg(long = "stand-ins", value_name = "FILE")]
+    pub stand_ins: Option<std::path::PathBuf>,
+}
+
+fn pod_cidr(s: &str) -> Result<ipnet::IpNet, String> {
+    netfence_model::addr::parse_cidr(s)
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,49 @@
 use crate::args::InputArgs;
 use anyhow::{bail, Context, Result};
 use netfence_loader::Loaded;
+use netfence_model::stand_in::StandInRules;
 use netfence_model::{Cluster, ManifestError, Model};
+
+/// What the input does not hold but the user tells: the pod network and the stand-in
+/// rules for custom resources.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub pod_networks: Vec<ipnet::IpNet>,
+    pub stand_ins: StandInRules,
+}
+
+/// The lint configuration read when no --pod-cidr is given.
+const LINT_CONFIG: &str = ".netfence-lint.yaml";
+
+impl Facts {
+    /// From the flags: --pod-cidr (else `lint_pods`, the lint configuration's
+    /// `networks.pods` when the command has read one, else those of
+    /// ./.netfence-lint.yaml) and the built-in stand-ins with --stand-ins on top.
+    pub fn of(args: &InputArgs, lint_pods: Option<&[ipnet::IpNet]>) -> Result<Facts> {
+        let mut pod_networks = args.pod_cidrs.clone();
+        if let (true, Some(pods)) = (pod_networks.is_empty(), lint_pods) {
+            pod_networks = pods.to_vec();
+        } else if pod_networks.is_empty() && std::path::Path::new(LINT_CONFIG).is_file() {
+            let text = std::fs::read_to_string(LINT_CONFIG)
+                .with_context(|| format!("reading {LINT_CONFIG}"))?;
+            let cfg = netfence_lint::config::LintConfig::parse(LINT_CONFIG, &text)?;
+            pod_networks = cfg.pod_cidrs;
+        }
+        let mut stand_ins = StandInRules::builtin();
+        if let Some(path) = &args.stand_ins {
+            let shown = path.display().to_string();
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read stand-ins file {shown}"))?;
+            for rule in StandInRules::parse(&shown, &text).map_err(anyhow::Error::msg)? {
+                stand_ins.insert(rule);
+            }
+        }
+        Ok(Facts {
+            pod_networks,
+            stand_ins,
+        })
+    }
+}
 
 pub struct Input {
     pub model: Model,
@@ -39,8 +81,9 @@ pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
 }
 
 pub fn load(args: &InputArgs) -> Result<Input> {
+    let facts = Facts::of(args, None)?;
     let (loaded, default_ns) = read(args)?;
-    let model = compile(loaded, args.keep_going)?;
+    let model = compile_with(loaded, args.keep_going, &facts)?;
     Ok(Input {
         model,
         default_ns,
@@ -49,11 +92,16 @@ pub fn load(args: &InputArgs) -> Result<Input> {
 }
 
 /// Like [`load`], but invalid objects are handed back instead of stopping the command
-/// (lint reports them as findings).
-pub fn load_with_errors(args: &InputArgs) -> Result<(Input, Vec<ManifestError>)> {
+/// (lint reports them as findings); `lint_pods` are the pod networks of the lint
+/// configuration in use (see [`Facts::of`]).
+pub fn load_with_errors(
+    args: &InputArgs,
+    lint_pods: &[ipnet::IpNet],
+) -> Result<(Input, Vec<ManifestError>)> {
+    let facts = Facts::of(args, Some(lint_pods))?;
     let (mut loaded, default_ns) = read(args)?;
     let errors = std::mem::take(&mut loaded.errors);
-    let model = compile(loaded, true)?;
+    let model = compile_with(loaded, true, &facts)?;
     Ok((
         Input {
             model,
@@ -67,6 +115,20 @@ pub fn load_with_errors(args: &InputArgs) -> Result<(Input, Vec<ManifestError>)>
 /// Reports errors and skipped kinds on stderr; without `keep_going` any invalid object
 /// stops the command (exit 2).
 pub fn compile(loaded: Loaded, keep_going: bool) -> Result<Model> {
+    compile_with(loaded, keep_going, &Facts::default())
+}
+
+/// [`compile`] with the facts the user told.
+pub fn compile_with(mut loaded: Loaded, keep_going: bool, facts: &Facts) -> Result<Model> {
+    // Custom resources with a stand-in are read, not ignored.
+    for cr in &loaded.custom {
+        if facts.stand_ins.find(&cr.group, &cr.kind).is_some() {
+            if let Some(n) = loaded.skipped.get_mut(&cr.kind) {
+                *n -= 1;
+            }
+        }
+    }
+    loaded.skipped.retain(|_, n| *n > 0);
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }
@@ -88,9 +150,41 @@ pub fn compile(loaded: Loaded, keep_going: bool) -> Result<Model> {
             kinds.join(", ")
         );
     }
-    let cluster = Cluster::build(loaded.objects);
+    let mut cluster = Cluster::build_with(loaded.objects, loaded.custom, &facts.stand_ins);
+    cluster.pod_networks = facts.pod_networks.clone();
     for w in &cluster.warnings {
         eprintln!("warning: {w}");
     }
-    Ok(Model::compile(cluster))
+    let model = Model::compile(cluster);
+    stand_in_notes(&model);
+    Ok(model)
+}
+
+/// Says which custom resources stand in for pods, and which ones could matter but have
+/// no stand-in.
+fn stand_in_notes(model: &Model) {
+    let cluster = &model.cluster;
+    let standing: Vec<String> = cluster
+        .endpoints
+        .iter()
+        .filter(|e| e.kind == netfence_model::EndpointKind::StandIn)
+        .map(|e| cluster.endpoint_name(e.id))
+        .collect();
+    if !standing.is_empty() {
+        eprintln!(
+            "note: stand-ins for pods that operators create from custom resources: {}",
+            standing.join(", ")
+        );
+    }
+    for u in model.unrepresented_custom_resources() {
+        let (noun, verb) = if u.count == 1 {
+            ("custom resource", "whose pods an operator creates")
+        } else {
+            ("custom resources", "whose pods an operator creates")
+        };
+        eprintln!(
+            "note: {} has {} {} {noun} {verb}; without a stand-in (--stand-ins) their labels are unknown, and {}",
+            u.namespace, u.count, u.kind, u.why
+        );
+    }
 }

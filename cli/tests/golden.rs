@@ -606,3 +606,226 @@ fn coverage_outside() {
         &["coverage", "-f", "testdata/diff/outside/head"],
     );
 }
+
+// Verdicts that depend on what the manifests do not show (exit 3).
+const UNKNOWN_NS: &str = "testdata/unknown/namespace";
+const UNKNOWN_IPBLOCK: &str = "testdata/unknown/ipblock";
+const UNKNOWN_MONITORING: &str = "testdata/unknown/monitoring";
+
+#[test]
+fn unknown_namespace_labels() {
+    check(
+        "unknown-namespace",
+        &[
+            "can-reach",
+            "ops/scraper",
+            "shop/api",
+            "-p",
+            "8080",
+            "-f",
+            UNKNOWN_NS,
+        ],
+    );
+}
+
+#[test]
+fn unknown_namespace_explained() {
+    check(
+        "unknown-namespace-explain",
+        &["explain", "ops/scraper", "shop/api", "-f", UNKNOWN_NS],
+    );
+}
+
+#[test]
+fn unknown_namespace_json() {
+    check(
+        "unknown-namespace-json",
+        &[
+            "can-reach",
+            "ops/scraper",
+            "shop/api",
+            "-p",
+            "8080",
+            "-o",
+            "json",
+            "-f",
+            UNKNOWN_NS,
+        ],
+    );
+}
+
+#[test]
+fn known_metadata_name_label_decides() {
+    check(
+        "unknown-namespace-name-label",
+        &[
+            "can-reach",
+            "ops/scraper",
+            "shop/api",
+            "-p",
+            "9090",
+            "-f",
+            UNKNOWN_NS,
+        ],
+    );
+}
+
+#[test]
+fn unknown_workload_address() {
+    check(
+        "unknown-ipblock",
+        &[
+            "explain",
+            "shop/deploy/web",
+            "shop/db",
+            "-p",
+            "5432",
+            "-f",
+            UNKNOWN_IPBLOCK,
+        ],
+    );
+}
+
+#[test]
+fn pod_cidr_inside_the_ipblock_allows() {
+    check(
+        "unknown-ipblock-pod-cidr-inside",
+        &[
+            "can-reach",
+            "shop/deploy/web",
+            "shop/db",
+            "-p",
+            "5432",
+            "--pod-cidr",
+            "10.244.0.0/16",
+            "-f",
+            UNKNOWN_IPBLOCK,
+        ],
+    );
+}
+
+#[test]
+fn pod_cidr_outside_the_ipblock_denies() {
+    check(
+        "unknown-ipblock-pod-cidr-outside",
+        &[
+            "explain",
+            "shop/deploy/web",
+            "shop/db",
+            "-p",
+            "5432",
+            "--pod-cidr",
+            "10.100.0.0/16",
+            "-f",
+            UNKNOWN_IPBLOCK,
+        ],
+    );
+}
+
+#[test]
+fn pod_cidr_partly_in_the_ipblock_stays_unknown() {
+    check(
+        "unknown-ipblock-pod-cidr-partial",
+        &[
+            "can-reach",
+            "shop/deploy/web",
+            "shop/db",
+            "--pod-cidr",
+            "10.0.0.0/8",
+            "-f",
+            UNKNOWN_IPBLOCK,
+        ],
+    );
+}
+
+#[test]
+fn prometheus_stand_in_scrapes() {
+    check(
+        "unknown-prometheus-stand-in",
+        &[
+            "explain",
+            "monitoring/prometheus/k8s",
+            "shop/api",
+            "-p",
+            "8080",
+            "-f",
+            UNKNOWN_MONITORING,
+        ],
+    );
+}
+
+#[test]
+fn stand_ins_file_overrides_and_adds() {
+    check(
+        "unknown-stand-ins-file",
+        &[
+            "can-reach",
+            "monitoring/prometheus/k8s",
+            "shop/api",
+            "-p",
+            "8080",
+            "--stand-ins",
+            "testdata/unknown/stand-ins.yaml",
+            "-f",
+            UNKNOWN_MONITORING,
+        ],
+    );
+}
+
+#[test]
+fn stand_in_of_a_file_rule() {
+    check(
+        "unknown-stand-in-grafana",
+        &[
+            "can-reach",
+            "shop/api",
+            "monitoring/grafana/main",
+            "-p",
+            "http",
+            "--stand-ins",
+            "testdata/unknown/stand-ins.yaml",
+            "-f",
+            UNKNOWN_MONITORING,
+        ],
+    );
+}
+
+#[test]
+fn bad_stand_ins_file_is_an_error() {
+    check(
+        "unknown-stand-ins-bad",
+        &[
+            "can-reach",
+            "shop/api",
+            "monitoring/prometheus/k8s",
+            "--stand-ins",
+            "testdata/unknown/hostnet/cluster.yaml",
+            "-f",
+            UNKNOWN_MONITORING,
+        ],
+    );
+}
+
+#[test]
+fn lint_policy_selecting_only_host_network_pods() {
+    check(
+        "unknown-lint-host-network",
+        &["lint", "--no-config", "-f", "testdata/unknown/hostnet"],
+    );
+}
+
+#[test]
+fn unknown_in_the_tiers_explained() {
+    check(
+        "unknown-tiers-explain",
+        &[
+            "explain",
+            "ops/scraper",
+            "shop/api",
+            "-p",
+            "80",
+            "-f",
+            "testdata/unknown/tiers",
+        ],
+    );
+}

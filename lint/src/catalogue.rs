@@ -88,7 +88,8 @@ Fix: correct the field named in the message (the line points at it).",
 No pod or workload of the policy's namespace matches its podSelector, so the policy
 isolates nothing and allows nothing. Usually a label typo, a selector written for
 another namespace (podSelector only looks at the policy's own namespace), or a
-workload that was renamed.
+workload that was renamed. A podSelector that matches only hostNetwork pods has the same
+effect: NetworkPolicy never isolates a pod on the host network (it is its node).
 
 Fix: make spec.podSelector match the labels of the pod template, or move the policy
 into the namespace of the pods it is meant for. Checks that need pods are skipped when

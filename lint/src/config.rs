@@ -36,6 +36,9 @@ pub struct LintConfig {
     pub ignore: Vec<Ignore>,
     /// Pod networks beyond the pod addresses found in the input.
     pub pod_networks: AddrSet,
+    /// The same, as the CIDRs written (can-reach takes them as the pod network, where
+    /// template pods get their addresses).
+    pub pod_cidrs: Vec<ipnet::IpNet>,
     /// Service (ClusterIP) networks beyond the clusterIPs found in the input.
     pub service_networks: AddrSet,
 }
@@ -130,6 +133,12 @@ impl LintConfig {
             });
         }
         cfg.pod_networks = networks(&raw.networks.pods, "networks.pods", file)?;
+        cfg.pod_cidrs = raw
+            .networks
+            .pods
+            .iter()
+            .filter_map(|c| parse_cidr(c).ok())
+            .collect();
         cfg.service_networks = networks(&raw.networks.services, "networks.services", file)?;
         Ok(cfg)
     }

@@ -234,6 +234,7 @@ impl<'m> Context<'m> {
                 let kind = match ep.kind {
                     EndpointKind::Pod => "Pod",
                     EndpointKind::Workload(k) => k.kind(),
+                    EndpointKind::StandIn => "stand-in",
                 };
                 (format!("{kind} {key}"), key, ep.source.clone())
             }

@@ -99,7 +99,7 @@ pub fn coverage(model: &Model) -> Vec<NamespaceCoverage> {
     for e in &cluster.endpoints {
         let (name, subject) = match (e.workload, e.kind) {
             (Some(w), _) => (cluster.workload_key(w), Subject::Workload(w)),
-            (None, EndpointKind::Pod | EndpointKind::Workload(_)) => {
+            (None, EndpointKind::Pod | EndpointKind::Workload(_) | EndpointKind::StandIn) => {
                 (cluster.endpoint_name(e.id), Subject::Endpoint(e.id))
             }
         };

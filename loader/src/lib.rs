@@ -15,6 +15,8 @@ pub struct Loaded {
     pub errors: Vec<ManifestError>,
     /// Objects of kinds the model does not use, by kind.
     pub skipped: BTreeMap<String, usize>,
+    /// The custom resources among the skipped objects (for stand-in endpoints).
+    pub custom: Vec<netfence_model::stand_in::CustomResource>,
     /// Files (or API lists) read.
     pub inputs: usize,
 }
@@ -23,6 +25,7 @@ impl Loaded {
     pub(crate) fn absorb(&mut self, parsed: netfence_model::ParsedManifest) {
         self.objects.extend(parsed.objects);
         self.errors.extend(parsed.errors);
+        self.custom.extend(parsed.custom);
         for (k, n) in parsed.skipped {
             *self.skipped.entry(k).or_default() += n;
         }

@@ -10,8 +10,10 @@ use std::net::IpAddr;
 pub struct AddrIndex {
     v4: Vec<(u32, usize)>,
     v6: Vec<(u128, usize)>,
-    /// Endpoints whose address is not known yet (templates, pending pods).
-    unknown: Vec<usize>,
+    /// Endpoints whose address is not known yet (templates, pending pods), and whether
+    /// each is on the pod network (then it gets its address from `pod_networks`).
+    unknown: Vec<(usize, bool)>,
+    pod_networks: Vec<ipnet::IpNet>,
     len: usize,
 }
 
@@ -21,11 +23,12 @@ impl AddrIndex {
             v4: Vec::new(),
             v6: Vec::new(),
             unknown: Vec::new(),
+            pod_networks: cluster.pod_networks.clone(),
             len: cluster.endpoints.len(),
         };
         for e in &cluster.endpoints {
             if e.addrs.is_empty() {
-                idx.unknown.push(e.id.index());
+                idx.unknown.push((e.id.index(), e.on_pod_network()));
             }
             for a in &e.addrs {
                 match a {
@@ -40,8 +43,9 @@ impl AddrIndex {
     }
 
     /// The endpoints `addrs` admits over `family`: those holding an address of the family
-    /// in the set, and those whose address is not known yet when the set covers the whole
-    /// family (they could get any). Every endpoint's addresses count, a hostNetwork pod's
+    /// in the set, and those whose address is not known yet when the set surely holds it:
+    /// it covers the whole family (they could get any), or the pod network of the family
+    /// when that is known and they are on it (see [`crate::compile::addrs_truth`]). Every endpoint's addresses count, a hostNetwork pod's
     /// (its node's) included. The set form of [`crate::compile::block_admits_endpoint`]
     /// and of [`crate::tiers::TierPeerMatch::admits`] for address peers.
     pub fn admitted(&self, addrs: &AddrSet, family: Family) -> EndpointSet {
@@ -61,8 +65,10 @@ impl AddrIndex {
             Family::V4 => fill(&self.v4, addrs.v4.ranges(), &mut s),
             Family::V6 => fill(&self.v6, addrs.v6.ranges(), &mut s),
         }
-        if addrs.covers_family(family) {
-            for &i in &self.unknown {
+        let nets = crate::compile::pod_networks_of(&self.pod_networks, family);
+        let covers_pods = !nets.is_empty() && nets.iter().all(|n| addrs.contains_net(n));
+        for &(i, on_pod_network) in &self.unknown {
+            if addrs.covers_family(family) || (on_pod_network && covers_pods) {
                 s.insert(i);
             }
         }

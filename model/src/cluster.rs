@@ -6,8 +6,11 @@ use crate::objects::{
     ContainerPort, Namespace, Object, Pod, Policy, Service, ServicePort, Workload, WorkloadKind,
 };
 use crate::ports::{PortRef, Protocol};
-use crate::selector::Labels;
+use crate::selector::{LabelSelector, Labels};
+use crate::stand_in::{CustomResource, StandInRules};
 use crate::tier::{Node, TierPolicy};
+use crate::truth::Truth;
+use ipnet::IpNet;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
@@ -32,6 +35,9 @@ pub enum EndpointKind {
     Pod,
     /// A workload's pod template, standing for pods that are not in the input.
     Workload(WorkloadKind),
+    /// The pods an operator creates from a custom resource (`Cluster::stand_ins`); the
+    /// endpoint's name is `kind/name` (`prometheus/k8s`), its labels the stand-in rule's.
+    StandIn,
 }
 
 /// Something that sends and receives traffic: a pod, or a workload's pod template.
@@ -134,6 +140,7 @@ pub fn endpoint_key(ns: &str, name: &str, kind: EndpointKind) -> String {
     match kind {
         EndpointKind::Pod => format!("{ns}/{name}"),
         EndpointKind::Workload(k) => format!("{ns}/{}/{name}", k.short()),
+        EndpointKind::StandIn => format!("{ns}/{name}"),
     }
 }
 
@@ -155,6 +162,16 @@ pub struct Cluster {
     pub nodes: Vec<Node>,
     /// Things worth telling the user that are not errors (duplicates replaced, ...).
     pub warnings: Vec<String>,
+    /// By namespace id: are its labels known? False for a namespace that is only
+    /// referenced (no Namespace object): of its labels only `kubernetes.io/metadata.name`
+    /// is certain. Missing entries are known.
+    pub labels_known: Vec<bool>,
+    /// The pod network: where pods without a known address get theirs. Empty: unknown.
+    pub pod_networks: Vec<IpNet>,
+    /// The custom resources that have stand-in endpoints.
+    pub stand_ins: Vec<CustomResource>,
+    /// The custom resources without a stand-in rule (their pods' labels are unknown).
+    pub custom_resources: Vec<CustomResource>,
     ns_by_name: HashMap<String, NamespaceId>,
     pub(crate) endpoint_by_key: HashMap<String, EndpointId>,
 }
@@ -163,6 +180,16 @@ impl Cluster {
     /// Builds the cluster from objects. A later object with the same kind, namespace and
     /// name replaces an earlier one (as `kubectl apply` of both would).
     pub fn build(objects: Vec<Object>) -> Cluster {
+        Cluster::build_with(objects, Vec::new(), &StandInRules::none())
+    }
+
+    /// [`Cluster::build`] with the custom resources of the input: those a rule knows get
+    /// a stand-in endpoint, the others are kept for notes.
+    pub fn build_with(
+        objects: Vec<Object>,
+        custom: Vec<CustomResource>,
+        rules: &StandInRules,
+    ) -> Cluster {
         let mut warnings = Vec::new();
         let mut namespaces: BTreeMap<String, Namespace> = BTreeMap::new();
         let mut pods = BTreeMap::new();
@@ -207,6 +234,11 @@ impl Cluster {
                 ));
             }
         }
+        let (stand_ins, custom_resources): (Vec<_>, Vec<_>) = custom
+            .into_iter()
+            .partition(|cr| rules.find(&cr.group, &cr.kind).is_some());
+        referenced.extend(stand_ins.iter().map(|cr| cr.namespace.clone()));
+        let declared: std::collections::BTreeSet<String> = namespaces.keys().cloned().collect();
         for ns in referenced {
             namespaces.entry(ns.clone()).or_insert_with(|| {
                 let mut labels = Labels::new();
@@ -225,6 +257,7 @@ impl Cluster {
             ..Cluster::default()
         };
         for (i, (name, ns)) in namespaces.into_iter().enumerate() {
+            cluster.labels_known.push(declared.contains(&name));
             cluster.ns_by_name.insert(name, NamespaceId(i as u32));
             cluster.namespaces.push(ns);
         }
@@ -270,6 +303,27 @@ impl Cluster {
                 workload: Some(i),
             });
         }
+        for cr in &stand_ins {
+            let rule = rules
+                .find(&cr.group, &cr.kind)
+                .expect("partitioned by rule");
+            endpoints.push(Endpoint {
+                id: EndpointId(0),
+                namespace: cluster.ns_by_name[&cr.namespace],
+                name: format!("{}/{}", cr.kind.to_ascii_lowercase(), cr.name),
+                kind: EndpointKind::StandIn,
+                labels: rule.labels_for(cr),
+                ports: rule.ports.clone(),
+                addrs: Vec::new(),
+                node: None,
+                host_addrs: Vec::new(),
+                host_network: false,
+                source: cr.source.clone(),
+                workload: None,
+            });
+        }
+        cluster.stand_ins = stand_ins;
+        cluster.custom_resources = custom_resources;
         endpoints
             .sort_by_cached_key(|e| (e.namespace, e.name.clone(), e.kind != EndpointKind::Pod));
         for (i, e) in endpoints.iter_mut().enumerate() {
@@ -322,6 +376,17 @@ impl Cluster {
 
     pub fn namespace(&self, id: NamespaceId) -> &Namespace {
         &self.namespaces[id.index()]
+    }
+
+    /// Are the labels of the namespace known (a Namespace object was read)?
+    pub fn labels_known(&self, id: NamespaceId) -> bool {
+        self.labels_known.get(id.index()).copied().unwrap_or(true)
+    }
+
+    /// Does a namespaceSelector match the namespace? Unknown when the namespace is only
+    /// referenced and the answer depends on labels other than the ones always set.
+    pub fn namespace_truth(&self, sel: &LabelSelector, id: NamespaceId) -> Truth {
+        sel.truth(&self.namespace(id).labels, self.labels_known(id))
     }
 
     pub fn endpoint(&self, id: EndpointId) -> &Endpoint {

@@ -2,12 +2,15 @@
 //! it, with peers resolved to endpoint sets or address sets and provenance kept on every
 //! element. Endpoints selected by the same policies share one [`PolicyUnion`].
 
-use crate::addr::{Family, IpBlock};
+use crate::addr::{AddrSet, Family, IpBlock};
 use crate::bitset::EndpointSet;
 use crate::cluster::{Cluster, Endpoint, EndpointId, NamespaceId, PolicyId};
 use crate::objects::{Direction, Peer, PortSpec};
 use crate::ports::PortSet;
 use crate::selector::{LabelSelector, Operator};
+use crate::truth::Truth;
+use crate::unknown::UnknownFact;
+use ipnet::IpNet;
 use std::collections::HashMap;
 
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
@@ -223,9 +226,11 @@ impl Model {
                                             .entry(sel)
                                             .or_insert_with(|| {
                                                 let mut s = EndpointSet::empty(n);
-                                                for (i, ns) in cluster.namespaces.iter().enumerate()
-                                                {
-                                                    if sel.matches(&ns.labels) {
+                                                for i in 0..cluster.namespaces.len() {
+                                                    // Only a sure match: an unknown one
+                                                    // is the decision's to name.
+                                                    let id = NamespaceId(i as u32);
+                                                    if cluster.namespace_truth(sel, id).is_true() {
                                                         s.union_with(&index.by_ns[i]);
                                                     }
                                                 }
@@ -367,7 +372,9 @@ impl Model {
             PeerRef::Any => true,
             PeerRef::Peer(id) => match self.peer(id) {
                 PeerMatch::Endpoints(set) => set.contains(e.id.index()),
-                PeerMatch::Addrs(block) => block_admits_endpoint(block, e, family),
+                PeerMatch::Addrs(block) => {
+                    addrs_truth(&block.addrs, e, family, &self.cluster.pod_networks).is_true()
+                }
             },
         }
     }
@@ -384,9 +391,121 @@ impl Model {
     }
 }
 
+impl Model {
+    /// Three-valued [`Model::peer_admits_endpoint`]: unknown when the answer depends on
+    /// the labels of a namespace that is only referenced, or on the address of an
+    /// endpoint that has none yet.
+    pub fn peer_truth_endpoint(&self, peer: PeerRef, e: &Endpoint, family: Family) -> Truth {
+        let PeerRef::Peer(id) = peer else {
+            return Truth::True;
+        };
+        match self.peer(id) {
+            PeerMatch::Endpoints(set) if set.contains(e.id.index()) => Truth::True,
+            PeerMatch::Endpoints(_) => {
+                let (_, def) = &self.peer_defs[id.0 as usize];
+                match def {
+                    Peer::Selectors {
+                        namespace: Some(sel),
+                        pod,
+                    } if e.on_pod_network() && !self.cluster.labels_known(e.namespace) => self
+                        .cluster
+                        .namespace_truth(sel, e.namespace)
+                        .and(Truth::from(
+                            pod.as_ref().is_none_or(|p| p.matches(&e.labels)),
+                        )),
+                    _ => Truth::False,
+                }
+            }
+            PeerMatch::Addrs(block) => {
+                addrs_truth(&block.addrs, e, family, &self.cluster.pod_networks)
+            }
+        }
+    }
+
+    /// The fact that makes peer `id` unknown for `e` (see [`Model::peer_truth_endpoint`]).
+    pub fn peer_unknown_fact(&self, id: PeerId, policy: PolicyId, e: &Endpoint) -> UnknownFact {
+        let policy = self.cluster.policy(policy).key();
+        match (&self.peer_defs[id.0 as usize].1, self.peer(id)) {
+            (Peer::Selectors { namespace, .. }, _) => UnknownFact::NamespaceLabels {
+                namespace: self.cluster.namespace(e.namespace).name.clone(),
+                selector: format!(
+                    "namespaceSelector {}",
+                    namespace
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ),
+                policy,
+            },
+            (_, PeerMatch::Addrs(block)) => UnknownFact::Address {
+                endpoint: self.cluster.endpoint_name(e.id),
+                peer: format!("ipBlock {block}"),
+                policy,
+                pod_networks: pod_networks_of(&self.cluster.pod_networks, block.family()),
+            },
+            (Peer::Block(b), _) => UnknownFact::Address {
+                endpoint: self.cluster.endpoint_name(e.id),
+                peer: format!("ipBlock {b}"),
+                policy,
+                pod_networks: Vec::new(),
+            },
+        }
+    }
+}
+
+/// The pod networks of one family.
+pub fn pod_networks_of(nets: &[IpNet], family: Family) -> Vec<IpNet> {
+    nets.iter()
+        .filter(|n| Family::of_net(n) == family)
+        .copied()
+        .collect()
+}
+
+/// Every address of a family.
+fn family_set(family: Family) -> AddrSet {
+    let net: IpNet = match family {
+        Family::V4 => "0.0.0.0/0".parse().expect("a CIDR"),
+        Family::V6 => "::/0".parse().expect("a CIDR"),
+    };
+    AddrSet::from_net(&net)
+}
+
+/// Does a set of addresses hold the endpoint's address of `family`? For an endpoint
+/// whose address is not known (a template, a stand-in, a pending pod): true when the
+/// set covers every address it could get (the whole family, or the pod network when
+/// it is known and the endpoint is on it), false when none (the set has no address of
+/// the family, or none of the pod network), unknown otherwise.
+pub fn addrs_truth(addrs: &AddrSet, e: &Endpoint, family: Family, pod_networks: &[IpNet]) -> Truth {
+    if !e.addrs.is_empty() {
+        return Truth::from(
+            e.addrs
+                .iter()
+                .any(|a| Family::of(a) == family && addrs.contains(a)),
+        );
+    }
+    let in_family = addrs.intersection(&family_set(family));
+    if in_family.covers_family(family) {
+        return Truth::True;
+    }
+    if in_family.is_empty() {
+        return Truth::False;
+    }
+    let nets = pod_networks_of(pod_networks, family);
+    if e.on_pod_network() && !nets.is_empty() {
+        if nets.iter().all(|n| addrs.contains_net(n)) {
+            return Truth::True;
+        }
+        if !nets.iter().any(|n| addrs.overlaps_net(n)) {
+            return Truth::False;
+        }
+    }
+    Truth::Unknown
+}
+
 /// An ipBlock admits an endpoint by its addresses of the family. An endpoint whose
 /// address is not known yet (a template, a pending pod) could get any address, so only a
-/// block covering the whole family admits it.
+/// block covering the whole family admits it (with no pod network known; the model asks
+/// [`addrs_truth`], which knows the pod network).
 pub fn block_admits_endpoint(block: &IpBlock, e: &Endpoint, family: Family) -> bool {
     if e.addrs.is_empty() {
         block.addrs.covers_family(family)

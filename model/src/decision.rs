@@ -14,6 +14,8 @@ use crate::party::Party;
 use crate::ports::PortSet;
 use crate::tier::Tier;
 use crate::tiers::{TierStackId, TierStage};
+use crate::truth::Truth;
+use crate::unknown::{record, Unknown};
 
 /// What one direction lets through, and which stage decided what.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,8 +32,13 @@ pub struct DirectionDecision {
     pub baseline: Option<(TierStackId, TierStage)>,
     /// Ports no stage decided: allowed by default.
     pub defaulted: PortSet,
-    /// Every port this direction lets through.
+    /// Every port this direction surely lets through.
     pub allowed: PortSet,
+    /// Ports whose outcome depends on facts the input does not show (none of them is in
+    /// `allowed`): the first stage element that might decide them might not match.
+    pub unknown: PortSet,
+    /// Those facts, each with the ports that hang on it.
+    pub unknowns: Vec<Unknown>,
 }
 
 /// Which stage decided a given port.
@@ -53,6 +60,8 @@ impl DirectionDecision {
             baseline: None,
             defaulted: PortSet::all(),
             allowed: PortSet::all(),
+            unknown: PortSet::empty(),
+            unknowns: Vec::new(),
         }
     }
 
@@ -115,6 +124,44 @@ impl Model {
         out
     }
 
+    /// Three-valued [`Model::union_allowed`]: the ports surely allowed, the ports that
+    /// some element only maybe allows (no surely matching one does), and the facts those
+    /// hang on.
+    pub fn union_truth(
+        &self,
+        u: UnionId,
+        other: Party,
+        family: Family,
+        dst: Option<&Endpoint>,
+    ) -> (PortSet, PortSet, Vec<Unknown>) {
+        let (mut sure, mut maybe) = (PortSet::empty(), PortSet::empty());
+        let mut facts = Vec::new();
+        let other_ep = other.endpoint().map(|e| self.cluster.endpoint(e));
+        for a in &self.union(u).allows {
+            let truth = match other_ep {
+                Some(e) => self.peer_truth_endpoint(a.peer, e, family),
+                None => Truth::from(self.peer_admits(a.peer, other, family)),
+            };
+            match truth {
+                Truth::True => sure.add(&a.ports_for(dst)),
+                Truth::Unknown => {
+                    let ports = a.ports_for(dst);
+                    maybe.add(&ports);
+                    if let (crate::compile::PeerRef::Peer(id), Some(e)) = (a.peer, other_ep) {
+                        facts.push((self.peer_unknown_fact(id, a.policy, e), ports));
+                    }
+                }
+                Truth::False => {}
+            }
+        }
+        let maybe = maybe.difference(&sure);
+        let mut unknowns = Vec::new();
+        for (fact, ports) in facts {
+            record(&mut unknowns, fact, &ports.intersection(&maybe));
+        }
+        (sure, maybe, unknowns)
+    }
+
     /// Decides direction `d` of a connection from `subject`'s side (the source for
     /// egress, the destination for ingress) with `other` over `family`.
     pub fn decide(
@@ -139,41 +186,62 @@ impl Model {
             Direction::Ingress => Some(s),
             Direction::Egress => other.endpoint().map(|e| self.cluster.endpoint(e)),
         };
-        let mut undecided = PortSet::all();
-        let mut allowed = PortSet::empty();
-        let admin = self.tiers.stack_of(sid, Tier::Admin, d).map(|stack| {
-            let stage = stack.evaluate(&self.cluster, other, family, dst, &undecided);
-            allowed.add(&stage.accepted);
-            undecided = undecided
-                .difference(&stage.accepted)
-                .difference(&stage.denied);
-            (stack.id, stage)
-        });
+        // Possibility sets: a rule that might match forks the walk, so a port may end in
+        // more than one outcome; it is allowed (denied) where only that is possible, and
+        // unknown where both are. For known inputs every port has one outcome.
+        let mut reach = PortSet::all();
+        let mut may_allow = PortSet::empty();
+        let mut may_deny = PortSet::empty();
+        let mut facts = Vec::new();
+        let mut tier = |tier: Tier,
+                        reach: &mut PortSet,
+                        allow: &mut PortSet,
+                        deny: &mut PortSet| {
+            let tri =
+                self.tiers
+                    .evaluate_tri(&self.cluster, tier, d, s, other, family, dst, reach)?;
+            allow.add(&tri.may_accept);
+            deny.add(&tri.may_deny);
+            *reach = tri.may_fall_through.clone();
+            match tier {
+                // An Admin Pass hands the port to NetworkPolicy.
+                Tier::Admin => reach.add(&tri.may_pass),
+                // A Baseline Pass ends in the default allow.
+                Tier::Baseline => allow.add(&tri.may_pass),
+            }
+            facts.extend(tri.unknowns);
+            let stack = self.tiers.stack_of(sid, tier, d)?;
+            Some((stack.id, tri.stage))
+        };
+        let admin = tier(Tier::Admin, &mut reach, &mut may_allow, &mut may_deny);
         let (mut np_decided, mut np_allowed) = (PortSet::empty(), PortSet::empty());
+        let mut np_facts = Vec::new();
         if let SubjectIsolation::Isolated(u) = self.subject_isolation(sid, d) {
             // NetworkPolicy decides everything that reaches it; its own-node exception
             // is part of its answer.
-            let np = if isolation == Isolation::NodeLocal {
-                PortSet::all()
+            let (sure, maybe) = if isolation == Isolation::NodeLocal {
+                (PortSet::all(), PortSet::empty())
             } else {
-                self.union_allowed(u, other, family, dst)
+                let (sure, maybe, f) = self.union_truth(u, other, family, dst);
+                np_facts = f;
+                (sure, maybe)
             };
-            np_allowed = np.intersection(&undecided);
-            np_decided = std::mem::replace(&mut undecided, PortSet::empty());
-            allowed.add(&np_allowed);
+            np_allowed = sure.intersection(&reach);
+            may_allow.add(&np_allowed);
+            may_allow.add(&maybe.intersection(&reach));
+            may_deny.add(&reach.difference(&sure));
+            np_decided = std::mem::replace(&mut reach, PortSet::empty());
         }
-        let baseline = self.tiers.stack_of(sid, Tier::Baseline, d).map(|stack| {
-            let stage = stack.evaluate(&self.cluster, other, family, dst, &undecided);
-            // A Pass in the Baseline tier ends in the default allow.
-            allowed.add(&stage.accepted);
-            allowed.add(&stage.passed);
-            undecided = undecided
-                .difference(&stage.accepted)
-                .difference(&stage.denied)
-                .difference(&stage.passed);
-            (stack.id, stage)
-        });
-        allowed.add(&undecided);
+        let baseline = tier(Tier::Baseline, &mut reach, &mut may_allow, &mut may_deny);
+        facts.extend(np_facts);
+        may_allow.add(&reach);
+        let allowed = may_allow.difference(&may_deny);
+        let unknown = may_allow.intersection(&may_deny);
+        let mut unknowns = Vec::new();
+        for f in facts {
+            record(&mut unknowns, f.fact, &f.ports.intersection(&unknown));
+        }
+        let undecided = reach;
         DirectionDecision {
             isolation,
             admin,
@@ -182,6 +250,8 @@ impl Model {
             baseline,
             defaulted: undecided,
             allowed,
+            unknown,
+            unknowns,
         }
     }
 }

@@ -28,10 +28,13 @@ pub mod raw;
 pub mod raw_tier;
 pub mod resolve;
 pub mod selector;
+pub mod stand_in;
 pub mod text;
 pub mod tier;
 pub mod tier_sets;
 pub mod tiers;
+pub mod truth;
+pub mod unknown;
 pub mod validate;
 pub mod yaml11;
 
@@ -47,6 +50,7 @@ pub use party::Party;
 pub use patch::{EndpointState, PodChange, Unpatchable};
 pub use ports::{PortRange, PortSet, Protocol};
 pub use selector::{LabelSelector, Labels};
+pub use truth::Truth;
 
 /// Parses, builds and compiles one manifest text; any invalid object is an error.
 /// (Convenient for tests and small inputs; loaders that skip bad objects use the parts.)

@@ -8,6 +8,7 @@ use crate::error::{ManifestError, Source};
 use crate::lines::LineIndex;
 use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
+use crate::stand_in::CustomResource;
 use crate::tier::TierKind;
 use crate::yaml11;
 use serde::de::DeserializeOwned;
@@ -22,6 +23,9 @@ pub struct ParsedManifest {
     pub errors: Vec<ManifestError>,
     /// Objects of kinds the model does not use, counted by kind.
     pub skipped: BTreeMap<String, usize>,
+    /// Of those, the custom resources (whose pods an operator may create; see
+    /// [`crate::stand_in`]).
+    pub custom: Vec<CustomResource>,
 }
 
 struct Ctx<'a> {
@@ -112,6 +116,7 @@ pub fn parse_manifest_on(
     for (parsed, malformed) in parts.into_iter().flatten() {
         out.objects.extend(parsed.objects);
         out.errors.extend(parsed.errors);
+        out.custom.extend(parsed.custom);
         for (kind, n) in parsed.skipped {
             *out.skipped.entry(kind).or_default() += n;
         }
@@ -401,7 +406,26 @@ fn decode_value(
     let result = decode_kind(&kind, value, ctx.default_ns, source.clone());
     match result {
         Ok(Some(obj)) => out.objects.push(obj),
-        Ok(None) => *out.skipped.entry(kind).or_default() += 1,
+        Ok(None) => {
+            let group = header
+                .api_version
+                .as_deref()
+                .and_then(CustomResource::group_of);
+            if let (Some(group), Some(name)) = (group, header.metadata.name.clone()) {
+                out.custom.push(CustomResource {
+                    group: group.to_string(),
+                    kind: kind.clone(),
+                    namespace: header
+                        .metadata
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| ctx.default_ns.to_string()),
+                    name,
+                    source: source.clone(),
+                });
+            }
+            *out.skipped.entry(kind).or_default() += 1
+        }
         Err(e) => {
             let err_line = span.line_of(&e.path, e.needle.as_deref());
             let message = if e.path.is_empty() || e.message.starts_with(&e.path) {

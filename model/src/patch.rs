@@ -214,7 +214,7 @@ impl Model {
     fn rematch_peers(&mut self, id: EndpointId) {
         let i = id.index();
         let e = &self.cluster.endpoints[i];
-        let ns_labels = &self.cluster.namespaces[e.namespace.index()].labels;
+        let ns_truth = |sel| self.cluster.namespace_truth(sel, e.namespace).is_true();
         for (pi, (own_ns, def)) in self.peer_defs.iter().enumerate() {
             let (PeerMatch::Endpoints(set), Peer::Selectors { namespace, pod }) =
                 (&mut self.peers[pi], def)
@@ -223,7 +223,7 @@ impl Model {
             };
             let in_namespace = match namespace {
                 None => e.namespace == *own_ns,
-                Some(sel) => sel.matches(ns_labels),
+                Some(sel) => ns_truth(sel),
             };
             // hostNetwork pods are their node: selectors never choose them.
             let now = e.on_pod_network()

@@ -1,5 +1,6 @@
 //! Label selectors: matchLabels AND matchExpressions, with the API's semantics.
 
+use crate::truth::Truth;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -64,6 +65,16 @@ impl Requirement {
             Operator::DoesNotExist => v.is_none(),
         }
     }
+
+    /// [`Requirement::matches`] when `labels` may be incomplete: a key they lack could
+    /// be set to anything (or not at all), so the requirement's truth is unknown.
+    pub fn truth(&self, labels: &Labels, complete: bool) -> Truth {
+        if complete || labels.contains_key(&self.key) {
+            Truth::from(self.matches(labels))
+        } else {
+            Truth::Unknown
+        }
+    }
 }
 
 fn join(vals: &BTreeSet<String>) -> String {
@@ -103,6 +114,44 @@ impl LabelSelector {
             .iter()
             .all(|(k, v)| labels.get(k) == Some(v))
             && self.match_expressions.iter().all(|r| r.matches(labels))
+    }
+
+    /// Three-valued matching: with `complete` the labels are known exactly (the answer is
+    /// [`LabelSelector::matches`]); without, they are these labels plus unknown others,
+    /// and a requirement on a key they lack is unknown (Kleene AND over all of them).
+    pub fn truth(&self, labels: &Labels, complete: bool) -> Truth {
+        let mut out = Truth::True;
+        for (k, v) in &self.match_labels {
+            out = out.and(match labels.get(k) {
+                Some(actual) => Truth::from(actual == v),
+                None if complete => Truth::False,
+                None => Truth::Unknown,
+            });
+            if out == Truth::False {
+                return out;
+            }
+        }
+        for r in &self.match_expressions {
+            out = out.and(r.truth(labels, complete));
+            if out == Truth::False {
+                return out;
+            }
+        }
+        out
+    }
+
+    /// The keys the selector needs that `labels` lack (what makes its truth unknown on
+    /// incomplete labels), in order.
+    pub fn missing_keys(&self, labels: &Labels) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .match_labels
+            .keys()
+            .chain(self.match_expressions.iter().map(|r| &r.key))
+            .filter(|k| !labels.contains_key(*k))
+            .cloned()
+            .collect();
+        keys.dedup();
+        keys
     }
 
     /// The first requirement that `labels` fail, described for a person.
@@ -210,6 +259,90 @@ mod tests {
         assert!(Requirement::parse("a", "in", &["x".into()]).is_err());
         assert!(Requirement::parse("a", "In", &[]).is_err());
         assert!(Requirement::parse("a", "Exists", &["x".into()]).is_err());
+    }
+
+    #[test]
+    fn truth_on_complete_labels_is_matches() {
+        let sels = [
+            LabelSelector::everything(),
+            LabelSelector {
+                match_labels: labels(&[("team", "a")]),
+                match_expressions: vec![],
+            },
+            LabelSelector {
+                match_labels: Labels::new(),
+                match_expressions: vec![req("team", "DoesNotExist", &[])],
+            },
+        ];
+        for l in [
+            labels(&[]),
+            labels(&[("team", "a")]),
+            labels(&[("team", "b")]),
+        ] {
+            for s in &sels {
+                assert_eq!(
+                    s.truth(&l, true),
+                    Truth::from(s.matches(&l)),
+                    "{s} on {l:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truth_on_incomplete_labels() {
+        let name = "kubernetes.io/metadata.name";
+        let known = labels(&[(name, "monitoring")]);
+        let sel = |ml: &[(&str, &str)], ex: Vec<Requirement>| LabelSelector {
+            match_labels: labels(ml),
+            match_expressions: ex,
+        };
+        // Decided by the labels that are known.
+        assert_eq!(sel(&[], vec![]).truth(&known, false), Truth::True);
+        assert_eq!(
+            sel(&[(name, "monitoring")], vec![]).truth(&known, false),
+            Truth::True
+        );
+        assert_eq!(
+            sel(&[(name, "shop")], vec![]).truth(&known, false),
+            Truth::False
+        );
+        assert_eq!(
+            sel(&[], vec![req(name, "In", &["monitoring", "x"])]).truth(&known, false),
+            Truth::True
+        );
+        // A false known part decides even next to an unknown one.
+        assert_eq!(
+            sel(&[(name, "shop"), ("team", "ops")], vec![]).truth(&known, false),
+            Truth::False
+        );
+        // Depends on labels that are not known.
+        assert_eq!(
+            sel(&[("team", "a")], vec![]).truth(&known, false),
+            Truth::Unknown
+        );
+        for op in ["DoesNotExist", "Exists"] {
+            assert_eq!(
+                sel(&[], vec![req("team", op, &[])]).truth(&known, false),
+                Truth::Unknown,
+                "{op}"
+            );
+        }
+        for op in ["In", "NotIn"] {
+            assert_eq!(
+                sel(&[], vec![req("team", op, &["a"])]).truth(&known, false),
+                Truth::Unknown,
+                "{op}"
+            );
+        }
+        assert_eq!(
+            sel(&[(name, "monitoring"), ("team", "a")], vec![]).truth(&known, false),
+            Truth::Unknown
+        );
+        assert_eq!(
+            sel(&[(name, "monitoring"), ("team", "a")], vec![]).missing_keys(&known),
+            vec!["team".to_string()]
+        );
     }
 
     #[test]

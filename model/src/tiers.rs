@@ -17,6 +17,8 @@ use crate::party::Party;
 use crate::ports::PortSet;
 use crate::selector::LabelSelector;
 use crate::tier::{Tier, TierAction, TierPeer, TierPolicy, TierPort, TierSubject};
+use crate::truth::Truth;
+use crate::unknown::{record, Unknown, UnknownFact};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -121,10 +123,13 @@ fn select_pods(
     ns: &LabelSelector,
     pods: Option<&LabelSelector>,
 ) -> EndpointSet {
-    let ns_ok: Vec<bool> = cluster
-        .namespaces
-        .iter()
-        .map(|n| ns.matches(&n.labels))
+    // Only sure matches: an unknown one is the decision's to name.
+    let ns_ok: Vec<bool> = (0..cluster.namespaces.len())
+        .map(|i| {
+            cluster
+                .namespace_truth(ns, crate::cluster::NamespaceId(i as u32))
+                .is_true()
+        })
         .collect();
     let mut s = EndpointSet::empty(cluster.endpoints.len());
     if let Some(index) = index {
@@ -319,7 +324,7 @@ impl TierPeerMatch {
             (TierPeerMatch::Addrs(addrs), Party::Endpoint(e)) => {
                 let e = cluster.endpoint(e);
                 if e.addrs.is_empty() {
-                    addrs.covers_family(family)
+                    crate::compile::addrs_truth(addrs, e, family, &cluster.pod_networks).is_true()
                 } else {
                     e.addrs
                         .iter()
@@ -364,6 +369,9 @@ pub struct TierStage {
     pub accepted: PortSet,
     pub denied: PortSet,
     pub passed: PortSet,
+    /// Ports whose first possibly matching rule might or might not match (three-valued
+    /// evaluation only): their outcome is unknown.
+    pub unknown: PortSet,
     /// Per element of the stack, in order: did its peer match, and which of the
     /// undecided ports it decided.
     pub checks: Vec<TierCheck>,
@@ -372,7 +380,10 @@ pub struct TierStage {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TierCheck {
     pub element: usize,
+    /// The peer surely matched (see `peer_truth` for an unknown one).
     pub peer_matched: bool,
+    /// Three-valued: Unknown when the match depends on facts the input does not show.
+    pub peer_truth: Truth,
     /// The element's ports towards the destination.
     pub ports: PortSet,
     /// The ports this element decided (its ports that no earlier element had).
@@ -412,6 +423,7 @@ impl TierStack {
             stage.checks.push(TierCheck {
                 element: i,
                 peer_matched,
+                peer_truth: Truth::from(peer_matched),
                 ports,
                 decided,
             });
@@ -434,5 +446,282 @@ impl TierPolicy {
         } else {
             name.clone()
         }
+    }
+}
+
+impl TierPeerMatch {
+    /// Three-valued [`TierPeerMatch::admits`]; `def` is the peer it was resolved from.
+    pub fn truth(&self, cluster: &Cluster, def: &TierPeer, other: Party, family: Family) -> Truth {
+        match (self, other) {
+            (TierPeerMatch::Endpoints(set), Party::Endpoint(e)) if !set.contains(e.index()) => {
+                let e = cluster.endpoint(e);
+                if !e.on_pod_network() || cluster.labels_known(e.namespace) {
+                    return Truth::False;
+                }
+                match def {
+                    TierPeer::Namespaces(ns) => cluster.namespace_truth(ns, e.namespace),
+                    TierPeer::Pods { namespaces, pods } => cluster
+                        .namespace_truth(namespaces, e.namespace)
+                        .and(Truth::from(pods.matches(&e.labels))),
+                    _ => Truth::False,
+                }
+            }
+            (TierPeerMatch::Addrs(addrs), Party::Endpoint(e)) => crate::compile::addrs_truth(
+                addrs,
+                cluster.endpoint(e),
+                family,
+                &cluster.pod_networks,
+            ),
+            _ => Truth::from(self.admits(cluster, other, family)),
+        }
+    }
+}
+
+/// Three-valued: does a tiered policy's subject select `e`?
+pub fn subject_truth(cluster: &Cluster, subject: &TierSubject, e: &Endpoint) -> Truth {
+    if !e.on_pod_network() {
+        return Truth::False;
+    }
+    match subject {
+        TierSubject::Namespaces(ns) => cluster.namespace_truth(ns, e.namespace),
+        TierSubject::Pods { namespaces, pods } => cluster
+            .namespace_truth(namespaces, e.namespace)
+            .and(Truth::from(pods.matches(&e.labels))),
+    }
+}
+
+/// The fact that leaves a tiered selector or address peer undecided for `e`.
+fn tier_fact(
+    cluster: &Cluster,
+    policy: TierPolicyId,
+    what: String,
+    e: &Endpoint,
+    addrs: bool,
+    family: Family,
+) -> UnknownFact {
+    let policy = policy_key(cluster, policy);
+    if addrs {
+        UnknownFact::Address {
+            endpoint: cluster.endpoint_name(e.id),
+            peer: what,
+            policy,
+            pod_networks: crate::compile::pod_networks_of(&cluster.pod_networks, family),
+        }
+    } else {
+        UnknownFact::NamespaceLabels {
+            namespace: cluster.namespace(e.namespace).name.clone(),
+            selector: what,
+            policy,
+        }
+    }
+}
+
+fn peer_words(peer: &TierPeer) -> String {
+    match peer {
+        TierPeer::Namespaces(ns) => format!("namespaces selector {ns}"),
+        TierPeer::Pods { namespaces, .. } => format!("pods.namespaceSelector {namespaces}"),
+        TierPeer::Networks(nets) => {
+            let n: Vec<String> = nets.iter().map(ToString::to_string).collect();
+            format!("networks {}", n.join(","))
+        }
+        TierPeer::Nodes(sel) => format!("nodes {sel}"),
+        TierPeer::DomainNames(_) => "domainNames".into(),
+    }
+}
+
+fn subject_words(subject: &TierSubject) -> String {
+    match subject {
+        TierSubject::Namespaces(ns) => format!("subject namespaces selector {ns}"),
+        TierSubject::Pods { namespaces, .. } => {
+            format!("subject pods.namespaceSelector {namespaces}")
+        }
+    }
+}
+
+/// A tier's three-valued evaluation for one subject and connection. A rule that might
+/// match forks the walk: the port may be decided there, or go on. `may_*` hold the
+/// ports for which each end of the tier is possible in some world; the stage holds the
+/// ends that are sure (possible in every world) and, as `unknown`, the ports with more
+/// than one possible end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TriStage {
+    pub stage: TierStage,
+    pub may_accept: PortSet,
+    pub may_deny: PortSet,
+    pub may_pass: PortSet,
+    /// Ports that may reach the end of the tier with no rule matching them.
+    pub may_fall_through: PortSet,
+    pub unknowns: Vec<Unknown>,
+}
+
+impl Tiers {
+    /// Runs `tier` for `subject` in direction `d` over the `undecided` ports, three-valued:
+    /// the rules of the subject's stack (`stack`), and, when the subject's namespace is
+    /// only referenced, those of the policies whose subject might select it. In order,
+    /// the first rule that matches a port decides it; a rule that might match decides it
+    /// in some worlds and lets it go on in others (see [`TriStage`]). The stage's checks
+    /// are the stack's elements. None: no policy of the tier applies, surely or maybe.
+    #[allow(clippy::too_many_arguments)]
+    pub fn evaluate_tri(
+        &self,
+        cluster: &Cluster,
+        tier: Tier,
+        d: Direction,
+        subject: &Endpoint,
+        other: Party,
+        family: Family,
+        dst: Option<&Endpoint>,
+        undecided: &PortSet,
+    ) -> Option<TriStage> {
+        let stack = self.stack_of(subject.id, tier, d);
+        let maybe_subjects = !cluster.labels_known(subject.namespace);
+        if stack.is_none() && !maybe_subjects {
+            return None;
+        }
+        // Ports that reach the current rule in some world, and in every world.
+        let mut reach = undecided.clone();
+        let mut sure_reach = undecided.clone();
+        let (mut may_accept, mut may_deny, mut may_pass) =
+            (PortSet::empty(), PortSet::empty(), PortSet::empty());
+        let mut stage = TierStage::default();
+        let mut unknowns = Vec::new();
+        let mut any = stack.is_some();
+        let in_stack = |p: TierPolicyId| stack.is_some_and(|s| s.policies.contains(&p));
+        for p in tier_order(cluster, tier) {
+            let policy = &cluster.tier_policies[p.index()];
+            if policy.rules(d).is_empty() {
+                continue;
+            }
+            let (subj, elements): (Truth, Vec<(Option<usize>, TierElement)>) = if in_stack(p) {
+                let st = stack.expect("in the stack");
+                let els = st
+                    .elements
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, el)| el.policy == p)
+                    .map(|(i, el)| (Some(i), el.clone()))
+                    .collect();
+                (Truth::True, els)
+            } else if maybe_subjects
+                && subject_truth(cluster, &policy.subject, subject) == Truth::Unknown
+            {
+                any = true;
+                let mut els = Vec::new();
+                for (ri, rule) in policy.rules(d).iter().enumerate() {
+                    for (xi, peer) in rule.peers.iter().enumerate() {
+                        els.push((
+                            None,
+                            TierElement {
+                                policy: p,
+                                direction: d,
+                                rule: ri,
+                                peer_index: xi,
+                                action: rule.action,
+                                peer: peer_match(cluster, peer),
+                                ports: rule.ports.clone(),
+                            },
+                        ));
+                    }
+                }
+                (Truth::Unknown, els)
+            } else {
+                continue;
+            };
+            for (index, el) in elements {
+                let def = &policy.rules(d)[el.rule].peers[el.peer_index];
+                let peer_truth = el.peer.truth(cluster, def, other, family);
+                let ports = tier_ports(el.ports.as_deref(), dst);
+                let truth = subj.and(peer_truth);
+                let touched = ports.intersection(&reach);
+                if truth.is_possible() && !touched.is_empty() {
+                    match el.action {
+                        TierAction::Accept => may_accept.add(&touched),
+                        TierAction::Deny => may_deny.add(&touched),
+                        TierAction::Pass => may_pass.add(&touched),
+                    }
+                }
+                let decided = if truth.is_true() {
+                    ports.intersection(&sure_reach)
+                } else {
+                    PortSet::empty()
+                };
+                match truth {
+                    Truth::True => reach = reach.difference(&ports),
+                    Truth::Unknown if !touched.is_empty() => {
+                        if subj == Truth::Unknown {
+                            let fact = tier_fact(
+                                cluster,
+                                p,
+                                subject_words(&policy.subject),
+                                subject,
+                                false,
+                                family,
+                            );
+                            record(&mut unknowns, fact, &touched);
+                        }
+                        if peer_truth == Truth::Unknown {
+                            if let Party::Endpoint(o) = other {
+                                let addrs = matches!(el.peer, TierPeerMatch::Addrs(_));
+                                let fact = tier_fact(
+                                    cluster,
+                                    p,
+                                    peer_words(def),
+                                    cluster.endpoint(o),
+                                    addrs,
+                                    family,
+                                );
+                                record(&mut unknowns, fact, &touched);
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                if truth.is_possible() {
+                    sure_reach = sure_reach.difference(&ports);
+                }
+                if let Some(i) = index {
+                    stage.checks.push(TierCheck {
+                        element: i,
+                        peer_matched: peer_truth.is_true(),
+                        peer_truth,
+                        ports,
+                        decided,
+                    });
+                }
+            }
+        }
+        // An end is sure where no other end is possible; elsewhere the tier's end is
+        // unknown (the next stage may still make the whole decision agree).
+        let fall = reach;
+        let ends = [&may_accept, &may_deny, &may_pass, &fall];
+        let only = |i: usize| {
+            let mut others = PortSet::empty();
+            for (j, e) in ends.iter().enumerate() {
+                if j != i {
+                    others.add(e);
+                }
+            }
+            ends[i].difference(&others)
+        };
+        stage.accepted = only(0);
+        stage.denied = only(1);
+        stage.passed = only(2);
+        let mut possible = PortSet::empty();
+        for e in ends {
+            possible.add(e);
+        }
+        stage.unknown = possible
+            .difference(&stage.accepted)
+            .difference(&stage.denied)
+            .difference(&stage.passed)
+            .difference(&only(3));
+        any.then_some(TriStage {
+            stage,
+            may_accept,
+            may_deny,
+            may_pass,
+            may_fall_through: fall,
+            unknowns,
+        })
     }
 }

@@ -7,7 +7,7 @@ use crate::query;
 use anyhow::{bail, Result};
 use netfence_analyzer::destination::{destination_port, named_protocol, service_flows};
 use netfence_analyzer::explain;
-use netfence_analyzer::{reach, resolve_target, Flow, Party, Reach, Target};
+use netfence_analyzer::{reach, resolve_target, Flow, Party, Reach, Target, Verdict};
 use netfence_model::objects::Service;
 use netfence_model::ports::PortRef;
 use netfence_model::Isolation;
@@ -81,23 +81,31 @@ pub fn run(args: CanReachArgs, explain_always: bool) -> Result<ExitCode> {
             }
         }
     }
-    let allowed = !pairs.is_empty()
-        && pairs
-            .iter()
-            .all(|p| p.reach.as_ref().is_some_and(|r| r.allowed));
+    let verdict = if pairs.is_empty() {
+        Verdict::Denied
+    } else {
+        Verdict::all_of(pairs.iter().map(Pair::verdict))
+    };
     let explain = explain_always || args.explain;
     match args.output {
         ReachFormat::Json => {
-            let doc = reach_json::document(model, &args, port.as_ref(), protocol, allowed, &pairs);
+            let doc = reach_json::document(model, &args, port.as_ref(), protocol, verdict, &pairs);
             println!("{}", serde_json::to_string_pretty(&doc)?);
         }
-        ReachFormat::Text => print!("{}", text(model, &pairs, allowed, explain)),
+        ReachFormat::Text => print!("{}", text(model, &pairs, verdict, explain)),
     }
-    Ok(if allowed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::from(match verdict {
+        Verdict::Allowed => 0,
+        Verdict::Denied => 1,
+        Verdict::Unknown => 3,
+    }))
+}
+
+impl Pair {
+    /// A pair that could not be evaluated counts as denied.
+    pub fn verdict(&self) -> Verdict {
+        self.reach.as_ref().map_or(Verdict::Denied, |r| r.verdict)
+    }
 }
 
 /// Pairs for a Service destination: each backend, on the target port of each matching
@@ -132,7 +140,7 @@ pub fn allowed_ports(r: &Reach) -> PortSet {
 
 /// One line on why a denied flow was denied.
 fn short_reason(model: &Model, r: &Reach) -> Option<String> {
-    if r.allowed {
+    if r.verdict != Verdict::Denied {
         return None;
     }
     if let Some(n) = &r.note {
@@ -155,7 +163,7 @@ fn short_reason(model: &Model, r: &Reach) -> Option<String> {
     None
 }
 
-fn text(model: &Model, pairs: &[Pair], allowed: bool, explain: bool) -> String {
+fn text(model: &Model, pairs: &[Pair], verdict: Verdict, explain: bool) -> String {
     let mut out = String::new();
     for p in pairs {
         if let Some(via) = &p.service {
@@ -170,10 +178,22 @@ fn text(model: &Model, pairs: &[Pair], allowed: bool, explain: bool) -> String {
                     r.flow.from.name(&model.cluster),
                     r.flow.to.name(&model.cluster),
                     explain::flow_ports(&r.flow),
-                    if r.allowed { "ALLOWED" } else { "DENIED" }
+                    r.verdict.as_str().to_ascii_uppercase()
                 ));
+                for u in &r.unknowns {
+                    out.push_str(&format!("  unknown: {u}\n"));
+                }
                 if r.flow.port.is_none() {
                     out.push_str(&format!("  allowed ports: {}\n", allowed_ports(r)));
+                    let mut maybe = PortSet::empty();
+                    for f in &r.families {
+                        maybe.add(&explain::maybe_ports(f));
+                    }
+                    if !maybe.is_empty() {
+                        out.push_str(&format!(
+                            "  ports that might be allowed (unknown): {maybe}\n"
+                        ));
+                    }
                 }
                 if let Some(reason) = short_reason(model, r) {
                     out.push_str(&format!("  {reason} (see: explain)\n"));
@@ -183,13 +203,15 @@ fn text(model: &Model, pairs: &[Pair], allowed: bool, explain: bool) -> String {
         }
     }
     if pairs.len() > 1 {
-        let ok = pairs
-            .iter()
-            .filter(|p| p.reach.as_ref().is_some_and(|r| r.allowed))
-            .count();
+        let count = |v: Verdict| pairs.iter().filter(|p| p.verdict() == v).count();
+        let ok = count(Verdict::Allowed);
+        let unknown = match count(Verdict::Unknown) {
+            0 => String::new(),
+            n => format!(", {n} unknown"),
+        };
         out.push_str(&format!(
-            "{}: {ok} of {} pairs allowed\n",
-            if allowed { "ALLOWED" } else { "DENIED" },
+            "{}: {ok} of {} pairs allowed{unknown}\n",
+            verdict.as_str().to_ascii_uppercase(),
             pairs.len()
         ));
     }

@@ -60,7 +60,7 @@ pub fn run(args: LintArgs) -> Result<ExitCode> {
     if args.coverage {
         config.enable.extend(["NF701", "NF702", "NF703"]);
     }
-    let (input, errors) = input::load_with_errors(&args.input)?;
+    let (input, errors) = input::load_with_errors(&args.input, &config.pod_cidrs)?;
     let report = netfence_lint::lint(&input.model, &errors, &config);
     let out = match args.output {
         LintFormat::Text => lint_out::text(&report),

@@ -5,6 +5,7 @@ use crate::args::CanReachArgs;
 use crate::cmd::can_reach::{allowed_ports, Pair};
 use netfence_analyzer::explain;
 use netfence_analyzer::reach::DirectionReach;
+use netfence_analyzer::Verdict;
 use netfence_model::ports::PortRef;
 use netfence_model::Isolation;
 use netfence_model::{Model, Protocol};
@@ -39,6 +40,7 @@ fn direction(model: &Model, r: &netfence_analyzer::Reach, d: &DirectionReach) ->
         "subject": d.subject.name(&model.cluster),
         "outcome": outcome(&d.outcome),
         "allowed": r.flow.admitted_by(&d.allowed_ports),
+        "verdict": explain::direction_verdict(&r.flow, d),
         "policies": policies,
         "allowed_by": allowed_by,
     })
@@ -57,7 +59,7 @@ pub fn document(
     args: &CanReachArgs,
     port: Option<&PortRef>,
     protocol: Option<Protocol>,
-    allowed: bool,
+    verdict: Verdict,
     pairs: &[Pair],
 ) -> Value {
     let protocol = protocol.or(port.map(|_| Protocol::Tcp));
@@ -71,6 +73,7 @@ pub fn document(
                     "to": to,
                     "service": p.service,
                     "allowed": false,
+                    "verdict": Verdict::Denied.as_str(),
                     "note": p.note,
                 }),
                 Some(r) => {
@@ -81,6 +84,7 @@ pub fn document(
                             json!({
                                 "family": f.family.to_string(),
                                 "allowed": f.allowed,
+                                "verdict": f.verdict.as_str(),
                                 "allowed_ports": f.allowed_ports.to_string(),
                                 "egress": direction(model, r, &f.egress),
                                 "ingress": direction(model, r, &f.ingress),
@@ -94,6 +98,8 @@ pub fn document(
                         "port": r.flow.port,
                         "protocol": r.flow.effective_protocol().map(|p| p.as_str()),
                         "allowed": r.allowed,
+                        "verdict": r.verdict.as_str(),
+                        "unknowns": r.unknowns,
                         "allowed_ports": allowed_ports(r).to_string(),
                         "families": families,
                         "note": r.note,
@@ -108,7 +114,8 @@ pub fn document(
         "to": args.to,
         "port": port_value(port),
         "protocol": protocol.map(|p| p.as_str()),
-        "allowed": allowed,
+        "allowed": verdict == Verdict::Allowed,
+        "verdict": verdict.as_str(),
         "pairs": pairs,
     })
 }

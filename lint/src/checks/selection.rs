@@ -28,7 +28,19 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         let ns = cluster.policy_namespace[pi];
         let count = ctx.ns_endpoints[ns.index()];
-        let message = if count == 0 {
+        // Its selector may match pods that are all on the host network: policies never
+        // isolate those (they are their node), so the policy does nothing either.
+        let host_network = cluster
+            .endpoints
+            .iter()
+            .filter(|e| e.namespace == ns && p.pod_selector.matches(&e.labels))
+            .count();
+        let message = if host_network > 0 {
+            format!(
+                "podSelector {} selects only hostNetwork pods ({host_network} in namespace {}), so it has no effect: NetworkPolicy never isolates a pod on the host network",
+                p.pod_selector, p.meta.namespace
+            )
+        } else if count == 0 {
             format!(
                 "selects no pod: namespace {} has no pod or workload in the input",
                 p.meta.namespace
