@@ -5,7 +5,7 @@
 
 use crate::api_failure::ApiFailure;
 use crate::LoadError;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use kube::{Client, Config};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -49,12 +49,20 @@ fn config_error(from: &str, message: impl ToString) -> LoadError {
     LoadError::Config(format!("{from}: {}", message.to_string()))
 }
 
+/// kube's error, but a file that cannot be read is named once, by `from`.
+fn kubeconfig_error(from: &str, e: KubeconfigError) -> LoadError {
+    match e {
+        KubeconfigError::ReadConfig(io, _) => config_error(from, format!("cannot read it: {io}")),
+        other => config_error(from, other),
+    }
+}
+
 /// The kubeconfig kubectl would read; `None` when there is none at all (then the
 /// in-cluster config is the only choice).
 fn read_kubeconfig(options: &ConnectOptions) -> Result<Option<Read>, LoadError> {
     if let Some(path) = &options.kubeconfig {
         let from = path.display().to_string();
-        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| config_error(&from, e))?;
+        let kubeconfig = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(&from, e))?;
         return Ok(Some(Read { kubeconfig, from }));
     }
     let env = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty());
@@ -63,7 +71,7 @@ fn read_kubeconfig(options: &ConnectOptions) -> Result<Option<Read>, LoadError> 
         return match Kubeconfig::from_env() {
             Ok(Some(kubeconfig)) => Ok(Some(Read { kubeconfig, from })),
             Ok(None) => Ok(None),
-            Err(e) => Err(config_error(&from, e)),
+            Err(e) => Err(kubeconfig_error(&from, e)),
         };
     }
     let Some(path) = std::env::home_dir().map(|h| h.join(".kube").join("config")) else {
@@ -73,7 +81,7 @@ fn read_kubeconfig(options: &ConnectOptions) -> Result<Option<Read>, LoadError> 
         return Ok(None);
     }
     let from = path.display().to_string();
-    let kubeconfig = Kubeconfig::read_from(&path).map_err(|e| config_error(&from, e))?;
+    let kubeconfig = Kubeconfig::read_from(&path).map_err(|e| kubeconfig_error(&from, e))?;
     Ok(Some(Read { kubeconfig, from }))
 }
 
@@ -148,7 +156,7 @@ pub async fn connect(options: &ConnectOptions) -> Result<Connection, LoadError> 
     let namespace = config.default_namespace.clone();
     let client = Client::try_from(config).map_err(|e| LoadError::Cluster {
         target: target.clone(),
-        source: Box::new(LoadError::Connect(ApiFailure::of(
+        error: Box::new(LoadError::Connect(ApiFailure::of(
             &e,
             options.request_timeout,
         ))),
@@ -177,7 +185,7 @@ impl Connection {
                 }
                 LoadError::Cluster {
                     target: self.target.clone(),
-                    source: Box::new(e),
+                    error: Box::new(e),
                 }
             })
     }

@@ -59,9 +59,10 @@ pub enum LoadError {
     #[error("{0}")]
     Connect(api_failure::ApiFailure),
     /// An error of a live cluster, with the server and the kubeconfig context.
-    #[error("API server {} (context {}): {source}", target.server, target.context)]
+    /// (`error` is no `source`: the message already holds it.)
+    #[error("API server {} (context {}): {error}", target.server, target.context)]
     Cluster {
         target: connect::Target,
-        source: Box<LoadError>,
+        error: Box<LoadError>,
     },
 }
