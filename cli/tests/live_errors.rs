@@ -4,7 +4,7 @@
 
 use netfence_apifake::ApiFake;
 use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn cluster() -> ApiFake {
@@ -55,7 +55,7 @@ fn run(args: &[&str], kubeconfig_env: Option<&str>) -> (i32, String, String) {
     )
 }
 
-fn matrix_with(config: &PathBuf, extra: &[&str]) -> (i32, String, String) {
+fn matrix_with(config: &Path, extra: &[&str]) -> (i32, String, String) {
     let mut args = vec![
         "matrix",
         "-o",
