@@ -4,10 +4,14 @@
 //! completed (`""` for a new word). The answer is one candidate a line (`value\tdescription`),
 //! then `:DIRECTIVE`, a bit set of cobra's ShellCompDirective.
 //!
-//! Completed: subcommands, flags, and the values of flags that have a fixed set; `-f`
-//! and other path flags leave it to the shell's file completion.
+//! Completed: subcommands, flags, the values of flags that have a fixed set, and the
+//! kubeconfig's contexts, clusters and users for `--context`, `--cluster`, `--user`
+//! (of the `--kubeconfig` typed before, else kubectl's default); `-f` and other path
+//! flags leave it to the shell's file completion.
 
 use clap::{Arg, ArgAction, Command};
+use netfence_loader::connect::{kubeconfig_names, KubeconfigNames};
+use std::path::PathBuf;
 
 /// cobra's ShellCompDirective bits.
 mod directive {
@@ -80,8 +84,8 @@ fn flag_wanting_value<'a>(cmd: &'a Command, word: &str) -> Option<&'a Arg> {
 }
 
 /// The values of `arg`, as candidates prefixed by `prefix` (`--output=`) and filtered
-/// by what is typed.
-fn values(arg: &Arg, prefix: &str, typed: &str) -> Completions {
+/// by what is typed; `kubeconfig` is the `--kubeconfig` typed before.
+fn values(arg: &Arg, prefix: &str, typed: &str, kubeconfig: Option<PathBuf>) -> Completions {
     let possible = arg.get_possible_values();
     if !possible.is_empty() {
         let candidates = possible
@@ -99,7 +103,18 @@ fn values(arg: &Arg, prefix: &str, typed: &str) -> Completions {
             directive: directive::NO_FILE_COMP,
         };
     }
+    let named = |pick: fn(KubeconfigNames) -> Vec<String>| Completions {
+        candidates: pick(kubeconfig_names(kubeconfig.clone()))
+            .into_iter()
+            .filter(|n| n.starts_with(typed))
+            .map(|n| format!("{prefix}{n}"))
+            .collect(),
+        directive: directive::NO_FILE_COMP,
+    };
     match arg.get_id().as_str() {
+        "context" => named(|n| n.contexts),
+        "cluster" => named(|n| n.clusters),
+        "user" => named(|n| n.users),
         "files" => Completions {
             candidates: MANIFEST_EXTENSIONS.iter().map(|e| e.to_string()).collect(),
             directive: directive::FILTER_FILE_EXT,
@@ -163,9 +178,16 @@ pub fn complete(mut root: Command, words: &[String]) -> Completions {
     let mut cmd = &root;
     let mut pending: Option<&Arg> = None;
     let mut positionals_only = false;
+    let mut kubeconfig = None;
     for word in before {
-        if pending.take().is_some() {
+        if let Some(arg) = pending.take() {
+            if arg.get_id() == "kubeconfig" {
+                kubeconfig = Some(PathBuf::from(word));
+            }
             continue;
+        }
+        if let Some(path) = word.strip_prefix("--kubeconfig=") {
+            kubeconfig = Some(PathBuf::from(path));
         }
         if positionals_only {
             continue;
@@ -179,12 +201,12 @@ pub fn complete(mut root: Command, words: &[String]) -> Completions {
         }
     }
     if let Some(arg) = pending {
-        return values(arg, "", typed);
+        return values(arg, "", typed, kubeconfig);
     }
     if !positionals_only {
         if let Some((flag, value)) = typed.strip_prefix("--").and_then(|t| t.split_once('=')) {
             return match find_long(cmd, flag) {
-                Some(arg) => values(arg, &format!("--{flag}="), value),
+                Some(arg) => values(arg, &format!("--{flag}="), value, kubeconfig),
                 None => Completions {
                     candidates: Vec::new(),
                     directive: directive::NO_FILE_COMP,
@@ -263,6 +285,36 @@ mod tests {
         );
         assert_eq!(run(&["matrix", "--by", "w"]).0, ["workload"]);
         assert_eq!(run(&["matrix", "--output=c"]).0, ["--output=csv"]);
+    }
+
+    #[test]
+    fn kubeconfig_names_of_the_kubeconfig_typed_before() {
+        let path = std::env::temp_dir().join(format!("netfence-complete-{}", std::process::id()));
+        std::fs::write(
+            &path,
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: east\n  cluster: {server: 'https://e'}\n\
+             users:\n- name: admin\n  user: {}\ncontexts:\n- name: prod\n  context: {cluster: east, user: admin}\n\
+             - name: staging\n  context: {cluster: east, user: admin}\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        assert_eq!(
+            run(&["matrix", "--kubeconfig", p, "--context", ""]).0,
+            ["prod", "staging"]
+        );
+        assert_eq!(
+            run(&["--kubeconfig", p, "lint", "--context", "s"]).0,
+            ["staging"]
+        );
+        assert_eq!(
+            run(&["lint", &format!("--kubeconfig={p}"), "--cluster="]).0,
+            ["--cluster=east"]
+        );
+        assert_eq!(
+            run(&["lint", "--kubeconfig", p, "--user", ""]),
+            (vec!["admin".into()], 4)
+        );
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

@@ -197,6 +197,22 @@ fn kubectl_completes_through_the_completion_script() {
     // Global flags are offered to every command.
     let (values, _) = complete(&dir, &["lint", "--k"]);
     assert_eq!(values, ["--keep-going", "--kubeconfig"]);
+    // The kubeconfig's names (HOME is the plugin directory: its .kube/config).
+    std::fs::create_dir_all(dir.join(".kube")).unwrap();
+    std::fs::write(
+        dir.join(".kube/config"),
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: east\n  cluster: {server: 'https://e'}\n\
+         users:\n- name: admin\n  user: {}\ncontexts:\n- name: prod\n  context: {cluster: east, user: admin}\n\
+         - name: staging\n  context: {cluster: east, user: admin}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        complete(&dir, &["matrix", "--context", ""]),
+        (
+            vec!["prod".to_string(), "staging".to_string()],
+            ":4".to_string()
+        )
+    );
     // -f: manifest files by extension (cobra's FilterFileExt).
     assert_eq!(
         complete(&dir, &["matrix", "-f", ""]),

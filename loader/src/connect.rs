@@ -190,3 +190,28 @@ impl Connection {
             })
     }
 }
+
+/// The names a kubeconfig defines, for completing `--context`, `--cluster` and `--user`.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct KubeconfigNames {
+    pub contexts: Vec<String>,
+    pub clusters: Vec<String>,
+    pub users: Vec<String>,
+}
+
+/// The names of the kubeconfig kubectl would read (`kubeconfig`, else `$KUBECONFIG`'s
+/// files, else `~/.kube/config`); none when there is none or it cannot be read.
+pub fn kubeconfig_names(kubeconfig: Option<PathBuf>) -> KubeconfigNames {
+    let options = ConnectOptions {
+        kubeconfig,
+        ..Default::default()
+    };
+    let Ok(Some(Read { kubeconfig, .. })) = read_kubeconfig(&options) else {
+        return KubeconfigNames::default();
+    };
+    KubeconfigNames {
+        contexts: kubeconfig.contexts.into_iter().map(|c| c.name).collect(),
+        clusters: kubeconfig.clusters.into_iter().map(|c| c.name).collect(),
+        users: kubeconfig.auth_infos.into_iter().map(|u| u.name).collect(),
+    }
+}
