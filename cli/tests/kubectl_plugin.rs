@@ -19,11 +19,14 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// A directory holding the plugin and its completion script, as installed.
+/// A directory holding the plugin and its completion script, as installed (the
+/// binary linked).
 fn plugin_dir(test: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("netfence-plugin-{}-{test}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(
+    // A link, not a copy: the debug binary is some 200 MB.
+    std::os::unix::fs::symlink(
         env!("CARGO_BIN_EXE_kubectl-netfence"),
         dir.join("kubectl-netfence"),
     )
