@@ -24,7 +24,8 @@
 //!   Anything else is answered 404, and the discovery documents (`/api`, `/api/v1`,
 //!   `/apis`, `/apis/GROUP`, `/apis/GROUP/VERSION`) list exactly what is served now.
 //! - Faults: [`ApiFake::fail_next`], [`ApiFake::drop_watches`], [`ApiFake::expire_watches`],
-//!   [`ApiFake::compact`], [`ApiFake::set_latency`], [`ApiFake::set_down`].
+//!   [`ApiFake::compact`], [`ApiFake::set_latency`], [`ApiFake::set_down`]; authentication
+//!   and RBAC refusals: [`ApiFake::require_token`] (401), [`ApiFake::forbid`] (403).
 //!
 //! Label and field selectors are ignored; only GET is served.
 //!
@@ -254,6 +255,20 @@ impl ApiFake {
         self.shared.notify();
     }
 
+    /// From now on every request must carry `Authorization: Bearer TOKEN` (`None`: any
+    /// request is served); others are answered 401 Unauthorized, as an API server does
+    /// to rejected credentials. [`ApiFake::kubeconfig_with_token`] carries it.
+    pub fn require_token(&self, token: Option<&str>) {
+        self.shared.lock().faults.token = token.map(str::to_string);
+    }
+
+    /// Answers requests to the cluster-wide collection `path` (`/api/v1/pods`,
+    /// `/apis/networking.k8s.io/v1/networkpolicies`) with 403 Forbidden and the message
+    /// kube-apiserver's RBAC authorizer gives, as to a user no ClusterRole lets list it.
+    pub fn forbid(&self, path: &str) {
+        self.shared.lock().faults.forbidden.push(path.to_string());
+    }
+
     /// The number of watch responses being streamed now.
     pub fn open_watches(&self) -> usize {
         self.shared.lock().watches.len()
@@ -266,9 +281,18 @@ impl ApiFake {
 
     /// A kubeconfig whose current context points at the fake.
     pub fn kubeconfig(&self, namespace: &str) -> String {
+        self.kubeconfig_for("{}", namespace)
+    }
+
+    /// A kubeconfig whose current context points at the fake, its user sending `token`.
+    pub fn kubeconfig_with_token(&self, namespace: &str, token: &str) -> String {
+        self.kubeconfig_for(&format!("{{token: {token}}}"), namespace)
+    }
+
+    fn kubeconfig_for(&self, user: &str, namespace: &str) -> String {
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {}\n\
-             users:\n- name: fake\n  user: {{}}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {namespace}\n\
+             users:\n- name: fake\n  user: {user}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {namespace}\n\
              current-context: fake\n",
             self.url()
         )

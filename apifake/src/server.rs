@@ -3,6 +3,7 @@
 
 use crate::route::{self, Reply};
 use crate::state::Shared;
+use crate::status::status;
 use crate::watch_stream::{Cut, WatchStream};
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
@@ -73,14 +74,26 @@ async fn answer(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
     body.collect().await.map_err(|_| Unanswered)?;
     let method = parts.method.as_str();
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
-    let latency = {
+    let authorization = parts
+        .headers
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let (latency, refusal) = {
         let mut s = shared.lock();
         s.requests.push(format!("{method} {target}"));
         if s.faults.down {
             return Err(Unanswered);
         }
-        s.faults.latency
+        (
+            s.faults.latency,
+            s.faults.refusal(authorization, parts.uri.path()),
+        )
     };
+    if let Some((code, reason, message)) = refusal {
+        let body = Full::new(Bytes::from(status(code, reason, &message).to_string()));
+        let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return Ok(response(code, body.map_err(|never| match never {}).boxed()));
+    }
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
         if shared.lock().faults.down {

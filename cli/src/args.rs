@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Parser, Debug)]
 #[command(
     name = "kubectl-netfence",
-    version,
+    version = crate::version::VERSION,
     about = "Who may talk to whom under your NetworkPolicies, from manifests or a live cluster",
     after_help = "Exit codes: 0 allowed, 1 denied, 2 error, 3 unknown (can-reach and explain: the \
                   answer depends on what the input does not show, such as the labels of a \
@@ -13,8 +13,44 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
                   Without -f, the cluster of the current kubeconfig context is read."
 )]
 pub struct Cli {
+    #[command(flatten)]
+    pub kube: KubeconfigArgs,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// kubectl's kubeconfig flags, taken by every command (kubectl refuses flags before a
+/// plugin's name, so the plugin reads them). Commands that read no cluster ignore them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KubeconfigArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG's files, else ~/.kube/config).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<std::path::PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The kubeconfig cluster to use (instead of the context's).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The kubeconfig user to use (instead of the context's).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// How long to wait for each request to the API server: 0 (no limit), 30s, 1m, 2m30s,
+    /// or plain seconds.
+    #[arg(long, global = true, value_name = "DURATION", value_parser = crate::timeout::parse_request_timeout)]
+    pub request_timeout: Option<crate::timeout::RequestTimeout>,
+}
+
+impl KubeconfigArgs {
+    pub fn connect_options(&self) -> netfence_loader::connect::ConnectOptions {
+        netfence_loader::connect::ConnectOptions {
+            kubeconfig: self.kubeconfig.clone(),
+            context: self.context.clone(),
+            cluster: self.cluster.clone(),
+            user: self.user.clone(),
+            request_timeout: self.request_timeout.and_then(|t| t.0),
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -36,6 +72,24 @@ pub enum Command {
     Coverage(CoverageArgs),
     /// Which policies dropped what: a node's netfence-controller drop report.
     Drops(DropsArgs),
+    /// Print the version and the git commit it was built from.
+    Version,
+    /// Print a shell completion script (bash, zsh or fish) for kubectl-netfence; for
+    /// `kubectl netfence`, install kubectl_complete-netfence beside the binary.
+    Completion(CompletionArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    #[arg(value_enum)]
+    pub shell: CompletionShell,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionShell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 /// Where objects are read from.
@@ -55,9 +109,6 @@ pub struct InputArgs {
     /// Show every namespace (the default for the matrix).
     #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
     pub all_namespaces: bool,
-    /// kubeconfig context to use for the live cluster.
-    #[arg(long)]
-    pub context: Option<String>,
     /// The pod network: pods without a known address (workload templates, stand-ins) get
     /// theirs from these CIDRs. Repeatable. Default: `networks.pods` of
     /// ./.netfence-lint.yaml, if any; else unknown.
@@ -67,6 +118,9 @@ pub struct InputArgs {
     /// {kind, group, labels, ports}, added to (or replacing) the built-in ones.
     #[arg(long = "stand-ins", value_name = "FILE")]
     pub stand_ins: Option<std::path::PathBuf>,
+    /// The global kubeconfig flags, set from [`Cli::kube`] before the command runs.
+    #[arg(skip)]
+    pub kube: KubeconfigArgs,
 }
 
 fn pod_cidr(s: &str) -> Result<ipnet::IpNet, String> {
@@ -278,6 +332,9 @@ pub struct DiffArgs {
     /// Compare the valid objects even if some are invalid (errors still printed).
     #[arg(long)]
     pub keep_going: bool,
+    /// Refused: diff always compares every namespace.
+    #[arg(short = 'A', long = "all-namespaces", hide = true)]
+    pub all_namespaces: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -309,4 +366,7 @@ pub struct DropsArgs {
     pub url: String,
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     pub output: DropsFormat,
+    /// Refused: the report is one node's, of every namespace.
+    #[arg(short = 'A', long = "all-namespaces", hide = true)]
+    pub all_namespaces: bool,
 }

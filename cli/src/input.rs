@@ -64,14 +64,14 @@ pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
             .build()
             .context("starting the async runtime")?;
         runtime.block_on(async {
-            let ns = match &args.namespace {
-                Some(ns) => ns.clone(),
-                None => netfence_loader::cluster::default_namespace(args.context.as_deref()).await,
-            };
-            let client = netfence_loader::cluster::client(args.context.as_deref())
+            let connection = netfence_loader::connect::connect(&args.kube.connect_options())
                 .await
                 .context("connecting to the cluster (use -f to read manifests instead)")?;
-            let loaded = netfence_loader::cluster::load_cluster(&client, &ns).await?;
+            let ns = match &args.namespace {
+                Some(ns) => ns.clone(),
+                None => connection.namespace.clone(),
+            };
+            let loaded = connection.load(&ns).await?;
             anyhow::Ok((loaded, ns))
         })
     } else {

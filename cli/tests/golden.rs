@@ -829,3 +829,151 @@ fn unknown_in_the_tiers_explained() {
         ],
     );
 }
+
+/// Like [`check`], with what varies by build replaced by `normalise` first.
+fn check_normalised(name: &str, args: &[&str], normalise: fn(&str) -> String) {
+    let got = normalise(&run(args, None));
+    let path = root().join("testdata/golden").join(format!("{name}.out"));
+    if std::env::var_os("NETFENCE_BLESS").is_some() {
+        std::fs::write(&path, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with NETFENCE_BLESS=1", path.display()));
+    assert!(
+        got == want,
+        "{name}: output differs\n--- got\n{got}\n--- want\n{want}"
+    );
+}
+
+/// `(commit 1a2b3c4)`, `(commit 1a2b3c4-dirty)` or `(commit unknown)` -> `(commit COMMIT)`.
+fn normalise_commit(out: &str) -> String {
+    let start = out.find("(commit ").expect("a commit") + "(commit ".len();
+    let end = start + out[start..].find(')').expect("closing parenthesis");
+    let commit = &out[start..end];
+    let hash = commit.strip_suffix("-dirty").unwrap_or(commit);
+    assert!(
+        hash == "unknown" || (hash.len() >= 7 && hash.chars().all(|c| c.is_ascii_hexdigit())),
+        "not a short commit hash: {commit}"
+    );
+    format!("{}COMMIT{}", &out[..start], &out[end..])
+}
+
+#[test]
+fn version_command() {
+    check_normalised("version", &["version"], normalise_commit);
+}
+
+#[test]
+fn version_flag() {
+    check_normalised("version-flag", &["--version"], normalise_commit);
+}
+
+#[test]
+fn completion_scripts_name_every_subcommand() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = run(&["completion", shell], None);
+        assert!(out.starts_with("exit: 0\n"), "{shell}: {out}");
+        for sub in [
+            "can-reach",
+            "explain",
+            "matrix",
+            "compile",
+            "lint",
+            "diff",
+            "coverage",
+            "drops",
+            "version",
+        ] {
+            assert!(out.contains(sub), "{shell} script lacks {sub}");
+        }
+    }
+}
+
+/// kubectl's kubeconfig flags, with values that would fail if a cluster were read.
+const KUBECONFIG_FLAGS: [&str; 10] = [
+    "--kubeconfig",
+    "/nonexistent/kubeconfig",
+    "--context",
+    "ctx",
+    "--cluster",
+    "cl",
+    "--user",
+    "u",
+    "--request-timeout",
+    "30s",
+];
+
+#[test]
+fn every_command_takes_the_kubeconfig_flags_and_ignores_them_without_a_cluster() {
+    let commands: [&[&str]; 11] = [
+        &[
+            "can-reach",
+            "shop/frontend",
+            "shop/api",
+            "-p",
+            "8080",
+            "-f",
+            DEMO,
+        ],
+        &[
+            "explain",
+            "shop/frontend",
+            "shop/api",
+            "-p",
+            "8080",
+            "-f",
+            DEMO,
+        ],
+        &["matrix", "-f", DEMO, "-p", "8080"],
+        &["compile", "-f", DEMO],
+        &["lint", "-f", DEMO, "--no-config"],
+        &["lint", "--list"],
+        &["diff", "--base", DEMO, "--head", DEMO],
+        &["coverage", "-f", DEMO],
+        &["drops", "--url", "http://127.0.0.1:1"],
+        &["version"],
+        &["completion", "bash"],
+    ];
+    for command in commands {
+        let plain = run(command, None);
+        let after: Vec<&str> = command.iter().chain(&KUBECONFIG_FLAGS).copied().collect();
+        assert_eq!(
+            run(&after, None),
+            plain,
+            "{command:?} with the flags after it"
+        );
+        let before: Vec<&str> = KUBECONFIG_FLAGS.iter().chain(command).copied().collect();
+        assert_eq!(
+            run(&before, None),
+            plain,
+            "{command:?} with the flags before it"
+        );
+    }
+}
+
+#[test]
+fn all_namespaces_is_refused_by_compile() {
+    check("compile-all-namespaces", &["compile", "-A", "-f", DEMO]);
+}
+
+#[test]
+fn all_namespaces_is_refused_by_drops() {
+    check("drops-all-namespaces", &["drops", "-A"]);
+}
+
+#[test]
+fn all_namespaces_is_refused_by_diff() {
+    check(
+        "diff-all-namespaces",
+        &["diff", "-A", "--base", DEMO, "--head", DEMO],
+    );
+}
+
+#[test]
+fn a_bad_request_timeout_says_which_forms_are_read() {
+    check(
+        "request-timeout-invalid",
+        &["lint", "--list", "--request-timeout", "5 minutes"],
+    );
+}

@@ -131,12 +131,15 @@ fn plan(cmd: &str) -> Option<Run> {
     if let Some(args) = netfence {
         return Some(Run::Shell(format!("kubectl-netfence {args}")));
     }
-    if cmd.starts_with("kubectl-netfence ") || cmd.starts_with("kubectl netfence ") {
-        return Some(Run::Shell(cmd.to_string()));
-    }
     if let Some(rest) = cmd.strip_prefix("kubectl apply -k ") {
         let dir = rest.split_whitespace().next()?;
         return Some(Run::Shell(format!("kubectl kustomize {dir} >/dev/null")));
+    }
+    // The plugin itself, real kubectl running it, and the install steps around it
+    // (they write only into the sandbox's PATH directory and HOME).
+    let runs_here = ["kubectl-netfence ", "kubectl ", "install ", "mkdir -p "];
+    if runs_here.iter().any(|p| cmd.starts_with(p)) {
+        return Some(Run::Shell(cmd.to_string()));
     }
     if cmd.starts_with("netfence-controller") {
         let args = cmd.split(" #").next().unwrap().trim_end();
@@ -154,9 +157,21 @@ fn every_readme_command_runs_as_written() {
         "found only {} commands in README.md's sh blocks",
         commands.len()
     );
+    // A sandbox: a PATH directory of its own holding the built binaries (install steps
+    // copy beside them) and a HOME (completion scripts land there).
+    let sandbox = std::env::temp_dir().join(format!("netfence-readme-{}", std::process::id()));
+    let (bin, home) = (sandbox.join("bin"), sandbox.join("home"));
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    for name in ["kubectl-netfence", "netfence-controller"] {
+        let built = bin_dir().join(name);
+        if built.exists() {
+            std::os::unix::fs::symlink(&built, bin.join(name)).unwrap();
+        }
+    }
     let path = format!(
         "{}:{}",
-        bin_dir().display(),
+        bin.display(),
         std::env::var("PATH").unwrap_or_default()
     );
     let mut failures = Vec::new();
@@ -184,6 +199,7 @@ fn every_readme_command_runs_as_written() {
             .arg(&line)
             .current_dir(root())
             .env("PATH", &path)
+            .env("HOME", &home)
             .env_remove("KUBECONFIG")
             .output()
             .expect("run bash");
@@ -199,6 +215,7 @@ fn every_readme_command_runs_as_written() {
             ));
         }
     }
+    std::fs::remove_dir_all(&sandbox).unwrap();
     assert!(ran > 10, "only {ran} README commands ran");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -4,55 +4,28 @@
 //! ([`decode_resource`]), so a live cluster, the controller's watches and a directory of
 //! manifests go through one decoding path.
 
+use crate::api_failure::{ApiFailure, Request};
+use crate::connect::ConnectOptions;
 use crate::{LoadError, Loaded};
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::batch::v1::CronJob;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ReplicationController, Service};
 use k8s_openapi::api::networking::v1::NetworkPolicy;
 use kube::api::{Api, ApiResource, DynamicObject, ListParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
-use kube::{Client, Config, Resource};
+use kube::{Client, Resource};
 use netfence_model::tier::TierKind;
 use netfence_model::{ManifestError, ParsedManifest, Source};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::fmt::Debug;
 
-/// Connects with the kubeconfig (or in-cluster config when none), using `context` if set.
-pub async fn client(context: Option<&str>) -> Result<Client, LoadError> {
-    let config = match context {
-        Some(ctx) => {
-            let kubeconfig = Kubeconfig::read().map_err(|e| LoadError::Config(e.to_string()))?;
-            let options = KubeConfigOptions {
-                context: Some(ctx.to_string()),
-                ..Default::default()
-            };
-            Config::from_custom_kubeconfig(kubeconfig, &options)
-                .await
-                .map_err(|e| LoadError::Config(e.to_string()))?
-        }
-        None => Config::infer()
-            .await
-            .map_err(|e| LoadError::Config(e.to_string()))?,
-    };
-    Client::try_from(config).map_err(|e| LoadError::Config(e.to_string()))
-}
-
-/// The namespace of the kubeconfig's current context (for names given without one).
-pub async fn default_namespace(context: Option<&str>) -> String {
-    let Ok(kubeconfig) = Kubeconfig::read() else {
-        return "default".into();
-    };
-    let name = context
-        .map(str::to_string)
-        .or_else(|| kubeconfig.current_context.clone());
-    kubeconfig
-        .contexts
-        .iter()
-        .find(|c| Some(&c.name) == name.as_ref())
-        .and_then(|c| c.context.as_ref())
-        .and_then(|c| c.namespace.clone())
-        .unwrap_or_else(|| "default".into())
+/// The namespace of the context `options` select (for names given without one);
+/// `default` when it names none or there is no kubeconfig.
+pub async fn default_namespace(options: &ConnectOptions) -> String {
+    match crate::connect::connect(options).await {
+        Ok(connection) => connection.namespace,
+        Err(_) => "default".into(),
+    }
 }
 
 /// Whether a kind's resource may be missing from the API server: a CRD's kind is, when
@@ -87,16 +60,22 @@ where
                 return Ok(());
             }
             Err(e) => {
+                let request = Request {
+                    verb: "list".into(),
+                    plural: K::plural(dt).to_string(),
+                    group: K::group(dt).to_string(),
+                    namespace: None,
+                };
                 return Err(LoadError::Api {
                     kind,
-                    message: e.to_string(),
-                })
+                    failure: ApiFailure::of_request(&e, Some(&request), None),
+                });
             }
         };
         for item in &page.items {
             let parsed = decode_resource(item, dt, default_ns).map_err(|e| LoadError::Api {
                 kind: kind.clone(),
-                message: e.message,
+                failure: ApiFailure::Other(e.message),
             })?;
             loaded.absorb(parsed);
         }

@@ -1,7 +1,9 @@
 //! Where objects come from: manifest files, directories, stdin, or a live cluster.
 //! Everything ends in the same [`Loaded`] so the model sees one kind of input.
 
+pub mod api_failure;
 pub mod cluster;
+pub mod connect;
 pub mod files;
 pub mod git;
 
@@ -51,6 +53,19 @@ pub enum LoadError {
     Config(String),
     #[error("{0}")]
     Git(String),
-    #[error("listing {kind} from the API server: {message}")]
-    Api { kind: String, message: String },
+    #[error("listing {kind} from the API server: {failure}")]
+    Api {
+        kind: String,
+        failure: api_failure::ApiFailure,
+    },
+    /// Before any request: the client could not be made (TLS settings).
+    #[error("{0}")]
+    Connect(api_failure::ApiFailure),
+    /// An error of a live cluster, with the server and the kubeconfig context.
+    /// (`error` is no `source`: the message already holds it.)
+    #[error("API server {} (context {}): {error}", target.server, target.context)]
+    Cluster {
+        target: connect::Target,
+        error: Box<LoadError>,
+    },
 }
