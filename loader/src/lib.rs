@@ -5,7 +5,7 @@ pub mod cluster;
 pub mod files;
 pub mod git;
 
-use netfence_model::{ManifestError, Object};
+use netfence_model::{DefaultedObject, ManifestError, Object};
 use std::collections::BTreeMap;
 
 /// Objects read from some input, with the errors of the objects that could not be read.
@@ -17,6 +17,8 @@ pub struct Loaded {
     pub skipped: BTreeMap<String, usize>,
     /// Files (or API lists) read.
     pub inputs: usize,
+    /// The namespaced objects that had no namespace and were placed in the default one.
+    pub defaulted: Vec<DefaultedObject>,
 }
 
 impl Loaded {
@@ -26,6 +28,7 @@ impl Loaded {
         for (k, n) in parsed.skipped {
             *self.skipped.entry(k).or_default() += n;
         }
+        self.defaulted.extend(parsed.defaulted);
     }
 }
 
