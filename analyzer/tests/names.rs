@@ -1,7 +1,7 @@
 //! Names as kubectl users type them: every form, selectors, -A, and the suggestions a
 //! name that resolves to nothing gets.
 
-use netfence_analyzer::{resolve_target, NameScope, Target, TargetError};
+use netfence_analyzer::{resolve_target, NameScope, Target};
 use netfence_model::{compile_text, DefaultedObject, Model, Source};
 
 const INPUT: &str = r#"
