@@ -13,5 +13,5 @@ pub mod reach;
 
 pub use matrix::{Matrix, MatrixPort};
 pub use netfence_model::{Isolation, Party};
-pub use party::{resolve_target, Target, TargetError};
+pub use party::{resolve_target, NameScope, Target, TargetError};
 pub use reach::{reach, DirectionReach, Flow, Reach, Verdict};

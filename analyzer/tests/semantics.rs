@@ -5,7 +5,7 @@
 //! agrees with `reach` on every pair of the manifest's endpoints.
 
 use netfence_analyzer::{
-    explain, reach, resolve_target, Flow, Matrix, MatrixPort, Party, Target, Verdict,
+    explain, reach, resolve_target, Flow, Matrix, MatrixPort, NameScope, Party, Target, Verdict,
 };
 use netfence_model::ports::PortRef;
 use netfence_model::{compile_text, parse_manifest, EndpointId, Family, Model, Protocol};
@@ -133,7 +133,9 @@ fn assert_matrix_agrees(m: &Model, cols: &[MatrixPort]) -> (usize, usize) {
 /// `ns/name`, `ns/kind/name`, an address or a CIDR, as the CLI takes them.
 #[track_caller]
 fn party(m: &Model, name: &str) -> Party {
-    match resolve_target(&m.cluster, name, "default").unwrap_or_else(|e| panic!("{name}: {e}")) {
+    match resolve_target(&m.cluster, name, &NameScope::in_namespace("default"))
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
+    {
         Target::Endpoints { ids, .. } => {
             assert_eq!(ids.len(), 1, "{name} names {} endpoints", ids.len());
             Party::Endpoint(ids[0])
@@ -1406,7 +1408,7 @@ spec:
     allowed(&m, "shop/client", "shop/api-7f9c-1", "443");
     // The api Deployment owns a pod in the input, so the pod stands for it.
     assert!(matches!(
-        resolve_target(&m.cluster, "shop/deploy/api", "default"),
+        resolve_target(&m.cluster, "shop/deploy/api", &NameScope::in_namespace("default")),
         Ok(Target::Endpoints { ref ids, .. })
             if ids.len() == 1 && m.cluster.endpoint_name(ids[0]) == "shop/api-7f9c-1"
     ));

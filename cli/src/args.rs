@@ -102,11 +102,12 @@ pub struct InputArgs {
     /// Analyze the valid objects even if some are invalid (errors still printed).
     #[arg(long)]
     pub keep_going: bool,
-    /// Namespace for names given without one (and for manifest objects without one);
-    /// also restricts the matrix to this namespace.
+    /// The namespace of names given without one and of manifest objects without one, as
+    /// `kubectl apply -n`: a manifest object written in another namespace is invalid.
+    /// Default: the kubeconfig context's namespace (cluster), `default` (files).
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
-    /// Show every namespace (the default for the matrix).
+    /// Look names given without a namespace up in every namespace (can-reach, explain).
     #[arg(short = 'A', long = "all-namespaces", conflicts_with = "namespace")]
     pub all_namespaces: bool,
     /// The pod network: pods without a known address (workload templates, stand-ins) get
@@ -139,11 +140,21 @@ pub enum FamilyArg {
     Ipv6,
 }
 
+/// How FROM and TO are read (shown by `can-reach --help` and `explain --help`).
+const NAMES_HELP: &str = "Names: NAME, KIND/NAME, NS/NAME, NS/KIND/NAME, an IP or a CIDR. KIND is \
+    any spelling kubectl accepts (po, pod, pods, deploy, deployment.apps, sts, ds, rs, rc, job, \
+    cj, svc, ...). Without NS, the -n namespace (every namespace with -A). A/B is KIND/NAME when \
+    A is a kind, else NS/NAME: a namespace named like a kind is written NS/KIND/NAME.\n\
+    A label selector in kubectl's syntax names every pod or workload it matches: app=web, \
+    'tier in (front,edge)', '!canary', app!=web,env=prod (comma = AND); NS/app=web in NS, \
+    '*/app=web' in every namespace. A lone KEY reads as a name.";
+
 #[derive(Args, Debug)]
+#[command(after_help = NAMES_HELP)]
 pub struct CanReachArgs {
-    /// Source: ns/name (pod or workload), ns/kind/name, name (in -n), or an IP/CIDR.
+    /// Source: a pod, a workload, a label selector, or an IP/CIDR (see Names below).
     pub from: String,
-    /// Destination: as FROM, or ns/svc/name for a Service (port -> targetPort).
+    /// Destination: as FROM, or a Service (svc/NAME: port -> targetPort).
     pub to: String,
     /// Port number or name (a container port name of the destination, or a Service port
     /// name). Without it: is any port allowed, and which.
@@ -269,6 +280,10 @@ pub struct LintArgs {
     /// Turn an off-by-default check on; repeatable.
     #[arg(long, value_name = "ID")]
     pub enable: Vec<String>,
+    /// Only report findings about objects of this namespace; repeatable (invalid
+    /// manifests are always reported). Default: every namespace.
+    #[arg(long, value_name = "NS")]
+    pub show_namespace: Vec<String>,
     #[command(flatten)]
     pub input: InputArgs,
 }
@@ -326,7 +341,8 @@ pub struct DiffArgs {
     /// class of addresses the policies tell apart is compared, as CIDRs).
     #[arg(long)]
     pub no_outside: bool,
-    /// Namespace for manifest objects without one.
+    /// Namespace for manifest objects without one, as `kubectl apply -n`: an object
+    /// written in another namespace is invalid. Default: `default`.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
     /// Compare the valid objects even if some are invalid (errors still printed).
@@ -347,6 +363,9 @@ pub enum CoverageFormat {
 pub struct CoverageArgs {
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: CoverageFormat,
+    /// Only show this namespace; repeatable. Default: every namespace.
+    #[arg(long, value_name = "NS")]
+    pub show_namespace: Vec<String>,
     #[command(flatten)]
     pub input: InputArgs,
 }

@@ -2,9 +2,10 @@
 
 use crate::args::InputArgs;
 use anyhow::{bail, Context, Result};
+use netfence_analyzer::NameScope;
 use netfence_loader::Loaded;
 use netfence_model::stand_in::StandInRules;
-use netfence_model::{Cluster, ManifestError, Model};
+use netfence_model::{Cluster, ManifestError, Model, TargetNamespace};
 
 /// What the input does not hold but the user tells: the pod network and the stand-in
 /// rules for custom resources.
@@ -49,15 +50,29 @@ impl Facts {
 
 pub struct Input {
     pub model: Model,
-    /// Namespace for names given without one.
-    pub default_ns: String,
-    /// Restrict listings to this namespace (explicit -n).
+    /// How names given on the command line are looked up (-n, -A, defaulted objects).
+    pub scope: NameScope,
+    /// The explicit -n (the matrix still restricts its rows to it).
     pub only_namespace: Option<String>,
 }
 
 /// Reads the objects of the manifests or the live cluster, and the namespace for names
-/// given without one.
+/// given without one: -n, else the kubeconfig context's for the cluster, `default` for
+/// files. With -n, a manifest object written in another namespace is invalid (as
+/// `kubectl apply -n` refuses it); without it, the objects placed in the default
+/// namespace for want of one are counted in a note.
 pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
+    let (loaded, ns) = read_objects(args)?;
+    if args.namespace.is_none() && !loaded.defaulted.is_empty() {
+        eprintln!(
+            "note: {} object(s) without a namespace were placed in {ns} (pass -n to choose)",
+            loaded.defaulted.len()
+        );
+    }
+    Ok((loaded, ns))
+}
+
+fn read_objects(args: &InputArgs) -> Result<(Loaded, String)> {
     if args.files.is_empty() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -76,17 +91,38 @@ pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
         })
     } else {
         let ns = args.namespace.clone().unwrap_or_else(|| "default".into());
-        Ok((netfence_loader::files::load_paths(&args.files, &ns)?, ns))
+        let target = TargetNamespace {
+            name: &ns,
+            required: args.namespace.is_some(),
+        };
+        let loaded = netfence_loader::files::load_paths(&args.files, target)?;
+        Ok((loaded, ns))
+    }
+}
+
+/// Names are looked up in `namespace` (every one with -A); the objects placed there
+/// for want of a namespace are remembered unless -n chose it, so that a name not found
+/// can point at them.
+fn scope(args: &InputArgs, loaded: &Loaded, namespace: String) -> NameScope {
+    NameScope {
+        namespace,
+        all_namespaces: args.all_namespaces,
+        defaulted: if args.namespace.is_some() {
+            Vec::new()
+        } else {
+            loaded.defaulted.clone()
+        },
     }
 }
 
 pub fn load(args: &InputArgs) -> Result<Input> {
     let facts = Facts::of(args, None)?;
-    let (loaded, default_ns) = read(args)?;
+    let (loaded, namespace) = read(args)?;
+    let scope = scope(args, &loaded, namespace);
     let model = compile_with(loaded, args.keep_going, &facts)?;
     Ok(Input {
         model,
-        default_ns,
+        scope,
         only_namespace: args.namespace.clone(),
     })
 }
@@ -99,13 +135,14 @@ pub fn load_with_errors(
     lint_pods: &[ipnet::IpNet],
 ) -> Result<(Input, Vec<ManifestError>)> {
     let facts = Facts::of(args, Some(lint_pods))?;
-    let (mut loaded, default_ns) = read(args)?;
+    let (mut loaded, namespace) = read(args)?;
+    let scope = scope(args, &loaded, namespace);
     let errors = std::mem::take(&mut loaded.errors);
     let model = compile_with(loaded, true, &facts)?;
     Ok((
         Input {
             model,
-            default_ns,
+            scope,
             only_namespace: args.namespace.clone(),
         },
         errors,

@@ -77,7 +77,16 @@ fn matrix_json() {
     check(
         "matrix-json",
         &[
-            "matrix", "-f", DEMO, "-n", "shop", "-p", "8080", "-o", "json",
+            "matrix",
+            "-f",
+            DEMO,
+            "-n",
+            "shop",
+            "--keep-going",
+            "-p",
+            "8080",
+            "-o",
+            "json",
         ],
     );
 }
@@ -102,7 +111,16 @@ fn matrix_dot() {
 fn matrix_named_port_column() {
     check(
         "matrix-named-port",
-        &["matrix", "-f", DEMO, "-n", "shop", "-p", "http"],
+        &[
+            "matrix",
+            "-f",
+            DEMO,
+            "-n",
+            "shop",
+            "--keep-going",
+            "-p",
+            "http",
+        ],
     );
 }
 
@@ -120,6 +138,7 @@ fn matrix_by_workload() {
             "json",
             "-n",
             "gamma",
+            "--keep-going",
         ],
     );
 }
@@ -473,7 +492,15 @@ fn coverage_table() {
 fn coverage_json() {
     check(
         "coverage-json",
-        &["coverage", "-f", DEMO, "-n", "shop", "-o", "json"],
+        &[
+            "coverage",
+            "-f",
+            DEMO,
+            "--show-namespace",
+            "shop",
+            "-o",
+            "json",
+        ],
     );
 }
 
@@ -975,5 +1002,208 @@ fn a_bad_request_timeout_says_which_forms_are_read() {
     check(
         "request-timeout-invalid",
         &["lint", "--list", "--request-timeout", "5 minutes"],
+    );
+}
+
+// ---- names and namespaces, on an install written without namespaces ----
+
+const NONS: &str = "testdata/nonamespace";
+const NONS_INSTALL: &str = "testdata/nonamespace/install.yaml";
+
+#[test]
+fn names_in_the_chosen_namespace() {
+    check(
+        "names-with-namespace",
+        &[
+            "can-reach",
+            "deploy/argocd-server",
+            "svc/argocd-repo-server",
+            "-n",
+            "argocd",
+            "-p",
+            "8081",
+            "-f",
+            NONS_INSTALL,
+        ],
+    );
+}
+
+#[test]
+fn names_without_namespace_go_to_default_with_a_note() {
+    check(
+        "names-defaulted-note",
+        &[
+            "can-reach",
+            "deploy/argocd-server",
+            "svc/argocd-repo-server",
+            "-p",
+            "8081",
+            "-f",
+            NONS_INSTALL,
+        ],
+    );
+}
+
+#[test]
+fn a_name_not_found_points_at_defaulted_objects() {
+    check(
+        "names-defaulted-did-you-mean",
+        &[
+            "can-reach",
+            "argocd/argocd-server",
+            "argocd/svc/argocd-repo-server",
+            "-p",
+            "8081",
+            "-f",
+            NONS_INSTALL,
+        ],
+    );
+}
+
+#[test]
+fn an_object_of_another_namespace_than_n_is_invalid() {
+    check(
+        "names-namespace-mismatch",
+        &[
+            "can-reach",
+            "deploy/argocd-server",
+            "svc/argocd-repo-server",
+            "-n",
+            "argocd",
+            "-p",
+            "8081",
+            "-f",
+            NONS,
+        ],
+    );
+    check(
+        "names-namespace-mismatch-keep-going",
+        &[
+            "can-reach",
+            "deploy/argocd-server",
+            "svc/argocd-repo-server",
+            "-n",
+            "argocd",
+            "-p",
+            "8081",
+            "--keep-going",
+            "-f",
+            NONS,
+        ],
+    );
+}
+
+#[test]
+fn full_kind_names_and_wrong_kinds() {
+    check(
+        "names-full-kinds",
+        &[
+            "can-reach",
+            "StatefulSet.apps/argocd-application-controller",
+            "Service/argocd-redis",
+            "-n",
+            "argocd",
+            "-p",
+            "6379",
+            "-f",
+            NONS_INSTALL,
+        ],
+    );
+    check(
+        "names-wrong-kind",
+        &[
+            "can-reach",
+            "deployments.apps/argocd-application-controller",
+            "Services/argocd-redis",
+            "-n",
+            "argocd",
+            "-p",
+            "6379",
+            "-f",
+            NONS_INSTALL,
+        ],
+    );
+}
+
+#[test]
+fn selector_endpoints() {
+    check(
+        "names-selector",
+        &[
+            "can-reach",
+            "app.kubernetes.io/name=argocd-server",
+            "app.kubernetes.io/name in (argocd-redis,argocd-repo-server)",
+            "-n",
+            "argocd",
+            "-f",
+            NONS_INSTALL,
+        ],
+    );
+    check(
+        "names-selector-every-namespace",
+        &[
+            "can-reach",
+            "monitoring/app=prometheus",
+            "*/app.kubernetes.io/part-of=argocd",
+            "-p",
+            "9090",
+            "-f",
+            NONS,
+        ],
+    );
+    check(
+        "names-selector-no-match",
+        &[
+            "can-reach",
+            "app=prometheus",
+            "deploy/argocd-server",
+            "-f",
+            NONS,
+        ],
+    );
+}
+
+#[test]
+fn all_namespaces_for_names() {
+    check(
+        "names-all-namespaces",
+        &[
+            "can-reach",
+            "-A",
+            "prometheus",
+            "deploy/argocd-redis",
+            "-p",
+            "6379",
+            "-f",
+            NONS,
+        ],
+    );
+    check(
+        "names-all-namespaces-ambiguous",
+        &["can-reach", "-A", "a", "shop/frontend", "-f", DEMO],
+    );
+    check(
+        "names-all-namespaces-refused",
+        &["matrix", "-A", "-f", NONS_INSTALL],
+    );
+}
+
+#[test]
+fn show_namespace_filters_coverage_and_lint() {
+    check(
+        "lint-show-namespace",
+        &["lint", "-f", DEMO, "--show-namespace", "monitoring"],
+    );
+    check(
+        "coverage-show-namespace",
+        &[
+            "coverage",
+            "-f",
+            DEMO,
+            "--show-namespace",
+            "shop",
+            "--show-namespace",
+            "monitoring",
+        ],
     );
 }

@@ -1,6 +1,7 @@
 //! Manifests from files, directories (recursive) and stdin.
 
 use crate::{LoadError, Loaded};
+use netfence_model::{ParsedManifest, TargetNamespace};
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -85,8 +86,9 @@ pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 /// Reads every path: `-` is stdin, a directory is read recursively (.yaml, .yml, .json),
-/// a file is read whatever its extension.
-pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadError> {
+/// a file is read whatever its extension. Objects without a namespace go to `namespace`
+/// (see [`TargetNamespace`] for when one written in another is an error).
+pub fn load_paths(paths: &[String], namespace: TargetNamespace<'_>) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     for p in paths {
         if p == "-" {
@@ -99,7 +101,7 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
                 })?;
             let text = netfence_model::text::manifest_text("<stdin>", &bytes)
                 .map_err(LoadError::NotText)?;
-            loaded.absorb(parse("<stdin>", text, default_ns));
+            loaded.absorb(parse_in("<stdin>", text, namespace));
             loaded.inputs += 1;
             continue;
         }
@@ -121,7 +123,7 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
             })?;
             let text =
                 netfence_model::text::manifest_text(&shown, &bytes).map_err(LoadError::NotText)?;
-            loaded.absorb(parse(&shown, text, default_ns));
+            loaded.absorb(parse_in(&shown, text, namespace));
             loaded.inputs += 1;
         }
     }
@@ -130,7 +132,12 @@ pub fn load_paths(paths: &[String], default_ns: &str) -> Result<Loaded, LoadErro
 
 /// Parses one input's text, a large one on every core (its documents are independent;
 /// the result is the same as on one thread).
-pub fn parse(shown: &str, text: &str, default_ns: &str) -> netfence_model::ParsedManifest {
+pub fn parse(shown: &str, text: &str, default_ns: &str) -> ParsedManifest {
+    parse_in(shown, text, TargetNamespace::default_to(default_ns))
+}
+
+/// [`parse`] with the namespace chosen as [`TargetNamespace`] says.
+pub fn parse_in(shown: &str, text: &str, namespace: TargetNamespace<'_>) -> ParsedManifest {
     // Below this, starting threads costs more than it saves.
     const PARALLEL_FROM: usize = 512 * 1024;
     let threads = if text.len() >= PARALLEL_FROM {
@@ -138,5 +145,5 @@ pub fn parse(shown: &str, text: &str, default_ns: &str) -> netfence_model::Parse
     } else {
         1
     };
-    netfence_model::parse_manifest_on(shown, text, default_ns, threads)
+    netfence_model::parse_manifest_in(shown, text, namespace, threads)
 }

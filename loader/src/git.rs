@@ -54,7 +54,7 @@ pub fn load_revision(
     repo: &Path,
     rev: &str,
     paths: &[String],
-    default_ns: &str,
+    namespace: netfence_model::TargetNamespace<'_>,
 ) -> Result<Loaded, LoadError> {
     let root = text(git(repo, &["rev-parse", "--show-toplevel"]).map_err(|_| {
         LoadError::Git(format!("{} is not inside a git repository", repo.display()))
@@ -91,7 +91,9 @@ pub fn load_revision(
             let bytes = git(root, &["cat-file", "blob", &format!("{rev}:{f}")])?;
             let body =
                 netfence_model::text::manifest_text(&shown, &bytes).map_err(LoadError::NotText)?;
-            loaded.absorb(netfence_model::parse_manifest(&shown, body, default_ns));
+            loaded.absorb(netfence_model::parse_manifest_in(
+                &shown, body, namespace, 1,
+            ));
             loaded.inputs += 1;
         }
     }

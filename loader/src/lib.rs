@@ -7,7 +7,7 @@ pub mod connect;
 pub mod files;
 pub mod git;
 
-use netfence_model::{ManifestError, Object};
+use netfence_model::{DefaultedObject, ManifestError, Object};
 use std::collections::BTreeMap;
 
 /// Objects read from some input, with the errors of the objects that could not be read.
@@ -21,6 +21,8 @@ pub struct Loaded {
     pub custom: Vec<netfence_model::stand_in::CustomResource>,
     /// Files (or API lists) read.
     pub inputs: usize,
+    /// The namespaced objects that had no namespace and were placed in the default one.
+    pub defaulted: Vec<DefaultedObject>,
 }
 
 impl Loaded {
@@ -31,6 +33,7 @@ impl Loaded {
         for (k, n) in parsed.skipped {
             *self.skipped.entry(k).or_default() += n;
         }
+        self.defaulted.extend(parsed.defaulted);
     }
 }
 

@@ -3,6 +3,7 @@
 
 use netfence_loader::files::load_paths;
 use netfence_loader::LoadError;
+use netfence_model::TargetNamespace;
 use std::os::unix::fs::symlink;
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -33,7 +34,7 @@ fn load(dir: &std::path::Path) -> Result<netfence_loader::Loaded, LoadError> {
     let (tx, rx) = mpsc::channel();
     let path = dir.display().to_string();
     std::thread::spawn(move || {
-        let _ = tx.send(load_paths(&[path], "default"));
+        let _ = tx.send(load_paths(&[path], TargetNamespace::default_to("default")));
     });
     rx.recv_timeout(Duration::from_secs(30))
         .expect("the directory walk did not finish")
@@ -83,8 +84,10 @@ fn invalid_utf8_names_its_line_and_byte() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("p.yaml");
     std::fs::write(&file, b"kind: Namespace\nmetadata: {name: a\xff}\n").unwrap();
-    let Err(err) = netfence_loader::files::load_paths(&[file.display().to_string()], "default")
-    else {
+    let Err(err) = netfence_loader::files::load_paths(
+        &[file.display().to_string()],
+        TargetNamespace::default_to("default"),
+    ) else {
         panic!("invalid UTF-8 must be an error");
     };
     let shown = err.to_string();

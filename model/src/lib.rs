@@ -44,7 +44,10 @@ pub use cluster::{Cluster, Endpoint, EndpointId, EndpointKind, NamespaceId, Poli
 pub use compile::{Allow, Model, PeerId, PeerMatch, PeerRef, PolicyUnion, UnionId};
 pub use error::{ManifestError, Source};
 pub use isolation::{Isolation, SubjectIsolation};
-pub use manifest::{parse_manifest, parse_manifest_on, ParsedManifest};
+pub use manifest::{
+    parse_manifest, parse_manifest_in, parse_manifest_on, DefaultedObject, ParsedManifest,
+    TargetNamespace,
+};
 pub use objects::{Object, Peer, Policy, PortSpec, Rule, Workload, WorkloadKind};
 pub use party::Party;
 pub use patch::{EndpointState, PodChange, Unpatchable};

@@ -26,11 +26,41 @@ pub struct ParsedManifest {
     /// Of those, the custom resources (whose pods an operator may create; see
     /// [`crate::stand_in`]).
     pub custom: Vec<CustomResource>,
+    /// The namespaced objects that had no namespace and were placed in the default one.
+    pub defaulted: Vec<DefaultedObject>,
+}
+
+/// A namespaced object written without a namespace, placed in the default namespace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DefaultedObject {
+    pub kind: String,
+    pub name: String,
+    pub source: Source,
+}
+
+/// The namespace objects without one are placed in, and whether the user chose it (`-n`):
+/// then an object written in another namespace is invalid, as `kubectl apply -n` refuses
+/// it, so that a manifest is never analysed in a namespace it would not be applied to.
+#[derive(Clone, Copy, Debug)]
+pub struct TargetNamespace<'a> {
+    pub name: &'a str,
+    pub required: bool,
+}
+
+impl<'a> TargetNamespace<'a> {
+    /// A default namespace only: objects written in other namespaces keep theirs.
+    pub fn default_to(name: &'a str) -> Self {
+        TargetNamespace {
+            name,
+            required: false,
+        }
+    }
 }
 
 struct Ctx<'a> {
     file: &'a Arc<str>,
     default_ns: &'a str,
+    required: bool,
 }
 
 impl Ctx<'_> {
@@ -42,12 +72,24 @@ impl Ctx<'_> {
     }
 }
 
-fn object_name(kind: &str, meta: &raw::Meta, default_ns: &str) -> String {
-    let name = meta
-        .name
+fn obj_name(meta: &raw::Meta) -> String {
+    meta.name
         .clone()
         .or_else(|| meta.generate_name.clone())
-        .unwrap_or_else(|| "<unnamed>".into());
+        .unwrap_or_else(|| "<unnamed>".into())
+}
+
+/// kubectl's refusal (cli-runtime's RequireNamespace) of an object written in namespace
+/// `written` when `--namespace=chosen` was passed.
+pub fn namespace_mismatch(written: &str, chosen: &str) -> String {
+    format!(
+        "the namespace from the provided object {written:?} does not match the namespace \
+         {chosen:?}. You must pass '--namespace={written}' to perform this operation."
+    )
+}
+
+fn object_name(kind: &str, meta: &raw::Meta, default_ns: &str) -> String {
+    let name = obj_name(meta);
     if is_cluster_scoped(kind) {
         format!("{kind} {name}")
     } else {
@@ -73,10 +115,23 @@ pub fn parse_manifest_on(
     default_ns: &str,
     threads: usize,
 ) -> ParsedManifest {
+    parse_manifest_in(file, text, TargetNamespace::default_to(default_ns), threads)
+}
+
+/// [`parse_manifest_on`] with the namespace chosen as [`TargetNamespace`] says: when it is
+/// required, a namespaced object written in another namespace is an error (kubectl's
+/// wording), at the line of its `metadata.namespace`.
+pub fn parse_manifest_in(
+    file: &str,
+    text: &str,
+    namespace: TargetNamespace<'_>,
+    threads: usize,
+) -> ParsedManifest {
     let file: Arc<str> = Arc::from(file);
     let ctx = Ctx {
         file: &file,
-        default_ns,
+        default_ns: namespace.name,
+        required: namespace.required,
     };
     let mut chunks = Vec::new();
     let mut split_error = None;
@@ -114,18 +169,26 @@ pub fn parse_manifest_on(
     };
     let mut out = ParsedManifest::default();
     for (parsed, malformed) in parts.into_iter().flatten() {
-        out.objects.extend(parsed.objects);
-        out.errors.extend(parsed.errors);
-        out.custom.extend(parsed.custom);
-        for (kind, n) in parsed.skipped {
-            *out.skipped.entry(kind).or_default() += n;
-        }
+        out.absorb(parsed);
         if malformed {
             return out;
         }
     }
     out.errors.extend(split_error);
     out
+}
+
+impl ParsedManifest {
+    /// Appends what another text (or document) held.
+    pub fn absorb(&mut self, other: ParsedManifest) {
+        self.objects.extend(other.objects);
+        self.errors.extend(other.errors);
+        for (kind, n) in other.skipped {
+            *self.skipped.entry(kind).or_default() += n;
+        }
+        self.defaulted.extend(other.defaulted);
+        self.custom.extend(other.custom);
+    }
 }
 
 /// One document's objects and errors; true when its YAML is malformed (the reading
@@ -164,6 +227,7 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
     let ctx = Ctx {
         file: &source.file,
         default_ns,
+        required: false,
     };
     let mut out = ParsedManifest::default();
     let lines = LineIndex::new("");
@@ -402,10 +466,37 @@ fn decode_value(
         }
     }
     let object_desc = object_name(&kind, &header.metadata, ctx.default_ns);
+    // Only the namespaced kinds the model reads: which other kinds are namespaced is
+    // not known here, and their objects are not analysed anyway.
+    let namespaced = api_version_of(&kind).is_some() && !is_cluster_scoped(&kind);
+    let written_ns = header
+        .metadata
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty());
+    if let (true, Some(ns)) = (namespaced && ctx.required, written_ns) {
+        if ns != ctx.default_ns {
+            out.errors.push(ManifestError {
+                location: ctx.source(span.line_of("metadata.namespace", Some(ns))),
+                object: Some(object_desc),
+                message: namespace_mismatch(ns, ctx.default_ns),
+            });
+            return;
+        }
+    }
     let source = ctx.source(line);
     let result = decode_kind(&kind, value, ctx.default_ns, source.clone());
     match result {
-        Ok(Some(obj)) => out.objects.push(obj),
+        Ok(Some(obj)) => {
+            if namespaced && written_ns.is_none() {
+                out.defaulted.push(DefaultedObject {
+                    kind: kind.clone(),
+                    name: obj_name(&header.metadata),
+                    source,
+                });
+            }
+            out.objects.push(obj)
+        }
         Ok(None) => {
             let group = header
                 .api_version
@@ -611,5 +702,56 @@ mod tests {
             assert!(m.errors[0].message.contains(needle), "{}", m.errors[0]);
             assert!(m.errors[0].location.line >= 5, "{}", m.errors[0]);
         }
+    }
+
+    const TWO_NAMESPACES: &str = "apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: b\n  namespace: other\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: argocd}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: other}\n";
+
+    #[test]
+    fn objects_without_a_namespace_are_recorded_as_defaulted() {
+        let m = parse_manifest("d.yaml", TWO_NAMESPACES, "argocd");
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+        assert_eq!(
+            m.defaulted,
+            vec![DefaultedObject {
+                kind: "Pod".into(),
+                name: "a".into(),
+                source: Source::new("d.yaml", 1),
+            }]
+        );
+        let ns: Vec<&str> = m
+            .objects
+            .iter()
+            .filter_map(|o| match o {
+                Object::Pod(p) => Some(p.meta.namespace.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ns, ["argocd", "other"]);
+    }
+
+    #[test]
+    fn a_required_namespace_refuses_objects_written_in_another() {
+        let ns = TargetNamespace {
+            name: "argocd",
+            required: true,
+        };
+        let m = parse_manifest_in("d.yaml", TWO_NAMESPACES, ns, 1);
+        // The Namespace is cluster-scoped and the ConfigMap is not read: only pod b.
+        assert_eq!(m.errors.len(), 1, "{:?}", m.errors);
+        assert_eq!(
+            m.errors[0].to_string(),
+            "d.yaml:9: Pod other/b: the namespace from the provided object \"other\" does not \
+             match the namespace \"argocd\". You must pass '--namespace=other' to perform this \
+             operation."
+        );
+        assert_eq!(m.objects.len(), 2, "pod a and the Namespace remain");
+        assert_eq!(m.defaulted.len(), 1);
+        let same = TargetNamespace {
+            name: "other",
+            required: true,
+        };
+        assert!(parse_manifest_in("d.yaml", TWO_NAMESPACES, same, 1)
+            .errors
+            .is_empty());
     }
 }

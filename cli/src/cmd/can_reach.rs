@@ -33,7 +33,7 @@ pub fn run(args: CanReachArgs, explain_always: bool) -> Result<ExitCode> {
     let port = args.port.as_deref().map(query::port_ref).transpose()?;
     let family = query::family(args.family);
 
-    let from = match resolve_target(&model.cluster, &args.from, &input.default_ns)? {
+    let from = match resolve_target(&model.cluster, &args.from, &input.scope)? {
         Target::Endpoints { ids, .. } => ids.into_iter().map(Party::Endpoint).collect(),
         Target::External(net) => vec![Party::External(net)],
         Target::Service(_) => bail!(
@@ -49,7 +49,7 @@ pub fn run(args: CanReachArgs, explain_always: bool) -> Result<ExitCode> {
         family,
     };
     let mut pairs = Vec::new();
-    match resolve_target(&model.cluster, &args.to, &input.default_ns)? {
+    match resolve_target(&model.cluster, &args.to, &input.scope)? {
         Target::Service(svc) => {
             for &src in &from {
                 pairs.extend(service_pairs(model, src, svc, port.as_ref(), base)?);

@@ -9,10 +9,13 @@ use std::process::ExitCode;
 pub fn run(args: CoverageArgs) -> Result<ExitCode> {
     let input = input::load(&args.input)?;
     let mut namespaces = netfence_lint::coverage::coverage(&input.model);
-    if let Some(ns) = &input.only_namespace {
-        namespaces.retain(|n| &n.name == ns);
+    if !args.show_namespace.is_empty() {
+        namespaces.retain(|n| args.show_namespace.contains(&n.name));
         if namespaces.is_empty() {
-            bail!("no pods or workloads in namespace {ns}");
+            bail!(
+                "no pods or workloads in namespace {}",
+                args.show_namespace.join(", ")
+            );
         }
     }
     let index = netfence_lint::exposure::ExposureIndex::new(&input.model);

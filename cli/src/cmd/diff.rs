@@ -6,7 +6,7 @@ use crate::output::diff_out;
 use crate::query;
 use anyhow::{bail, Context, Result};
 use netfence_analyzer::diff::{self, Grouping};
-use netfence_model::Model;
+use netfence_model::{Model, TargetNamespace};
 use std::process::ExitCode;
 
 /// Reads one version: paths, or the -f paths at a git revision, or (head only) the -f
@@ -16,7 +16,7 @@ fn version(
     which: &str,
     paths: &[String],
     rev: Option<&str>,
-    ns: &str,
+    ns: TargetNamespace<'_>,
 ) -> Result<Model> {
     let loaded = match (paths.is_empty(), rev) {
         (false, _) => netfence_loader::files::load_paths(paths, ns)?,
@@ -42,9 +42,14 @@ pub fn run(args: DiffArgs) -> Result<ExitCode> {
     {
         bail!("-f names the paths read at --base-ref/--head-ref (or the head working tree); with --base and --head it is not used");
     }
-    let ns = args.namespace.clone().unwrap_or_else(|| "default".into());
-    let base = version(&args, "base", &args.base, args.base_ref.as_deref(), &ns)?;
-    let head = version(&args, "head", &args.head, args.head_ref.as_deref(), &ns)?;
+    let name = args.namespace.clone().unwrap_or_else(|| "default".into());
+    // As for the other commands: an explicit -n refuses objects of other namespaces.
+    let ns = TargetNamespace {
+        name: &name,
+        required: args.namespace.is_some(),
+    };
+    let base = version(&args, "base", &args.base, args.base_ref.as_deref(), ns)?;
+    let head = version(&args, "head", &args.head, args.head_ref.as_deref(), ns)?;
     let mut ports = diff::default_ports(&base, &head);
     for p in &args.ports {
         let p = query::matrix_port(p)?;

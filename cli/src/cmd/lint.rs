@@ -4,7 +4,8 @@ use crate::args::{FailOn, LintArgs, LintFormat};
 use crate::input;
 use crate::output::lint_out;
 use anyhow::{anyhow, bail, Context, Result};
-use netfence_lint::{LintConfig, Severity, CATALOGUE};
+use netfence_lint::{Finding, LintConfig, Severity, Subject, CATALOGUE};
+use netfence_model::Cluster;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -38,6 +39,22 @@ fn threshold(f: FailOn) -> Option<Severity> {
     }
 }
 
+/// Whether --show-namespace keeps a finding: one about an object of a shown namespace,
+/// or about a manifest that did not become an object (never hidden: the input is bad).
+/// Cluster-scoped tiered policies belong to no namespace.
+fn shown(cluster: &Cluster, finding: &Finding, namespaces: &[String]) -> bool {
+    let ns = match finding.subject {
+        Subject::Manifest => return true,
+        Subject::TierPolicy(_) => return false,
+        Subject::Policy(p) => &cluster.policy(p).meta.namespace,
+        Subject::Service(i) => &cluster.services[i].meta.namespace,
+        Subject::Namespace(n) => &cluster.namespace(n).name,
+        Subject::Workload(w) => &cluster.workloads[w].meta.namespace,
+        Subject::Endpoint(e) => &cluster.namespace(cluster.endpoint(e).namespace).name,
+    };
+    namespaces.contains(ns)
+}
+
 pub fn run(args: LintArgs) -> Result<ExitCode> {
     if let Some(id) = &args.explain {
         let Some(c) = netfence_lint::check(id) else {
@@ -61,7 +78,13 @@ pub fn run(args: LintArgs) -> Result<ExitCode> {
         config.enable.extend(["NF701", "NF702", "NF703"]);
     }
     let (input, errors) = input::load_with_errors(&args.input, &config.pod_cidrs)?;
-    let report = netfence_lint::lint(&input.model, &errors, &config);
+    let mut report = netfence_lint::lint(&input.model, &errors, &config);
+    if !args.show_namespace.is_empty() {
+        let cluster = &input.model.cluster;
+        report
+            .findings
+            .retain(|f| shown(cluster, f, &args.show_namespace));
+    }
     let out = match args.output {
         LintFormat::Text => lint_out::text(&report),
         LintFormat::Json => lint_out::json(&report)?,

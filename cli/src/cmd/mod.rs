@@ -25,6 +25,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             can_reach::run(args, true)
         }
         Command::Matrix(mut args) => {
+            refuse_all_namespaces(
+                args.input.all_namespaces,
+                "matrix",
+                "it already covers every namespace (-A looks names up in every namespace: can-reach, explain)",
+            )?;
             args.input.kube = kube;
             matrix::run(args)
         }
@@ -38,6 +43,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             compile::run(args)
         }
         Command::Lint(mut args) => {
+            refuse_all_namespaces(
+                args.input.all_namespaces,
+                "lint",
+                "it already covers every namespace (-A looks names up in every namespace: can-reach, explain)",
+            )?;
             args.input.kube = kube;
             lint::run(args)
         }
@@ -50,6 +60,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             diff::run(args)
         }
         Command::Coverage(mut args) => {
+            refuse_all_namespaces(
+                args.input.all_namespaces,
+                "coverage",
+                "it already covers every namespace (-A looks names up in every namespace: can-reach, explain)",
+            )?;
             args.input.kube = kube;
             coverage::run(args)
         }
