@@ -77,7 +77,17 @@ fn matrix_json() {
     check(
         "matrix-json",
         &[
-            "matrix", "-f", DEMO, "-n", "shop", "-p", "8080", "-o", "json",
+            "matrix",
+            "-f",
+            DEMO,
+            "--from-namespace",
+            "shop",
+            "--to-namespace",
+            "shop",
+            "-p",
+            "8080",
+            "-o",
+            "json",
         ],
     );
 }
@@ -94,7 +104,7 @@ fn matrix_csv() {
 fn matrix_dot() {
     check(
         "matrix-dot",
-        &["matrix", "-f", DEMO, "-p", "8080", "-o", "dot"],
+        &["matrix", "-f", DEMO, "-o", "dot"],
     );
 }
 
@@ -102,7 +112,17 @@ fn matrix_dot() {
 fn matrix_named_port_column() {
     check(
         "matrix-named-port",
-        &["matrix", "-f", DEMO, "-n", "shop", "-p", "http"],
+        &[
+            "matrix",
+            "-f",
+            DEMO,
+            "--from-namespace",
+            "shop",
+            "--to-namespace",
+            "shop",
+            "-p",
+            "http",
+        ],
     );
 }
 
@@ -118,7 +138,9 @@ fn matrix_by_workload() {
             "workload",
             "-o",
             "json",
-            "-n",
+            "--from-namespace",
+            "gamma",
+            "--to-namespace",
             "gamma",
         ],
     );
