@@ -605,3 +605,89 @@ fn compile_for_an_unknown_node_is_an_error() {
         &["compile", "-f", DEMO, "--node", "node-9"],
     );
 }
+
+const M40: &str = "testdata/matrix40";
+
+#[test]
+fn matrix40_list() {
+    check("matrix40-list", &["matrix", "-f", M40, "-o", "list"]);
+}
+
+#[test]
+fn matrix40_list_json() {
+    check(
+        "matrix40-list-json",
+        &["matrix", "-f", M40, "-o", "list-json", "--by", "workload"],
+    );
+}
+
+#[test]
+fn matrix40_list_all_ports() {
+    check(
+        "matrix40-list-all-ports",
+        &["matrix", "-f", M40, "-o", "list", "--all-ports"],
+    );
+}
+
+#[test]
+fn matrix40_filters() {
+    check(
+        "matrix40-filters",
+        &[
+            "matrix",
+            "-f",
+            M40,
+            "-o",
+            "list",
+            "--from",
+            "frontend/web-0",
+            "--from",
+            "ops/deploy/reports",
+            "--from-namespace",
+            "infra",
+            "--to-namespace",
+            "backend",
+            "--to",
+            "data/db-0",
+        ],
+    );
+}
+
+#[test]
+fn matrix40_split_table() {
+    check(
+        "matrix40-split-table",
+        &["matrix", "-f", M40, "-p", "8443", "-p", "dns/UDP"],
+    );
+}
+
+#[test]
+fn matrix40_filtered_table() {
+    check(
+        "matrix40-filtered-table",
+        &[
+            "matrix",
+            "-f",
+            M40,
+            "--from-namespace",
+            "frontend",
+            "--to-namespace",
+            "data",
+            "--to-namespace",
+            "infra",
+        ],
+    );
+}
+
+#[test]
+fn matrix40_dot() {
+    check("matrix40-dot", &["matrix", "-f", M40, "-o", "dot"]);
+}
+
+#[test]
+fn matrix_unknown_from() {
+    check(
+        "matrix-unknown-from",
+        &["matrix", "-f", M40, "--from", "frontend/nope"],
+    );
+}

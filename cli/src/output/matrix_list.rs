@@ -187,7 +187,12 @@ pub fn dot(
     cols: &[Group],
     listening_only: bool,
 ) -> io::Result<()> {
-    out.write_all(b"digraph netfence {\n  rankdir=LR;\n  node [shape=box];\n")?;
+    // Edge labels as xlabels (forced): dot's ordinary labels are ranked as nodes, and
+    // with many edges between clusters it fails on them ("trouble in init_rank"), as it
+    // does without newrank.
+    out.write_all(
+        b"digraph netfence {\n  rankdir=LR;\n  newrank=true;\n  forcelabels=true;\n  node [shape=box];\n",
+    )?;
     let mut by_ns: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for g in rows.iter().chain(cols) {
         let names = by_ns.entry(g.namespace.as_str()).or_default();
@@ -205,7 +210,7 @@ pub fn dot(
     for_each_pair(model, conns, rows, cols, listening_only, |from, to, c| {
         writeln!(
             out,
-            "  {} -> {} [label={}];",
+            "  {} -> {} [xlabel={}];",
             json_str(&from.name),
             json_str(&to.name),
             json_str(&c.text)
