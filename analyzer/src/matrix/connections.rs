@@ -58,6 +58,23 @@ impl Connections {
         }
     }
 
+    /// A hash of every destination set of `src` (endpoint index): sources with equal
+    /// rows ([`Connections::same_rows`]) have equal masks everywhere.
+    pub fn row_hash(&self, src: usize) -> u64 {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for c in 0..self.classes.len() {
+            for &w in self.matrix.row(c, src).words() {
+                h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
+            }
+        }
+        h
+    }
+
+    /// Do sources `a` and `b` reach the same destinations on every class?
+    pub fn same_rows(&self, a: usize, b: usize) -> bool {
+        (0..self.classes.len()).all(|c| self.matrix.row(c, a) == self.matrix.row(c, b))
+    }
+
     /// The ports of the classes in `mask`.
     pub fn ports(&self, mask: &ClassMask) -> PortSet {
         let mut set = PortSet::empty();

@@ -43,73 +43,128 @@ pub fn for_each_pair(
     listening_only: bool,
     mut f: impl FnMut(&Group, &Group, &Conn) -> io::Result<()>,
 ) -> io::Result<()> {
-    let w = conns.mask_words();
-    // Columns with equal declared ports share an id, the last word of a cache key.
-    let mut decl_sets: Vec<Option<PortSet>> = Vec::new();
-    let decl_of: Vec<u64> = if listening_only {
-        let mut ids: HashMap<Option<PortSet>, u64> = HashMap::new();
-        declared(model, cols)
-            .into_iter()
-            .map(|d| {
-                *ids.entry(d.clone()).or_insert_with(|| {
-                    decl_sets.push(d);
-                    (decl_sets.len() - 1) as u64
-                })
-            })
-            .collect()
-    } else {
-        decl_sets.push(None);
-        vec![0; cols.len()]
-    };
-    let mut cache: HashMap<Vec<u64>, Option<Rc<Conn>>> = HashMap::new();
-    let mut masks = Vec::new();
-    let mut acc = vec![0u64; cols.len() * w];
-    let mut have = vec![false; cols.len()];
-    let mut key = vec![0u64; w + 1];
+    let mut cells = RowConns::new(model, conns, cols, listening_only);
+    // Pods whose rows are equal on every class share one computed line of cells.
+    let single = rows.iter().chain(cols).all(|g| g.members.len() == 1);
+    let mut memo: HashMap<u64, Vec<(usize, Rc<[Option<Rc<Conn>>]>)>> = HashMap::new();
     for from in rows {
-        have.iter_mut().for_each(|h| *h = false);
-        for &s in &from.members {
-            conns.row_masks(s.index(), &mut masks);
-            for (ti, to) in cols.iter().enumerate() {
-                let a = &mut acc[ti * w..(ti + 1) * w];
-                for &d in &to.members {
-                    if d == s {
-                        continue;
-                    }
-                    let m = &masks[d.index() * w..(d.index() + 1) * w];
-                    if have[ti] {
-                        a.iter_mut().zip(m).for_each(|(x, y)| *x &= y);
-                    } else {
-                        a.copy_from_slice(m);
-                        have[ti] = true;
-                    }
+        let line = if single {
+            let s = from.members[0].index();
+            let h = conns.row_hash(s);
+            let seen = memo.entry(h).or_default();
+            match seen.iter().find(|(rep, _)| conns.same_rows(*rep, s)) {
+                Some((_, line)) => line.clone(),
+                None => {
+                    let line = cells.line(from, false);
+                    seen.push((s, line.clone()));
+                    line
                 }
             }
-        }
-        for (ti, to) in cols.iter().enumerate() {
-            if !have[ti] {
+        } else {
+            cells.line(from, true)
+        };
+        for (to, c) in cols.iter().zip(line.iter()) {
+            let Some(c) = c else { continue };
+            // A pod with itself is no pair (kept out of the shared line).
+            if single && to.members == from.members {
                 continue;
             }
-            key[..w].copy_from_slice(&acc[ti * w..(ti + 1) * w]);
-            key[w] = decl_of[ti];
-            let conn = match cache.get(&key[..]) {
-                Some(c) => c.clone(),
-                None => {
-                    let mut set = conns.ports(&key[..w]);
-                    if let Some(d) = &decl_sets[key[w] as usize] {
-                        set = set.intersection(d);
-                    }
-                    let c = (!set.is_empty()).then(|| Rc::new(conn_of(&set)));
-                    cache.insert(key.clone(), c.clone());
-                    c
-                }
-            };
-            if let Some(c) = conn {
-                f(from, to, &c)?;
-            }
+            f(from, to, c)?;
         }
     }
     Ok(())
+}
+
+/// The connections of one row group to every column group, the text of each distinct
+/// port set (per declared-port set of the destination) made once.
+struct RowConns<'a> {
+    conns: &'a Connections,
+    cols: &'a [Group],
+    /// Declared ports by id (None: every port), and each column's id.
+    decl_sets: Vec<Option<PortSet>>,
+    decl_of: Vec<u64>,
+    /// Key: the class mask, then the declared-set id.
+    cache: HashMap<Vec<u64>, Option<Rc<Conn>>>,
+    masks: Vec<u64>,
+    acc: Vec<u64>,
+    have: Vec<bool>,
+}
+
+impl<'a> RowConns<'a> {
+    fn new(model: &Model, conns: &'a Connections, cols: &'a [Group], listening_only: bool) -> Self {
+        let mut decl_sets: Vec<Option<PortSet>> = Vec::new();
+        let decl_of: Vec<u64> = if listening_only {
+            let mut ids: HashMap<Option<PortSet>, u64> = HashMap::new();
+            declared(model, cols)
+                .into_iter()
+                .map(|d| {
+                    *ids.entry(d.clone()).or_insert_with(|| {
+                        decl_sets.push(d);
+                        (decl_sets.len() - 1) as u64
+                    })
+                })
+                .collect()
+        } else {
+            decl_sets.push(None);
+            vec![0; cols.len()]
+        };
+        let w = conns.mask_words();
+        RowConns {
+            conns,
+            cols,
+            decl_sets,
+            decl_of,
+            cache: HashMap::new(),
+            masks: Vec::new(),
+            acc: vec![0; cols.len() * w],
+            have: vec![false; cols.len()],
+        }
+    }
+
+    /// Per column, what every member pair of `from` and the column allows (None when
+    /// nothing, or no member pair); `skip_self`: a pod with itself is no member pair.
+    fn line(&mut self, from: &Group, skip_self: bool) -> Rc<[Option<Rc<Conn>>]> {
+        let w = self.conns.mask_words();
+        self.have.iter_mut().for_each(|h| *h = false);
+        for &s in &from.members {
+            self.conns.row_masks(s.index(), &mut self.masks);
+            for (ti, to) in self.cols.iter().enumerate() {
+                let a = &mut self.acc[ti * w..(ti + 1) * w];
+                for &d in &to.members {
+                    if skip_self && d == s {
+                        continue;
+                    }
+                    let m = &self.masks[d.index() * w..(d.index() + 1) * w];
+                    if self.have[ti] {
+                        a.iter_mut().zip(m).for_each(|(x, y)| *x &= y);
+                    } else {
+                        a.copy_from_slice(m);
+                        self.have[ti] = true;
+                    }
+                }
+            }
+        }
+        let mut key = vec![0u64; w + 1];
+        (0..self.cols.len())
+            .map(|ti| {
+                if !self.have[ti] {
+                    return None;
+                }
+                key[..w].copy_from_slice(&self.acc[ti * w..(ti + 1) * w]);
+                key[w] = self.decl_of[ti];
+                if let Some(c) = self.cache.get(&key[..]) {
+                    return c.clone();
+                }
+                let mut set = self.conns.ports(&key[..w]);
+                if let Some(d) = &self.decl_sets[key[w] as usize] {
+                    set = set.intersection(d);
+                }
+                let c = (!set.is_empty()).then(|| Rc::new(conn_of(&set)));
+                self.cache.insert(key.clone(), c.clone());
+                c
+            })
+            .collect()
+    }
 }
 
 fn conn_of(set: &PortSet) -> Conn {
@@ -148,7 +203,13 @@ pub fn list(
     listening_only: bool,
 ) -> io::Result<()> {
     for_each_pair(model, conns, rows, cols, listening_only, |from, to, c| {
-        writeln!(out, "{} => {} : {}", from.name, to.name, c.text)
+        // Pieces, not format!: this runs for every pair.
+        out.write_all(from.name.as_bytes())?;
+        out.write_all(b" => ")?;
+        out.write_all(to.name.as_bytes())?;
+        out.write_all(b" : ")?;
+        out.write_all(c.text.as_bytes())?;
+        out.write_all(b"\n")
     })
 }
 
