@@ -58,21 +58,45 @@ impl Connections {
         }
     }
 
-    /// A hash of every destination set of `src` (endpoint index): sources with equal
-    /// rows ([`Connections::same_rows`]) have equal masks everywhere.
+    /// A hash of every destination set of `src` (endpoint index) but `src` itself:
+    /// sources with [`Connections::same_rows_but_each_other`] have equal hashes when
+    /// they also reach each other alike.
     pub fn row_hash(&self, src: usize) -> u64 {
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        let (own_word, own_bit) = (src / 64, 1u64 << (src % 64));
         for c in 0..self.classes.len() {
-            for &w in self.matrix.row(c, src).words() {
+            for (i, &w) in self.matrix.row(c, src).words().iter().enumerate() {
+                let w = if i == own_word { w & !own_bit } else { w };
                 h = (h ^ w).wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
             }
         }
         h
     }
 
-    /// Do sources `a` and `b` reach the same destinations on every class?
-    pub fn same_rows(&self, a: usize, b: usize) -> bool {
-        (0..self.classes.len()).all(|c| self.matrix.row(c, a) == self.matrix.row(c, b))
+    /// Do sources `a` and `b` reach the same destinations on every class, `a` and `b`
+    /// themselves aside? Then the masks of `a` are those of `b` for every other
+    /// destination.
+    pub fn same_rows_but_each_other(&self, a: usize, b: usize) -> bool {
+        let mut keep = vec![!0u64; self.n.div_ceil(64)];
+        keep[a / 64] &= !(1 << (a % 64));
+        keep[b / 64] &= !(1 << (b % 64));
+        (0..self.classes.len()).all(|c| {
+            let (ra, rb) = (self.matrix.row(c, a).words(), self.matrix.row(c, b).words());
+            ra.iter()
+                .zip(rb)
+                .zip(&keep)
+                .all(|((x, y), k)| x & k == y & k)
+        })
+    }
+
+    /// The class mask of one pair (endpoint indices), into `out` (`mask_words()`).
+    pub fn mask_of(&self, src: usize, dst: usize, out: &mut [u64]) {
+        out.iter_mut().for_each(|w| *w = 0);
+        for c in 0..self.classes.len() {
+            if self.matrix.allowed(c, src, dst) {
+                out[c / 64] |= 1 << (c % 64);
+            }
+        }
     }
 
     /// The ports of the classes in `mask`.
@@ -91,11 +115,7 @@ impl Connections {
     /// Every port `src` may open on `dst` (endpoint indices), over any address family.
     pub fn between(&self, src: usize, dst: usize) -> PortSet {
         let mut mask = vec![0u64; self.mask_words()];
-        for c in 0..self.classes.len() {
-            if self.matrix.allowed(c, src, dst) {
-                mask[c / 64] |= 1 << (c % 64);
-            }
-        }
+        self.mask_of(src, dst, &mut mask);
         self.ports(&mask)
     }
 }

@@ -44,16 +44,34 @@ pub fn for_each_pair(
     mut f: impl FnMut(&Group, &Group, &Conn) -> io::Result<()>,
 ) -> io::Result<()> {
     let mut cells = RowConns::new(model, conns, cols, listening_only);
-    // Pods whose rows are equal on every class share one computed line of cells.
+    // Pods whose rows are equal on every class (each other aside) share one computed
+    // line of cells; the cell towards the pod whose line it is is computed apart.
     let single = rows.iter().chain(cols).all(|g| g.members.len() == 1);
+    let col_of: HashMap<usize, usize> = if single {
+        cols.iter()
+            .enumerate()
+            .map(|(i, g)| (g.members[0].index(), i))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut memo: HashMap<u64, Vec<(usize, Rc<[Option<Rc<Conn>>]>)>> = HashMap::new();
     for from in rows {
+        let mut patch = None;
         let line = if single {
             let s = from.members[0].index();
             let h = conns.row_hash(s);
             let seen = memo.entry(h).or_default();
-            match seen.iter().find(|(rep, _)| conns.same_rows(*rep, s)) {
-                Some((_, line)) => line.clone(),
+            match seen
+                .iter()
+                .find(|(rep, _)| conns.same_rows_but_each_other(*rep, s))
+            {
+                Some((rep, line)) => {
+                    if let Some(&ci) = col_of.get(rep) {
+                        patch = Some((ci, cells.cell(s, *rep, ci)));
+                    }
+                    line.clone()
+                }
                 None => {
                     let line = cells.line(from, false);
                     seen.push((s, line.clone()));
@@ -63,7 +81,11 @@ pub fn for_each_pair(
         } else {
             cells.line(from, true)
         };
-        for (to, c) in cols.iter().zip(line.iter()) {
+        for (ti, (to, c)) in cols.iter().zip(line.iter()).enumerate() {
+            let c = match &patch {
+                Some((pi, pc)) if *pi == ti => pc,
+                _ => c,
+            };
             let Some(c) = c else { continue };
             // A pod with itself is no pair (kept out of the shared line).
             if single && to.members == from.members {
@@ -145,25 +167,43 @@ impl<'a> RowConns<'a> {
             }
         }
         let mut key = vec![0u64; w + 1];
-        (0..self.cols.len())
+        let acc = std::mem::take(&mut self.acc);
+        let line = (0..self.cols.len())
             .map(|ti| {
                 if !self.have[ti] {
                     return None;
                 }
-                key[..w].copy_from_slice(&self.acc[ti * w..(ti + 1) * w]);
+                key[..w].copy_from_slice(&acc[ti * w..(ti + 1) * w]);
                 key[w] = self.decl_of[ti];
-                if let Some(c) = self.cache.get(&key[..]) {
-                    return c.clone();
-                }
-                let mut set = self.conns.ports(&key[..w]);
-                if let Some(d) = &self.decl_sets[key[w] as usize] {
-                    set = set.intersection(d);
-                }
-                let c = (!set.is_empty()).then(|| Rc::new(conn_of(&set)));
-                self.cache.insert(key.clone(), c.clone());
-                c
+                self.conn(&key)
             })
-            .collect()
+            .collect();
+        self.acc = acc;
+        line
+    }
+
+    /// The cell of pod `src` towards the pod of column `ti`, endpoint index `dst`.
+    fn cell(&mut self, src: usize, dst: usize, ti: usize) -> Option<Rc<Conn>> {
+        let w = self.conns.mask_words();
+        let mut key = vec![0u64; w + 1];
+        self.conns.mask_of(src, dst, &mut key[..w]);
+        key[w] = self.decl_of[ti];
+        self.conn(&key)
+    }
+
+    /// The connection of a class mask and declared-set id, made once.
+    fn conn(&mut self, key: &[u64]) -> Option<Rc<Conn>> {
+        if let Some(c) = self.cache.get(key) {
+            return c.clone();
+        }
+        let w = key.len() - 1;
+        let mut set = self.conns.ports(&key[..w]);
+        if let Some(d) = &self.decl_sets[key[w] as usize] {
+            set = set.intersection(d);
+        }
+        let c = (!set.is_empty()).then(|| Rc::new(conn_of(&set)));
+        self.cache.insert(key.to_vec(), c.clone());
+        c
     }
 }
 
