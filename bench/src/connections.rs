@@ -64,7 +64,8 @@ pub fn measure(runs: usize, text: &str, model: &Model, cli: Option<&Path>) -> Co
     let peak_mb = memory::peak_mb();
     let (cli_list, cli_json) = match cli {
         Some(cli) => {
-            let file = std::env::temp_dir().join(format!("netfence-bench-{}.yaml", std::process::id()));
+            let file =
+                std::env::temp_dir().join(format!("netfence-bench-{}.yaml", std::process::id()));
             std::fs::write(&file, text).expect("writing the manifests for the CLI");
             eprintln!("   CLI matrix -o list");
             let list = run_cli(cli, &file, &["-o", "list"]);
@@ -135,7 +136,10 @@ fn run_cli(cli: &Path, file: &Path, args: &[&str]) -> CliRun {
 pub fn print(pods: usize, r: &ConnRow) {
     let ms = |d: Duration| format!("{:.0} ms", d.as_secs_f64() * 1000.0);
     println!();
-    println!("every pair's allowed connections at {pods} pods ({} port classes):", r.classes);
+    println!(
+        "every pair's allowed connections at {pods} pods ({} port classes):",
+        r.classes
+    );
     println!("  Connections::compute:          {}", ms(r.compute));
     println!(
         "  + every ordered pair's ports:  {} ({} allowed pairs, {} distinct port sets), peak {}",
@@ -144,7 +148,8 @@ pub fn print(pods: usize, r: &ConnRow) {
         r.distinct_sets,
         r.peak_mb.map_or("-".into(), |m| format!("{m:.0} MB"))
     );
-    let cli = |name: &str, c: &Option<CliRun>| match c {
+    let cli = |name: &str, c: &Option<CliRun>| {
+        match c {
         Some(c) => println!(
             "  CLI {name:<27} {} wall (load + compile + compute + print to /dev/null), peak {:.0} MB{}",
             ms(c.time),
@@ -152,6 +157,7 @@ pub fn print(pods: usize, r: &ConnRow) {
             if c.ok { "" } else { " -- FAILED" }
         ),
         None => println!("  CLI {name:<27} - (no kubectl-netfence beside the bench; --cli PATH)"),
+    }
     };
     cli("matrix -o list:", &r.cli_list);
     cli("matrix -o json, 6 ports:", &r.cli_json);

@@ -102,10 +102,7 @@ fn matrix_csv() {
 
 #[test]
 fn matrix_dot() {
-    check(
-        "matrix-dot",
-        &["matrix", "-f", DEMO, "-o", "dot"],
-    );
+    check("matrix-dot", &["matrix", "-f", DEMO, "-o", "dot"]);
 }
 
 #[test]

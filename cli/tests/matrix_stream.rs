@@ -36,7 +36,12 @@ fn svg_goes_through_graphviz() {
         .args(["--from-namespace", "frontend", "--to-namespace", "backend"])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let svg = String::from_utf8_lossy(&out.stdout);
     assert!(svg.starts_with("<?xml"), "{}", &svg[..svg.len().min(200)]);
     assert!(svg.contains("<svg"));
@@ -66,7 +71,14 @@ fn svg_without_dot_is_a_clear_error() {
 fn a_closed_pipe_ends_the_matrix_normally() {
     for format in ["json", "csv", "list", "list-json", "table"] {
         let mut child = netfence()
-            .args(["matrix", "-f", "testdata/matrix40", "--all-ports", "-o", format])
+            .args([
+                "matrix",
+                "-f",
+                "testdata/matrix40",
+                "--all-ports",
+                "-o",
+                format,
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

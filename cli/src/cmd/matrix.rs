@@ -69,7 +69,9 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode> {
     }
 }
 
-fn write_stdout(f: impl FnOnce(&mut BufWriter<io::StdoutLock>) -> io::Result<()>) -> io::Result<()> {
+fn write_stdout(
+    f: impl FnOnce(&mut BufWriter<io::StdoutLock>) -> io::Result<()>,
+) -> io::Result<()> {
     let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
     f(&mut out)?;
     out.flush()
@@ -95,7 +97,8 @@ fn svg(
     };
     let stdin = child.stdin.take().expect("stdin is piped");
     let mut w = BufWriter::with_capacity(1 << 16, stdin);
-    let written = matrix_list::dot(&mut w, model, conns, rows, cols, listening).and_then(|_| w.flush());
+    let written =
+        matrix_list::dot(&mut w, model, conns, rows, cols, listening).and_then(|_| w.flush());
     drop(w);
     let status = child.wait().context("waiting for Graphviz's dot")?;
     // dot killed by SIGPIPE: our reader closed stdout, a normal end.

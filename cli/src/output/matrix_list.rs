@@ -55,7 +55,7 @@ pub fn for_each_pair(
     } else {
         HashMap::new()
     };
-    let mut memo: HashMap<u64, Vec<(usize, Rc<[Option<Rc<Conn>>]>)>> = HashMap::new();
+    let mut memo: HashMap<u64, Vec<(usize, Line)>> = HashMap::new();
     for from in rows {
         let mut patch = None;
         let line = if single {
@@ -96,6 +96,9 @@ pub fn for_each_pair(
     }
     Ok(())
 }
+
+/// Per column group, the connections of one row group (None: nothing allowed).
+type Line = Rc<[Option<Rc<Conn>>]>;
 
 /// The connections of one row group to every column group, the text of each distinct
 /// port set (per declared-port set of the destination) made once.
@@ -145,7 +148,7 @@ impl<'a> RowConns<'a> {
 
     /// Per column, what every member pair of `from` and the column allows (None when
     /// nothing, or no member pair); `skip_self`: a pod with itself is no member pair.
-    fn line(&mut self, from: &Group, skip_self: bool) -> Rc<[Option<Rc<Conn>>]> {
+    fn line(&mut self, from: &Group, skip_self: bool) -> Line {
         let w = self.conns.mask_words();
         self.have.iter_mut().for_each(|h| *h = false);
         for &s in &from.members {
@@ -302,7 +305,11 @@ pub fn dot(
         }
     }
     for (i, (ns, names)) in by_ns.iter().enumerate() {
-        writeln!(out, "  subgraph cluster_{i} {{\n    label={};", json_str(ns))?;
+        writeln!(
+            out,
+            "  subgraph cluster_{i} {{\n    label={};",
+            json_str(ns)
+        )?;
         for name in names {
             writeln!(out, "    {};", json_str(name))?;
         }

@@ -137,11 +137,11 @@ pub fn json(out: &mut impl Write, g: &Grid, grouped: bool) -> io::Result<()> {
                 first = false;
                 write!(out, "    {{\n      \"allowed\": {},\n", ok == total)?;
                 if grouped {
-                    write!(out, "      \"allowed_pairs\": {ok},\n")?;
+                    writeln!(out, "      \"allowed_pairs\": {ok},")?;
                 }
-                write!(out, "      \"from\": {from},\n")?;
+                writeln!(out, "      \"from\": {from},")?;
                 if grouped {
-                    write!(out, "      \"pairs\": {total},\n")?;
+                    writeln!(out, "      \"pairs\": {total},")?;
                 }
                 write!(
                     out,
@@ -175,4 +175,3 @@ pub fn csv(out: &mut impl Write, g: &Grid) -> io::Result<()> {
     }
     Ok(())
 }
-

@@ -43,8 +43,8 @@ pub fn table(out: &mut impl Write, g: &Grid, width: usize) -> io::Result<()> {
         ""
     };
     let full = g.rows.len() <= FULL_TABLE_LIMIT && g.cols.len() <= FULL_TABLE_LIMIT;
-    let same = g.rows.len() == g.cols.len()
-        && g.rows.iter().zip(&g.cols).all(|(r, c)| r.name == c.name);
+    let same =
+        g.rows.len() == g.cols.len() && g.rows.iter().zip(&g.cols).all(|(r, c)| r.name == c.name);
     if full && !same {
         writeln!(out, "columns (to):")?;
         for (i, c) in g.cols.iter().enumerate() {
