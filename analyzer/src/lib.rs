@@ -11,6 +11,7 @@ pub mod matrix;
 pub mod party;
 pub mod reach;
 
+pub use matrix::connections::{ConnectionText, Connections};
 pub use matrix::{Matrix, MatrixPort};
 pub use netfence_model::{Isolation, Party};
 pub use party::{resolve_target, NameScope, Target, TargetError};

@@ -5,7 +5,9 @@
 //! every endpoint whose stages give it the same answer.
 
 mod by_decision;
+pub mod connections;
 mod np_sets;
+pub mod port_classes;
 mod transpose;
 
 use netfence_model::addr::Family;

@@ -22,7 +22,13 @@ fn model(text: &str) -> Model {
 }
 
 fn party(m: &Model, name: &str) -> Party {
-    match resolve_target(&m.cluster, name, &netfence_analyzer::NameScope::in_namespace("default")).unwrap_or_else(|e| panic!("{name}: {e}")) {
+    match resolve_target(
+        &m.cluster,
+        name,
+        &netfence_analyzer::NameScope::in_namespace("default"),
+    )
+    .unwrap_or_else(|e| panic!("{name}: {e}"))
+    {
         Target::Endpoints { ids, .. } => Party::Endpoint(ids[0]),
         Target::External(net) => Party::External(net),
         Target::Service(_) => panic!("{name} is a Service"),

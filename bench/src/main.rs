@@ -16,6 +16,9 @@
 //! every 5K-th pod relabelled; K = 200 by default, `--diff-every K`), on every declared
 //! container port.
 //!
+//! With `--connections`: every pair's full allowed port set (`Connections`) and the CLI's
+//! `matrix -o list` / `-o json` to /dev/null (time and peak memory).
+//!
 //! Run: `cargo run --release -p netfence-bench -- [options]`
 //! Nothing here asserts a time: it reports.
 
@@ -28,6 +31,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+mod connections;
 mod memory;
 mod tiers;
 
@@ -49,6 +53,9 @@ usage: netfence-bench [options]
   --lint              also time lint (every check) over the compiled model
   --diff              also time the connectivity diff against a changed copy
   --diff-every K      the copy drops every K-th policy, relabels every 5K-th pod (200)
+  --connections       also time every pair's allowed port set (matrix -o list's work)
+                      and the CLI's matrix -o list / -o json (6 ports) to /dev/null
+  --cli PATH          the kubectl-netfence for --connections (default: beside this binary)
   -h, --help          this text
 ";
 
@@ -68,6 +75,8 @@ struct Args {
     lint: bool,
     diff: bool,
     diff_every: usize,
+    connections: bool,
+    cli: Option<std::path::PathBuf>,
 }
 
 fn parse_args() -> Result<Option<Args>, String> {
@@ -87,6 +96,8 @@ fn parse_args() -> Result<Option<Args>, String> {
         lint: false,
         diff: false,
         diff_every: 200,
+        connections: false,
+        cli: None,
     };
     let mut it = std::env::args().skip(1);
     let num = |flag: &str, v: Option<String>| -> Result<usize, String> {
@@ -115,6 +126,8 @@ fn parse_args() -> Result<Option<Args>, String> {
             "--no-workloads" => a.workloads = false,
             "--lint" => a.lint = true,
             "--diff" => a.diff = true,
+            "--connections" => a.connections = true,
+            "--cli" => a.cli = Some(it.next().ok_or("--cli needs a value")?.into()),
             "--diff-every" => a.diff_every = num("--diff-every", it.next())?.max(1),
             "--port" => {
                 let v = it.next().ok_or("--port needs a value")?;
@@ -170,6 +183,7 @@ struct Row {
     lint: Option<LintRow>,
     diff: Option<DiffRow>,
     tiers: Option<tiers::TierRow>,
+    connections: Option<connections::ConnRow>,
     /// Peak resident memory while loading and compiling, and while computing the matrix.
     peak_load_mb: Option<f64>,
     peak_matrix_mb: Option<f64>,
@@ -341,7 +355,12 @@ fn run_size(a: &Args, pods: usize) -> Row {
     let lint = a.lint.then(|| measure_lint(a, &model));
     let diff = a.diff.then(|| measure_diff(a, &text, &model));
     let tiers = (a.admin + a.baseline > 0).then(|| tiers::measure(a.runs, &objects, &model));
+    let connections = a.connections.then(|| {
+        let cli = a.cli.clone().or_else(connections::default_cli);
+        connections::measure(a.runs, &text, &model, cli.as_deref())
+    });
     Row {
+        connections,
         lint,
         diff,
         tiers,
@@ -533,6 +552,11 @@ fn print_table(rows: &[Row], a: &Args) {
                 "{:>7} {:>10} {:>9} {:>9} {:>14} {:>10} {:>7} {:>9} {:>10} {:>15}",
                 r.pods, lt, checks, findings, e2e, dt, ports, changes, pol, d2e
             );
+        }
+    }
+    for r in rows {
+        if let Some(c) = &r.connections {
+            connections::print(r.pods, c);
         }
     }
     if let Some(r) = rows.iter().find(|r| r.pods == 10_000) {

@@ -34,7 +34,11 @@ pub fn current_mb() -> Option<f64> {
 }
 
 fn status_kb(key: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    field_kb(&std::fs::read_to_string("/proc/self/status").ok()?, key)
+}
+
+/// A kB field (`VmHWM:`, `VmRSS:`) of a /proc/PID/status text.
+pub fn field_kb(status: &str, key: &str) -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with(key))?;
     line[key.len()..]
         .trim()

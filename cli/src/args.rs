@@ -180,7 +180,13 @@ pub enum MatrixFormat {
     Table,
     Json,
     Csv,
+    /// One line per allowed pair: `src => dst : TCP 80,443; UDP 53`.
+    List,
+    /// The list as a JSON array of {"src", "dst", "conn"}.
+    ListJson,
     Dot,
+    /// The dot graph laid out by Graphviz (`dot -Tsvg`, which must be on PATH).
+    Svg,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +206,24 @@ pub struct MatrixArgs {
     pub by: GroupBy,
     #[arg(short = 'o', long = "output", value_enum, default_value = "table")]
     pub output: MatrixFormat,
+    /// Rows (sources): this pod or workload (pod, ns/name, ns/kind/name, IP).
+    /// Repeatable; with --from-namespace, the union.
+    #[arg(long, value_name = "NAME")]
+    pub from: Vec<String>,
+    /// Columns (destinations): this pod or workload. Repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub to: Vec<String>,
+    /// Rows: the pods and workloads of this namespace. Repeatable.
+    #[arg(long, value_name = "NS")]
+    pub from_namespace: Vec<String>,
+    /// Columns: the pods and workloads of this namespace. Repeatable.
+    #[arg(long, value_name = "NS")]
+    pub to_namespace: Vec<String>,
+    /// Show ports the destination does not listen on: by default -o list, list-json,
+    /// dot and svg show only the destination's declared container ports (every port
+    /// when it declares none), and the table marks undeclared port columns with `·`.
+    #[arg(long)]
+    pub all_ports: bool,
     #[command(flatten)]
     pub input: InputArgs,
 }

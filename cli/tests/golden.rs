@@ -80,9 +80,10 @@ fn matrix_json() {
             "matrix",
             "-f",
             DEMO,
-            "-n",
+            "--from-namespace",
             "shop",
-            "--keep-going",
+            "--to-namespace",
+            "shop",
             "-p",
             "8080",
             "-o",
@@ -101,10 +102,7 @@ fn matrix_csv() {
 
 #[test]
 fn matrix_dot() {
-    check(
-        "matrix-dot",
-        &["matrix", "-f", DEMO, "-p", "8080", "-o", "dot"],
-    );
+    check("matrix-dot", &["matrix", "-f", DEMO, "-o", "dot"]);
 }
 
 #[test]
@@ -115,9 +113,10 @@ fn matrix_named_port_column() {
             "matrix",
             "-f",
             DEMO,
-            "-n",
+            "--from-namespace",
             "shop",
-            "--keep-going",
+            "--to-namespace",
+            "shop",
             "-p",
             "http",
         ],
@@ -136,9 +135,10 @@ fn matrix_by_workload() {
             "workload",
             "-o",
             "json",
-            "-n",
+            "--from-namespace",
             "gamma",
-            "--keep-going",
+            "--to-namespace",
+            "gamma",
         ],
     );
 }
@@ -1205,5 +1205,91 @@ fn show_namespace_filters_coverage_and_lint() {
             "--show-namespace",
             "monitoring",
         ],
+    );
+}
+
+const M40: &str = "testdata/matrix40";
+
+#[test]
+fn matrix40_list() {
+    check("matrix40-list", &["matrix", "-f", M40, "-o", "list"]);
+}
+
+#[test]
+fn matrix40_list_json() {
+    check(
+        "matrix40-list-json",
+        &["matrix", "-f", M40, "-o", "list-json", "--by", "workload"],
+    );
+}
+
+#[test]
+fn matrix40_list_all_ports() {
+    check(
+        "matrix40-list-all-ports",
+        &["matrix", "-f", M40, "-o", "list", "--all-ports"],
+    );
+}
+
+#[test]
+fn matrix40_filters() {
+    check(
+        "matrix40-filters",
+        &[
+            "matrix",
+            "-f",
+            M40,
+            "-o",
+            "list",
+            "--from",
+            "frontend/web-0",
+            "--from",
+            "ops/deploy/reports",
+            "--from-namespace",
+            "infra",
+            "--to-namespace",
+            "backend",
+            "--to",
+            "data/db-0",
+        ],
+    );
+}
+
+#[test]
+fn matrix40_split_table() {
+    check(
+        "matrix40-split-table",
+        &["matrix", "-f", M40, "-p", "8443", "-p", "dns/UDP"],
+    );
+}
+
+#[test]
+fn matrix40_filtered_table() {
+    check(
+        "matrix40-filtered-table",
+        &[
+            "matrix",
+            "-f",
+            M40,
+            "--from-namespace",
+            "frontend",
+            "--to-namespace",
+            "data",
+            "--to-namespace",
+            "infra",
+        ],
+    );
+}
+
+#[test]
+fn matrix40_dot() {
+    check("matrix40-dot", &["matrix", "-f", M40, "-o", "dot"]);
+}
+
+#[test]
+fn matrix_unknown_from() {
+    check(
+        "matrix-unknown-from",
+        &["matrix", "-f", M40, "--from", "frontend/nope"],
     );
 }

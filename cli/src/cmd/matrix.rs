@@ -1,59 +1,175 @@
-//! `matrix`: every ordered pair of pods (or workloads) on each port column.
+//! `matrix`: every ordered pair of pods (or workloads), by port column (table, csv,
+//! json) or with every allowed port of the pair (list, list-json, dot, svg). Written to
+//! stdout as it is computed; a closed pipe (`| head`) ends the command normally.
 
 use crate::args::{GroupBy, MatrixArgs, MatrixFormat};
 use crate::input;
 use crate::output::matrix_out::{self, Grid, Group};
+use crate::output::{matrix_list, matrix_table};
 use crate::query;
-use anyhow::{bail, Result};
-use netfence_analyzer::{Matrix, MatrixPort};
+use anyhow::{bail, Context, Result};
+use netfence_analyzer::{resolve_target, Connections, Matrix, MatrixPort, NameScope, Target};
 use netfence_model::ports::PortRef;
 use netfence_model::{EndpointId, Model};
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::ExitCode;
+use std::io::{self, BufWriter, Write};
+use std::process::{Command, ExitCode, Stdio};
+
+const NO_DOT: &str = "-o svg needs Graphviz's dot on PATH (apt install graphviz / brew install \
+                      graphviz); -o dot prints the graph source";
 
 pub fn run(args: MatrixArgs) -> Result<ExitCode> {
     let input = input::load(&args.input)?;
     let model = &input.model;
-    let cluster = &model.cluster;
-    let shown: Vec<EndpointId> = cluster
-        .endpoints
-        .iter()
-        .filter(|e| {
-            input
-                .only_namespace
-                .as_deref()
-                .is_none_or(|ns| cluster.namespace(e.namespace).name == ns)
+    let sources = select(model, &input.scope, &args.from, &args.from_namespace)?;
+    let dests = select(model, &input.scope, &args.to, &args.to_namespace)?;
+    let per_pair = matches!(
+        args.output,
+        MatrixFormat::List | MatrixFormat::ListJson | MatrixFormat::Dot | MatrixFormat::Svg
+    );
+    if per_pair && !args.ports.is_empty() {
+        bail!("-p chooses the columns of -o table, csv and json; -o list, list-json, dot and svg show every allowed port");
+    }
+    let rows = groups(model, &sources, args.by);
+    let cols = groups(model, &dests, args.by);
+    let result = if per_pair {
+        let conns = Connections::compute(model);
+        let listening = !args.all_ports;
+        if args.output == MatrixFormat::Svg {
+            return svg(model, &conns, &rows, &cols, listening);
+        }
+        write_stdout(|out| match args.output {
+            MatrixFormat::List => matrix_list::list(out, model, &conns, &rows, &cols, listening),
+            MatrixFormat::ListJson => {
+                matrix_list::list_json(out, model, &conns, &rows, &cols, listening)
+            }
+            _ => matrix_list::dot(out, model, &conns, &rows, &cols, listening),
         })
-        .map(|e| e.id)
-        .collect();
-    if shown.is_empty() {
-        match &input.only_namespace {
-            Some(ns) => bail!("no pods or workloads in namespace {ns}"),
-            None => bail!("no pods or workloads in the input"),
+    } else {
+        let ports = if args.ports.is_empty() {
+            default_ports(model, &dests)
+        } else {
+            args.ports
+                .iter()
+                .map(|p| query::matrix_port(p))
+                .collect::<Result<Vec<_>>>()?
+        };
+        let matrix = Matrix::compute(model, &ports);
+        let grid = Grid::new(model, &matrix, rows, cols, args.all_ports);
+        write_stdout(|out| match args.output {
+            MatrixFormat::Json => matrix_out::json(out, &grid, args.by == GroupBy::Workload),
+            MatrixFormat::Csv => matrix_out::csv(out, &grid),
+            _ => matrix_table::table(out, &grid, matrix_table::width()),
+        })
+    };
+    match result {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(e).context("writing the matrix"),
+        Ok(()) => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn write_stdout(
+    f: impl FnOnce(&mut BufWriter<io::StdoutLock>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut out = BufWriter::with_capacity(1 << 16, io::stdout().lock());
+    f(&mut out)?;
+    out.flush()
+}
+
+/// The graph through Graphviz: its SVG goes straight to our stdout.
+fn svg(
+    model: &Model,
+    conns: &Connections,
+    rows: &[Group],
+    cols: &[Group],
+    listening: bool,
+) -> Result<ExitCode> {
+    let mut child = match Command::new("dot")
+        .arg("-Tsvg")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => bail!(NO_DOT),
+        Err(e) => return Err(e).context("starting Graphviz's dot"),
+    };
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let mut w = BufWriter::with_capacity(1 << 16, stdin);
+    let written =
+        matrix_list::dot(&mut w, model, conns, rows, cols, listening).and_then(|_| w.flush());
+    drop(w);
+    let status = child.wait().context("waiting for Graphviz's dot")?;
+    // dot killed by SIGPIPE: our reader closed stdout, a normal end.
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if status.signal() == Some(13) {
+            return Ok(ExitCode::SUCCESS);
         }
     }
-    let ports = if args.ports.is_empty() {
-        default_ports(model, &shown)
-    } else {
-        args.ports
-            .iter()
-            .map(|p| query::matrix_port(p))
-            .collect::<Result<Vec<_>>>()?
-    };
-    let matrix = Matrix::compute(model, &ports);
-    let groups = groups(model, &shown, args.by);
-    let grid = Grid::new(model, &matrix, groups);
-    let out = match args.output {
-        MatrixFormat::Table => matrix_out::table(&grid),
-        MatrixFormat::Json => matrix_out::json(&grid, args.by == GroupBy::Workload)?,
-        MatrixFormat::Csv => matrix_out::csv(&grid),
-        MatrixFormat::Dot => matrix_out::dot(&grid),
-    };
-    print!("{out}");
+    match written {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => {
+            return Err(e).context("writing the graph to dot")
+        }
+        _ => {}
+    }
+    if !status.success() {
+        bail!("Graphviz's dot failed ({status})");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// Every container port the shown endpoints declare, or 80/TCP when none does.
+/// The endpoints named by `names` (as can-reach resolves them) and those of
+/// `namespaces`; every endpoint when both are empty. Cluster order.
+fn select(
+    model: &Model,
+    scope: &NameScope,
+    names: &[String],
+    namespaces: &[String],
+) -> Result<Vec<EndpointId>> {
+    let cluster = &model.cluster;
+    if names.is_empty() && namespaces.is_empty() {
+        if cluster.endpoints.is_empty() {
+            bail!("no pods or workloads in the input");
+        }
+        return Ok(cluster.endpoints.iter().map(|e| e.id).collect());
+    }
+    let mut picked = BTreeSet::new();
+    for name in names {
+        match resolve_target(cluster, name, scope)? {
+            Target::Endpoints { ids, .. } => picked.extend(ids),
+            Target::Service(_) => {
+                bail!("{name} is a Service; name its pods or workload instead")
+            }
+            Target::External(net) => {
+                bail!("{net} is not a pod or workload of the input")
+            }
+        }
+    }
+    for ns in namespaces {
+        let before = picked.len();
+        picked.extend(
+            cluster
+                .endpoints
+                .iter()
+                .filter(|e| cluster.namespace(e.namespace).name == *ns)
+                .map(|e| e.id),
+        );
+        if picked.len() == before
+            && !cluster
+                .endpoints
+                .iter()
+                .any(|e| cluster.namespace(e.namespace).name == *ns)
+        {
+            bail!("no pods or workloads in namespace {ns}");
+        }
+    }
+    Ok(picked.into_iter().collect())
+}
+
+/// Every container port the destinations declare, or 80/TCP when none does.
 fn default_ports(model: &Model, shown: &[EndpointId]) -> Vec<MatrixPort> {
     let set: BTreeSet<(u16, netfence_model::Protocol)> = shown
         .iter()

@@ -1,12 +1,11 @@
-//! Matrix output: table (comfy-table), JSON (a contract), CSV and Graphviz dot.
+//! Matrix output by port column: the grid of group pairs, streamed as JSON (a contract)
+//! and CSV row by row; the table is in `matrix_table`, the per-pair lists in
+//! `matrix_list`. Cells are computed per row when written, never all at once.
 
-use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{CellAlignment, ContentArrangement, Table};
 use netfence_analyzer::Matrix;
 use netfence_model::ports::PortRef;
 use netfence_model::{EndpointId, Model};
-use serde_json::{json, Value};
-use std::collections::BTreeMap;
+use std::io::{self, Write};
 
 /// A row/column of the matrix: one pod, or the pods of a workload.
 pub struct Group {
@@ -16,40 +15,50 @@ pub struct Group {
 }
 
 /// Allowed pairs out of all member pairs, per port column and group pair.
-pub struct Grid {
-    pub groups: Vec<Group>,
+pub struct Grid<'a> {
+    matrix: &'a Matrix,
+    pub rows: Vec<Group>,
+    pub cols: Vec<Group>,
     pub ports: Vec<String>,
-    port_refs: Vec<(Value, &'static str)>,
-    /// cells[port][from][to] = (allowed pairs, pairs)
-    cells: Vec<Vec<Vec<(usize, usize)>>>,
+    /// The port as a JSON value (a number, or a name in quotes), and its protocol.
+    port_refs: Vec<(String, &'static str)>,
+    /// `listens[port][col]`: some pod of the column declares the port (numbers by
+    /// number and protocol, names by name); None with --all-ports.
+    listens: Option<Vec<Vec<bool>>>,
 }
 
-impl Grid {
-    pub fn new(_model: &Model, m: &Matrix, groups: Vec<Group>) -> Grid {
-        let cells = (0..m.ports.len())
-            .map(|pi| {
-                groups
-                    .iter()
-                    .map(|from| {
-                        groups
-                            .iter()
-                            .map(|to| {
-                                let mut ok = 0;
-                                for s in &from.members {
-                                    let row = m.row(pi, s.index());
-                                    ok += to
-                                        .members
+/// (allowed member pairs, member pairs) of one cell.
+pub type Cell = (usize, usize);
+
+impl<'a> Grid<'a> {
+    pub fn new(
+        model: &Model,
+        m: &'a Matrix,
+        rows: Vec<Group>,
+        cols: Vec<Group>,
+        all_ports: bool,
+    ) -> Grid<'a> {
+        let listens = (!all_ports).then(|| {
+            m.ports
+                .iter()
+                .map(|p| {
+                    cols.iter()
+                        .map(|g| {
+                            g.members.iter().any(|&e| {
+                                let e = model.cluster.endpoint(e);
+                                match &p.port {
+                                    PortRef::Number(n) => e
+                                        .ports
                                         .iter()
-                                        .filter(|d| row.contains(d.index()))
-                                        .count();
+                                        .any(|c| c.port == *n && c.protocol == p.protocol),
+                                    PortRef::Name(s) => e.named_port(s, p.protocol).is_some(),
                                 }
-                                (ok, from.members.len() * to.members.len())
                             })
-                            .collect()
-                    })
-                    .collect()
-            })
-            .collect();
+                        })
+                        .collect()
+                })
+                .collect()
+        });
         Grid {
             ports: m.ports.iter().map(ToString::to_string).collect(),
             port_refs: m
@@ -57,180 +66,112 @@ impl Grid {
                 .iter()
                 .map(|p| {
                     let v = match &p.port {
-                        PortRef::Number(n) => json!(n),
-                        PortRef::Name(s) => json!(s),
+                        PortRef::Number(n) => n.to_string(),
+                        PortRef::Name(s) => json_str(s),
                     };
                     (v, p.protocol.as_str())
                 })
                 .collect(),
-            groups,
-            cells,
+            matrix: m,
+            rows,
+            cols,
+            listens,
         }
     }
 
-    fn cell(&self, port: usize, from: usize, to: usize) -> (usize, usize) {
-        self.cells[port][from][to]
-    }
-}
-
-fn mark((ok, total): (usize, usize)) -> &'static str {
-    if ok == total {
-        "✓"
-    } else if ok == 0 {
-        "✗"
-    } else {
-        "~"
-    }
-}
-
-/// Up to this many rows and columns the table shows every pair; above it, a summary by
-/// namespace (a 200-column table helps nobody).
-const FULL_TABLE_LIMIT: usize = 50;
-
-pub fn table(g: &Grid) -> String {
-    let mut out = String::new();
-    let n = g.groups.len();
-    for (pi, port) in g.ports.iter().enumerate() {
-        let mut t = Table::new();
-        t.load_preset(UTF8_FULL_CONDENSED)
-            .set_content_arrangement(ContentArrangement::Disabled);
-        if n <= FULL_TABLE_LIMIT {
-            out.push_str(&format!(
-                "port {port}: rows = from, columns = to (✓ allowed, ✗ denied, ~ some pods)\n"
-            ));
-            let mut header = vec!["from \\ to".to_string()];
-            header.extend((1..=n).map(|i| i.to_string()));
-            t.set_header(header);
-            for (fi, from) in g.groups.iter().enumerate() {
-                let mut row = vec![format!("{:>2} {}", fi + 1, from.name)];
-                row.extend((0..n).map(|ti| mark(g.cell(pi, fi, ti)).to_string()));
-                t.add_row(row);
+    /// The cells of row `from` on column `port`, one per destination group.
+    pub fn row_cells(&self, port: usize, from: usize, out: &mut Vec<Cell>) {
+        out.clear();
+        let from = &self.rows[from];
+        for to in &self.cols {
+            let mut ok = 0;
+            for s in &from.members {
+                let row = self.matrix.row(port, s.index());
+                ok += to
+                    .members
+                    .iter()
+                    .filter(|d| row.contains(d.index()))
+                    .count();
             }
-            for c in t.column_iter_mut().skip(1) {
-                c.set_cell_alignment(CellAlignment::Center);
-            }
-        } else {
-            out.push_str(&format!(
-                "port {port}: {n} endpoints, summarised by namespace as allowed/total pairs \
-                 (use -o csv or -o json for every pair)\n"
-            ));
-            let mut by_ns: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-            for (i, grp) in g.groups.iter().enumerate() {
-                by_ns.entry(grp.namespace.as_str()).or_default().push(i);
-            }
-            let names: Vec<&str> = by_ns.keys().copied().collect();
-            let mut header = vec!["from \\ to".to_string()];
-            header.extend(names.iter().map(|s| s.to_string()));
-            t.set_header(header);
-            for from_ns in &names {
-                let mut row = vec![from_ns.to_string()];
-                for to_ns in &names {
-                    let (mut ok, mut total) = (0, 0);
-                    for &f in &by_ns[from_ns] {
-                        for &d in &by_ns[to_ns] {
-                            let (a, b) = g.cell(pi, f, d);
-                            ok += a;
-                            total += b;
-                        }
-                    }
-                    row.push(format!("{ok}/{total}"));
-                }
-                t.add_row(row);
-            }
-            for c in t.column_iter_mut().skip(1) {
-                c.set_cell_alignment(CellAlignment::Right);
-            }
+            out.push((ok, from.members.len() * to.members.len()));
         }
-        out.push_str(&t.to_string());
-        out.push_str("\n\n");
     }
-    out
+
+    /// Does destination `to` listen on column `port` (always, with --all-ports)?
+    pub fn listens(&self, port: usize, to: usize) -> bool {
+        self.listens.as_ref().is_none_or(|l| l[port][to])
+    }
+
+    /// Is any column marked as not listening (so the table needs the legend)?
+    pub fn marks_unlistened(&self) -> bool {
+        self.listens
+            .as_ref()
+            .is_some_and(|l| l.iter().flatten().any(|x| !x))
+    }
 }
 
-pub fn json(g: &Grid, grouped: bool) -> anyhow::Result<String> {
-    let mut results = Vec::new();
+/// A JSON string literal.
+pub fn json_str(s: &str) -> String {
+    serde_json::to_string(s).expect("a string always serializes")
+}
+
+/// `{"ports": [...], "results": [...]}` pretty-printed as serde_json would (sorted keys,
+/// two-space indent), written one result at a time.
+pub fn json(out: &mut impl Write, g: &Grid, grouped: bool) -> io::Result<()> {
+    out.write_all(b"{\n  \"ports\": [")?;
+    for (i, p) in g.ports.iter().enumerate() {
+        let sep = if i == 0 { "\n" } else { ",\n" };
+        write!(out, "{sep}    {}", json_str(p))?;
+    }
+    out.write_all(b"\n  ],\n  \"results\": [")?;
+    let rows: Vec<String> = g.rows.iter().map(|r| json_str(&r.name)).collect();
+    let cols: Vec<String> = g.cols.iter().map(|c| json_str(&c.name)).collect();
+    let mut cells = Vec::new();
+    let mut first = true;
     for pi in 0..g.ports.len() {
         let (port, protocol) = &g.port_refs[pi];
-        for (fi, from) in g.groups.iter().enumerate() {
-            for (ti, to) in g.groups.iter().enumerate() {
-                let (ok, total) = g.cell(pi, fi, ti);
-                let mut r = json!({
-                    "from": from.name,
-                    "to": to.name,
-                    "port": port,
-                    "protocol": protocol,
-                    "allowed": ok == total,
-                });
+        for (fi, from) in rows.iter().enumerate() {
+            g.row_cells(pi, fi, &mut cells);
+            for (to, &(ok, total)) in cols.iter().zip(&cells) {
+                out.write_all(if first { b"\n" } else { b",\n" })?;
+                first = false;
+                write!(out, "    {{\n      \"allowed\": {},\n", ok == total)?;
                 if grouped {
-                    r["allowed_pairs"] = json!(ok);
-                    r["pairs"] = json!(total);
+                    writeln!(out, "      \"allowed_pairs\": {ok},")?;
                 }
-                results.push(r);
+                writeln!(out, "      \"from\": {from},")?;
+                if grouped {
+                    writeln!(out, "      \"pairs\": {total},")?;
+                }
+                write!(
+                    out,
+                    "      \"port\": {port},\n      \"protocol\": \"{protocol}\",\n      \
+                     \"to\": {to}\n    }}"
+                )?;
             }
         }
     }
-    let doc = json!({ "ports": g.ports, "results": results });
-    Ok(serde_json::to_string_pretty(&doc)? + "\n")
+    out.write_all(if first { b"]\n}\n" } else { b"\n  ]\n}\n" })
 }
 
-pub fn csv(g: &Grid) -> String {
-    let mut out = String::from("from,to,port,protocol,allowed\n");
+pub fn csv(out: &mut impl Write, g: &Grid) -> io::Result<()> {
+    out.write_all(b"from,to,port,protocol,allowed\n")?;
+    let mut cells = Vec::new();
     for pi in 0..g.ports.len() {
         let (port, protocol) = &g.port_refs[pi];
-        let port = match port {
-            Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        for (fi, from) in g.groups.iter().enumerate() {
-            for (ti, to) in g.groups.iter().enumerate() {
-                let (ok, total) = g.cell(pi, fi, ti);
-                out.push_str(&format!(
-                    "{},{},{port},{protocol},{}\n",
+        let port = port.trim_matches('"');
+        for (fi, from) in g.rows.iter().enumerate() {
+            g.row_cells(pi, fi, &mut cells);
+            for (to, &(ok, total)) in g.cols.iter().zip(&cells) {
+                writeln!(
+                    out,
+                    "{},{},{port},{protocol},{}",
                     from.name,
                     to.name,
                     ok == total
-                ));
+                )?;
             }
         }
     }
-    out
-}
-
-pub fn dot(g: &Grid) -> String {
-    let mut out = String::from("digraph netfence {\n  rankdir=LR;\n  node [shape=box];\n");
-    let mut by_ns: BTreeMap<&str, Vec<&Group>> = BTreeMap::new();
-    for grp in &g.groups {
-        by_ns.entry(grp.namespace.as_str()).or_default().push(grp);
-    }
-    for (i, (ns, groups)) in by_ns.iter().enumerate() {
-        out.push_str(&format!("  subgraph cluster_{i} {{\n    label=\"{ns}\";\n"));
-        for grp in groups {
-            out.push_str(&format!("    \"{}\";\n", grp.name));
-        }
-        out.push_str("  }\n");
-    }
-    for (fi, from) in g.groups.iter().enumerate() {
-        for (ti, to) in g.groups.iter().enumerate() {
-            if fi == ti {
-                continue;
-            }
-            let ports: Vec<&str> = (0..g.ports.len())
-                .filter(|&pi| {
-                    let (ok, total) = g.cell(pi, fi, ti);
-                    ok == total
-                })
-                .map(|pi| g.ports[pi].as_str())
-                .collect();
-            if !ports.is_empty() {
-                out.push_str(&format!(
-                    "  \"{}\" -> \"{}\" [label=\"{}\"];\n",
-                    from.name,
-                    to.name,
-                    ports.join(",")
-                ));
-            }
-        }
-    }
-    out.push_str("}\n");
-    out
+    Ok(())
 }
