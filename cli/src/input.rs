@@ -52,8 +52,6 @@ pub struct Input {
     pub model: Model,
     /// How names given on the command line are looked up (-n, -A, defaulted objects).
     pub scope: NameScope,
-    /// The explicit -n (the matrix still restricts its rows to it).
-    pub only_namespace: Option<String>,
 }
 
 /// Reads the objects of the manifests or the live cluster, and the namespace for names
@@ -123,7 +121,6 @@ pub fn load(args: &InputArgs) -> Result<Input> {
     Ok(Input {
         model,
         scope,
-        only_namespace: args.namespace.clone(),
     })
 }
 
@@ -143,7 +140,6 @@ pub fn load_with_errors(
         Input {
             model,
             scope,
-            only_namespace: args.namespace.clone(),
         },
         errors,
     ))
