@@ -118,10 +118,7 @@ pub fn load(args: &InputArgs) -> Result<Input> {
     let (loaded, namespace) = read(args)?;
     let scope = scope(args, &loaded, namespace);
     let model = compile_with(loaded, args.keep_going, &facts)?;
-    Ok(Input {
-        model,
-        scope,
-    })
+    Ok(Input { model, scope })
 }
 
 /// Like [`load`], but invalid objects are handed back instead of stopping the command
@@ -136,13 +133,7 @@ pub fn load_with_errors(
     let scope = scope(args, &loaded, namespace);
     let errors = std::mem::take(&mut loaded.errors);
     let model = compile_with(loaded, true, &facts)?;
-    Ok((
-        Input {
-            model,
-            scope,
-        },
-        errors,
-    ))
+    Ok((Input { model, scope }, errors))
 }
 
 /// Reports errors and skipped kinds on stderr; without `keep_going` any invalid object

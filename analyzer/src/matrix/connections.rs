@@ -45,14 +45,30 @@ impl Connections {
         let w = self.mask_words();
         out.clear();
         out.resize(self.n * w, 0);
-        for c in 0..self.classes.len() {
-            let (word, bit) = (c / 64, 1u64 << (c % 64));
-            for (wi, &bits) in self.matrix.row(c, src).words().iter().enumerate() {
-                let mut rest = bits;
-                while rest != 0 {
-                    let d = wi * 64 + rest.trailing_zeros() as usize;
-                    out[d * w + word] |= bit;
-                    rest &= rest - 1;
+        // 64 classes x 64 destinations at a time: the block of row words (a class per
+        // word, a destination per bit) transposed is a mask word per destination.
+        let mut block = [0u64; 64];
+        for cw in 0..w {
+            for dw in 0..self.n.div_ceil(64) {
+                let mut any = 0;
+                for (k, slot) in block.iter_mut().enumerate() {
+                    let c = cw * 64 + k;
+                    *slot = if c < self.classes.len() {
+                        self.matrix.row(c, src).words()[dw]
+                    } else {
+                        0
+                    };
+                    any |= *slot;
+                }
+                if any == 0 {
+                    continue;
+                }
+                super::transpose::transpose64(&mut block);
+                for (j, word) in block.iter().enumerate() {
+                    let d = dw * 64 + j;
+                    if d < self.n {
+                        out[d * w + cw] = *word;
+                    }
                 }
             }
         }

@@ -41,7 +41,7 @@ pub(super) fn transpose_rows(rows: &[&EndpointSet], n: usize) -> Vec<EndpointSet
 }
 
 /// In-place transpose of a 64 x 64 bit block, bit j of word i being element (i, j).
-fn transpose64(a: &mut [u64; 64]) {
+pub(super) fn transpose64(a: &mut [u64; 64]) {
     let mut j = 32;
     let mut m: u64 = 0x0000_0000_FFFF_FFFF;
     while j != 0 {
