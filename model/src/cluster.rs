@@ -174,36 +174,37 @@ impl Cluster {
         let mut referenced = Vec::new();
         for obj in objects {
             let desc = obj.describe();
-            let replaced = match obj {
-                Object::Namespace(n) => namespaces.insert(n.name.clone(), n).is_some(),
+            let later = obj.source().clone();
+            let earlier = match obj {
+                Object::Namespace(n) => namespaces.insert(n.name.clone(), n).map(|o| o.source),
                 Object::Pod(p) => {
                     referenced.push(p.meta.namespace.clone());
                     let k = (p.meta.namespace.clone(), p.meta.name.clone());
-                    pods.insert(k, p).is_some()
+                    pods.insert(k, p).map(|o| o.meta.source)
                 }
                 Object::Workload(w) => {
                     referenced.push(w.meta.namespace.clone());
                     let k = (w.meta.namespace.clone(), w.kind, w.meta.name.clone());
-                    workloads.insert(k, w).is_some()
+                    workloads.insert(k, w).map(|o| o.meta.source)
                 }
                 Object::Service(s) => {
                     referenced.push(s.meta.namespace.clone());
                     let k = (s.meta.namespace.clone(), s.meta.name.clone());
-                    services.insert(k, s).is_some()
+                    services.insert(k, s).map(|o| o.meta.source)
                 }
                 Object::Policy(p) => {
                     referenced.push(p.meta.namespace.clone());
                     let k = (p.meta.namespace.clone(), p.meta.name.clone());
-                    policies.insert(k, p).is_some()
+                    policies.insert(k, p).map(|o| o.meta.source)
                 }
-                Object::TierPolicy(p) => {
-                    tier_policies.insert((p.kind, p.name.clone()), p).is_some()
-                }
-                Object::Node(n) => nodes.insert(n.name.clone(), n).is_some(),
+                Object::TierPolicy(p) => tier_policies
+                    .insert((p.kind, p.name.clone()), p)
+                    .map(|o| o.source),
+                Object::Node(n) => nodes.insert(n.name.clone(), n).map(|o| o.source),
             };
-            if replaced {
+            if let Some(earlier) = earlier {
                 warnings.push(format!(
-                    "{desc} is defined more than once; the last one is used"
+                    "{desc} is defined twice: {earlier} and {later}; the later wins"
                 ));
             }
         }
@@ -403,5 +404,32 @@ impl Cluster {
 impl fmt::Display for EndpointId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_manifest;
+
+    fn pods(file: &str, text: &str) -> Vec<Object> {
+        let m = parse_manifest(file, text, "shop");
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+        m.objects
+    }
+
+    #[test]
+    fn a_duplicate_names_both_places_and_the_later_wins() {
+        let pod = |ip: &str| {
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nstatus: {{podIP: {ip}}}\n")
+        };
+        let mut objects = pods("a.yaml", &format!("# header\n{}", pod("10.0.0.1")));
+        objects.extend(pods("b.yaml", &format!("---\n{}", pod("10.0.0.2"))));
+        let c = Cluster::build(objects);
+        assert_eq!(
+            c.warnings,
+            vec!["Pod shop/web is defined twice: a.yaml:2 and b.yaml:2; the later wins"]
+        );
+        assert_eq!(c.endpoints[0].addrs[0].to_string(), "10.0.0.2");
     }
 }

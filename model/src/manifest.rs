@@ -143,8 +143,9 @@ fn parse_chunk(ctx: &Ctx<'_>, chunk: &docsplit::Chunk<'_>) -> (ParsedManifest, b
     let span = Span {
         lines: &lines,
         first_line: chunk.first_line,
-        // An object's line is its document's first line (comments above it included).
-        from: 0,
+        // An object's line is where its mapping starts (its first key), not the first
+        // line of its document: comments and blank lines above it are not the object.
+        from: doc.line.saturating_sub(chunk.first_line),
         to: lines.len(),
         path: "",
         nodes: &nodes,

@@ -80,6 +80,14 @@ pub fn and_meant_or(ctx: &Context<'_>, r: &RuleRef<'_>, i: usize) -> Option<Stri
     ))
 }
 
+/// `N pod(s): a, b, c`, or `no pod`.
+fn pods_shown(ctx: &Context<'_>, set: &EndpointSet) -> String {
+    match set.count() {
+        0 => "no pod".into(),
+        n => format!("{n} pod(s): {}", ctx.sample(set, 3)),
+    }
+}
+
 pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let cluster = &ctx.model.cluster;
     for r in ctx.rules() {
@@ -128,17 +136,24 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let one = format!(
                 "as one peer (no '-' before the second selector) they would admit only the pods matching {pod} in the namespaces matching {ns}"
             );
+            // The shape is the finding: the input's pods may happen to make both readings
+            // admit the same pods today, and the next pod deployed would not.
             let message = if ctx.has_endpoints() {
                 let (mut written, own_pods) = or_parts(ctx, &r, ns, pod);
                 written.union_with(&own_pods);
                 let merged = and_set(ctx, ns, pod);
-                if written == merged {
-                    continue;
-                }
+                let same = if written == merged {
+                    "; on this input both readings admit the same pods, but a pod added to those namespaces (or matching in "
+                        .to_string()
+                        + own_ns
+                        + ") would tell them apart"
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{head} ({} pod(s)); {one} ({} pod(s))",
-                    written.count(),
-                    merged.count()
+                    "{head} ({}); {one} ({}){same}",
+                    pods_shown(ctx, &written),
+                    pods_shown(ctx, &merged),
                 )
             } else {
                 format!("{head}; {one}")
