@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     version,
     about = "Who may talk to whom under your NetworkPolicies, from manifests or a live cluster",
     after_help = "Exit codes: 0 allowed, 1 denied, 2 error.\n\
-                  Without -f, the cluster of the current kubeconfig context is read."
+                  Without -f or -k, the cluster of the current kubeconfig context is read."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -40,9 +40,13 @@ pub enum Command {
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Manifest file or directory (recursive); '-' reads stdin. Repeatable.
-    /// Without -f, the live cluster is read.
+    /// Without -f or -k, the live cluster is read.
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
     pub files: Vec<String>,
+    /// Kustomization directory, rendered with `kubectl kustomize` (or `kustomize build`)
+    /// as `kubectl apply -k` would. Repeatable.
+    #[arg(short = 'k', long = "kustomize", value_name = "DIR")]
+    pub kustomize: Vec<String>,
     /// Analyze the valid objects even if some are invalid (errors still printed).
     #[arg(long)]
     pub keep_going: bool,

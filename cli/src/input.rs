@@ -16,7 +16,7 @@ pub struct Input {
 /// Reads the objects of the manifests or the live cluster, and the namespace for names
 /// given without one.
 pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
-    if args.files.is_empty() {
+    if args.files.is_empty() && args.kustomize.is_empty() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -34,7 +34,8 @@ pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
         })
     } else {
         let ns = args.namespace.clone().unwrap_or_else(|| "default".into());
-        Ok((netfence_loader::files::load_paths(&args.files, &ns)?, ns))
+        let loaded = netfence_loader::files::load_inputs(&args.files, &args.kustomize, &ns)?;
+        Ok((loaded, ns))
     }
 }
 
@@ -67,6 +68,9 @@ pub fn load_with_errors(args: &InputArgs) -> Result<(Input, Vec<ManifestError>)>
 /// Reports errors and skipped kinds on stderr; without `keep_going` any invalid object
 /// stops the command (exit 2).
 pub fn compile(loaded: Loaded, keep_going: bool) -> Result<Model> {
+    for n in &loaded.notes {
+        eprintln!("note: {n}");
+    }
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }

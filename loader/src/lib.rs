@@ -4,6 +4,7 @@
 pub mod cluster;
 pub mod files;
 pub mod git;
+pub mod kustomize;
 
 use netfence_model::{ManifestError, Object};
 use std::collections::BTreeMap;
@@ -17,6 +18,9 @@ pub struct Loaded {
     pub skipped: BTreeMap<String, usize>,
     /// Files (or API lists) read.
     pub inputs: usize,
+    /// Things about the input worth telling the user (a kustomization read as plain
+    /// files, a Helm chart left out), one sentence each.
+    pub notes: Vec<String>,
 }
 
 impl Loaded {
@@ -44,6 +48,13 @@ pub enum LoadError {
     DirectoryLoop { link: String, target: String },
     #[error("{0}: no manifest files (.yaml, .yml, .json) found")]
     NoManifests(String),
+    #[error("{0} is a Helm chart: render it first, e.g. helm template NAME {0} | kubectl-netfence <command> -f -")]
+    HelmChart(String),
+    #[error("cannot render -k {0}: neither kubectl nor kustomize is on PATH; install kubectl (it runs `kubectl kustomize`) or kustomize (`kustomize build`), or render it yourself and pass the output with -f -")]
+    NoKustomize(String),
+    /// The renderer ran and failed: its command and what it printed.
+    #[error("{command}: {message}")]
+    Kustomize { command: String, message: String },
     #[error("kubeconfig: {0}")]
     Config(String),
     #[error("{0}")]
