@@ -20,6 +20,7 @@ pub mod isolation;
 pub mod lines;
 pub mod manifest;
 pub mod objects;
+pub mod owners;
 pub mod party;
 pub mod patch;
 pub mod ports;

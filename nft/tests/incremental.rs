@@ -161,6 +161,7 @@ impl World {
                 addrs: Vec::new(),
                 host_addrs: Vec::new(),
                 terminated: false,
+                controller: None,
             });
             pod.meta.name = format!("new-{}", self.next);
             pod.meta.namespace = self.rng.pick(&self.namespaces).clone();
@@ -409,6 +410,7 @@ fn pods_of_namespaces_with_workloads_or_unknown_namespaces_need_a_recompile() {
         addrs: vec!["10.0.0.9".parse().unwrap()],
         host_addrs: vec![],
         terminated: false,
+        controller: None,
     };
     assert_eq!(
         m.upsert_pod(pod("a")),
