@@ -358,6 +358,7 @@ fn objects(c: &TCluster) -> Vec<Object> {
             affects_egress: np.egress.is_some(),
             ingress_rules: rules(&np.ingress),
             egress_rules: rules(&np.egress),
+            lines: Default::default(),
         }));
     }
     for t in &c.tiers {

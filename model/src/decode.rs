@@ -643,5 +643,6 @@ pub(crate) fn policy(
         affects_egress,
         ingress_rules,
         egress_rules,
+        lines: Default::default(),
     })
 }

@@ -15,6 +15,7 @@ mod decode;
 mod decode_tier;
 pub mod docsplit;
 pub mod error;
+pub mod field_lines;
 pub mod intervals;
 pub mod isolation;
 pub mod lines;

@@ -5,6 +5,7 @@ use crate::decode;
 use crate::decode_tier;
 use crate::docsplit;
 use crate::error::{ManifestError, Source};
+use crate::field_lines::{self, PolicyLines};
 use crate::lines::LineIndex;
 use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
@@ -140,6 +141,7 @@ fn parse_chunk(ctx: &Ctx<'_>, chunk: &docsplit::Chunk<'_>) -> (ParsedManifest, b
     };
     let lines = LineIndex::new(chunk.text);
     let nodes = OnceCell::new();
+    let fields = OnceCell::new();
     let span = Span {
         lines: &lines,
         first_line: chunk.first_line,
@@ -149,6 +151,7 @@ fn parse_chunk(ctx: &Ctx<'_>, chunk: &docsplit::Chunk<'_>) -> (ParsedManifest, b
         to: lines.len(),
         path: "",
         nodes: &nodes,
+        fields: &fields,
     };
     decode_value(ctx, doc.value, &doc.item_lines, &span, &mut out);
     (out, false)
@@ -164,6 +167,7 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
     let mut out = ParsedManifest::default();
     let lines = LineIndex::new("");
     let nodes = OnceCell::new();
+    let fields = OnceCell::new();
     let span = Span {
         lines: &lines,
         first_line: 0,
@@ -171,6 +175,7 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
         to: 0,
         path: "",
         nodes: &nodes,
+        fields: &fields,
     };
     decode_value(&ctx, value, &[], &span, &mut out);
     out
@@ -198,6 +203,9 @@ struct Span<'a> {
     /// The lines of the document's nodes by path, built at the first error that needs a
     /// line (once per document, so that placing errors stays linear).
     nodes: &'a OnceCell<HashMap<String, (usize, usize)>>,
+    /// The lines of the fields lint points at, built at the first NetworkPolicy of the
+    /// document (once per document, like `nodes`, and only those fields).
+    fields: &'a OnceCell<HashMap<String, (usize, usize)>>,
 }
 
 /// `path` and its ancestors, longest first, ending with `root`: for `a.b[0].c` and the
@@ -216,6 +224,23 @@ fn ancestors<'p>(path: &'p str, root: &'p str) -> impl Iterator<Item = &'p str> 
 }
 
 impl Span<'_> {
+    /// The line of the field at `path` from the object's root, 0 when the text does
+    /// not show it (see [`PolicyLines`]).
+    fn field_line(&self, path: &str) -> u32 {
+        if self.first_line == 0 {
+            return 0;
+        }
+        let fields = self.fields.get_or_init(|| {
+            yaml11::node_lines_where(self.lines.text(), field_lines::is_policy_field)
+        });
+        let found = if self.path.is_empty() {
+            fields.get(path)
+        } else {
+            fields.get(&format!("{}.{path}", self.path))
+        };
+        found.map_or(0, |&(start, _)| (self.first_line + start) as u32)
+    }
+
     fn line(&self) -> usize {
         if self.first_line == 0 {
             0
@@ -380,6 +405,7 @@ fn decode_value(
                     },
                     path: &item_path,
                     nodes: span.nodes,
+                    fields: span.fields,
                 }
             } else {
                 Span {
@@ -401,6 +427,12 @@ fn decode_value(
     let source = ctx.source(line);
     let result = decode_kind(&kind, value, ctx.default_ns, source.clone());
     match result {
+        Ok(Some(Object::Policy(mut p))) => {
+            if span.first_line != 0 {
+                p.lines = PolicyLines::read(&p, |path| span.field_line(path));
+            }
+            out.objects.push(Object::Policy(p));
+        }
         Ok(Some(obj)) => out.objects.push(obj),
         Ok(None) => *out.skipped.entry(kind).or_default() += 1,
         Err(e) => {

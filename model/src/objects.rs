@@ -294,6 +294,8 @@ pub struct Policy {
     /// The rules as written; those of a direction not affected are ignored by enforcement.
     pub ingress_rules: Vec<Rule>,
     pub egress_rules: Vec<Rule>,
+    /// Where its fields are written (for findings that point at one).
+    pub lines: crate::field_lines::PolicyLines,
 }
 
 impl Policy {

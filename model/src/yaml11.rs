@@ -419,6 +419,15 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
 /// by a merge key or an alias are not listed (they are found by their mapping). Built only
 /// when an error needs a line: linear in the text, like [`parse_document`].
 pub fn node_lines(text: &str) -> HashMap<String, (usize, usize)> {
+    node_lines_where(text, |_| true)
+}
+
+/// [`node_lines`], keeping only the paths `keep` accepts (the map of a large List of
+/// objects holds only what is asked of it).
+pub fn node_lines_where(
+    text: &str,
+    keep: impl Fn(&str) -> bool,
+) -> HashMap<String, (usize, usize)> {
     /// A key that no path the decoders write can reach (merge keys, non-scalar keys).
     const UNREACHABLE: &str = "\u{0}";
     enum Open {
@@ -491,7 +500,9 @@ pub fn node_lines(text: &str) -> HashMap<String, (usize, usize)> {
                     continue;
                 }
                 if let Some((path, start)) = place(&mut stack, line) {
-                    out.insert(path, (start, line.max(start)));
+                    if keep(&path) {
+                        out.insert(path, (start, line.max(start)));
+                    }
                 }
                 ended(&mut stack, line);
             }
@@ -533,7 +544,9 @@ pub fn node_lines(text: &str) -> HashMap<String, (usize, usize)> {
                 | Some(Open::Seq {
                     path, start, last, ..
                 }) => {
-                    out.insert(path, (start, last));
+                    if keep(&path) {
+                        out.insert(path, (start, last));
+                    }
                     ended(&mut stack, last);
                 }
             },
