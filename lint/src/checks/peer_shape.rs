@@ -2,7 +2,8 @@
 //! "two peers with one selector each" (OR).
 
 use crate::context::{rule_path, Context, RuleRef};
-use crate::finding::{Finding, Subject};
+use crate::finding::Finding;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::Peer;
 use netfence_model::{EndpointSet, LabelSelector};
 
@@ -94,7 +95,8 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let peers = &r.rule.peers;
         for i in 0..peers.len() {
             if let Some(msg) = and_meant_or(ctx, &r, i) {
-                out.push(ctx.finding("NF204", Subject::Policy(r.policy), msg));
+                let field = PolicyField::Peer(r.direction, r.index, i);
+                out.push(ctx.finding_at("NF204", r.policy, field, msg));
             }
             if i + 1 >= peers.len() {
                 continue;
@@ -143,10 +145,7 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 written.union_with(&own_pods);
                 let merged = and_set(ctx, ns, pod);
                 let same = if written == merged {
-                    "; on this input both readings admit the same pods, but a pod added to those namespaces (or matching in "
-                        .to_string()
-                        + own_ns
-                        + ") would tell them apart"
+                    format!("; on this input both readings admit the same pods, but they differ as soon as a pod not matching {pod} runs in those namespaces, or one matching {pod} runs in namespace {own_ns}")
                 } else {
                     String::new()
                 };
@@ -158,7 +157,9 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             } else {
                 format!("{head}; {one}")
             };
-            out.push(ctx.finding("NF203", Subject::Policy(r.policy), message));
+            // At the second peer: its '-' is the one to remove.
+            let field = PolicyField::Peer(r.direction, r.index, i + 1);
+            out.push(ctx.finding_at("NF203", r.policy, field, message));
         }
     }
 }
