@@ -34,6 +34,7 @@ fn a_kustomize_overlay_is_rendered_and_keeps_the_rendered_lines() {
             "Deployment shop-prod/prod-web",
             "NetworkPolicy shop-prod/prod-default-deny",
             "NetworkPolicy shop-prod/prod-web",
+            "NetworkPolicy shop-prod/prod-web-metrics",
         ]
     );
     let sources: Vec<String> = loaded
