@@ -3,7 +3,7 @@
 //! one manifest named `DIR (kustomize)`; its lines are the stream's, not the source files'.
 
 use crate::LoadError;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -67,7 +67,7 @@ pub fn find_renderer_in(search: &OsStr) -> Option<Renderer> {
 
 /// The renderer on this process's PATH.
 pub fn find_renderer() -> Option<Renderer> {
-    find_renderer_in(&std::env::var_os("PATH").unwrap_or_else(OsString::new))
+    find_renderer_in(&std::env::var_os("PATH").unwrap_or_default())
 }
 
 /// The name a rendered directory goes by in sources and errors.

@@ -77,8 +77,10 @@ fn cronjob_of_job(job: &str) -> Option<&str> {
     (numeric && !base.is_empty()).then_some(base)
 }
 
+/// Is the number after `<base>-` in `job` long enough to be a scheduled time?
 fn scheduled_suffix(job: &str, base: &str) -> bool {
-    job.len() - base.len() - 1 >= MIN_SCHEDULE_DIGITS
+    let digits = job.len() - base.len() - "-".len();
+    digits >= MIN_SCHEDULE_DIGITS
 }
 
 /// The workload a pod dump implies but does not hold (its Deployment, say): named by
