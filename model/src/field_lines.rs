@@ -149,24 +149,3 @@ impl PolicyLines {
         }
     }
 }
-
-/// Whether a node path (as `yaml11::node_lines` writes it) may be one [`PolicyLines`]
-/// reads: the map kept for a document holds only these, so that a List of many objects
-/// costs little more than its policies' fields.
-pub fn is_policy_field(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path);
-    let name = last.split('[').next().unwrap_or(last);
-    matches!(
-        name,
-        "podSelector"
-            | "namespaceSelector"
-            | "policyTypes"
-            | "cidr"
-            | "except"
-            | "ingress"
-            | "egress"
-            | "from"
-            | "to"
-            | "ports"
-    )
-}

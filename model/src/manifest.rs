@@ -5,7 +5,7 @@ use crate::decode;
 use crate::decode_tier;
 use crate::docsplit;
 use crate::error::{ManifestError, Source};
-use crate::field_lines::{self, PolicyLines};
+use crate::field_lines::PolicyLines;
 use crate::lines::LineIndex;
 use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
@@ -141,7 +141,7 @@ fn parse_chunk(ctx: &Ctx<'_>, chunk: &docsplit::Chunk<'_>) -> (ParsedManifest, b
     };
     let lines = LineIndex::new(chunk.text);
     let nodes = OnceCell::new();
-    let fields = OnceCell::new();
+    let fields = doc.field_lines;
     let span = Span {
         lines: &lines,
         first_line: chunk.first_line,
@@ -167,7 +167,7 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
     let mut out = ParsedManifest::default();
     let lines = LineIndex::new("");
     let nodes = OnceCell::new();
-    let fields = OnceCell::new();
+    let fields = HashMap::new();
     let span = Span {
         lines: &lines,
         first_line: 0,
@@ -203,9 +203,9 @@ struct Span<'a> {
     /// The lines of the document's nodes by path, built at the first error that needs a
     /// line (once per document, so that placing errors stays linear).
     nodes: &'a OnceCell<HashMap<String, (usize, usize)>>,
-    /// The lines of the fields lint points at, built at the first NetworkPolicy of the
-    /// document (once per document, like `nodes`, and only those fields).
-    fields: &'a OnceCell<HashMap<String, (usize, usize)>>,
+    /// The lines (of the file) of the fields lint points at, recorded by the parser
+    /// ([`yaml11::Doc::field_lines`]).
+    fields: &'a HashMap<String, usize>,
 }
 
 /// `path` and its ancestors, longest first, ending with `root`: for `a.b[0].c` and the
@@ -230,15 +230,12 @@ impl Span<'_> {
         if self.first_line == 0 {
             return 0;
         }
-        let fields = self.fields.get_or_init(|| {
-            yaml11::node_lines_where(self.lines.text(), field_lines::is_policy_field)
-        });
         let found = if self.path.is_empty() {
-            fields.get(path)
+            self.fields.get(path)
         } else {
-            fields.get(&format!("{}.{path}", self.path))
+            self.fields.get(&format!("{}.{path}", self.path))
         };
-        found.map_or(0, |&(start, _)| (self.first_line + start) as u32)
+        found.map_or(0, |&line| line as u32)
     }
 
     fn line(&self) -> usize {
