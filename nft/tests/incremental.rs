@@ -174,7 +174,7 @@ impl World {
             pod.node = Some(self.rng.pick(&self.nodes).clone());
             pod.host_network = false;
             pod.terminated = false;
-            return Event::Upsert(pod);
+            return Event::Upsert(Box::new(pod));
         }
         let key = self.rng.pick(&keys).clone();
         let mut pod = self.pods[&key].clone();
@@ -215,14 +215,16 @@ impl World {
             }
             _ => pod.terminated = true,
         }
-        Event::Upsert(pod)
+        Event::Upsert(Box::new(pod))
     }
 
     fn record(&mut self, e: &Event) {
         match e {
             Event::Upsert(p) => {
-                self.pods
-                    .insert((p.meta.namespace.clone(), p.meta.name.clone()), p.clone());
+                self.pods.insert(
+                    (p.meta.namespace.clone(), p.meta.name.clone()),
+                    (**p).clone(),
+                );
             }
             Event::Delete(ns, name) => {
                 self.pods.remove(&(ns.clone(), name.clone()));
@@ -232,13 +234,14 @@ impl World {
 }
 
 enum Event {
-    Upsert(Pod),
+    // Boxed: a pod is much larger than a deletion.
+    Upsert(Box<Pod>),
     Delete(String, String),
 }
 
 fn patch(m: &mut Model, e: &Event) -> Result<PodChange, Unpatchable> {
     match e {
-        Event::Upsert(p) => m.upsert_pod(p.clone()),
+        Event::Upsert(p) => m.upsert_pod((**p).clone()),
         Event::Delete(ns, name) => m.remove_pod(ns, name),
     }
 }
