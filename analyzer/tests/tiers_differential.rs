@@ -331,6 +331,7 @@ fn objects(c: &TCluster) -> Vec<Object> {
             addrs: vec![p.addr],
             host_addrs: vec![format!("192.168.0.{}", p.node + 1).parse().unwrap()],
             terminated: false,
+            controller: None,
         }));
     }
     for (i, np) in c.nps.iter().enumerate() {
@@ -357,6 +358,7 @@ fn objects(c: &TCluster) -> Vec<Object> {
             affects_egress: np.egress.is_some(),
             ingress_rules: rules(&np.ingress),
             egress_rules: rules(&np.egress),
+            lines: Default::default(),
         }));
     }
     for t in &c.tiers {

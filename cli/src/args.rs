@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
     after_help = "Exit codes: 0 allowed, 1 denied, 2 error, 3 unknown (can-reach and explain: the \
                   answer depends on what the input does not show, such as the labels of a \
                   namespace that is only referenced or the address of a template pod).\n\
-                  Without -f, the cluster of the current kubeconfig context is read."
+                  Without -f or -k, the cluster of the current kubeconfig context is read."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -96,9 +96,13 @@ pub enum CompletionShell {
 #[derive(Args, Debug, Clone)]
 pub struct InputArgs {
     /// Manifest file or directory (recursive); '-' reads stdin. Repeatable.
-    /// Without -f, the live cluster is read.
+    /// Without -f or -k, the live cluster is read.
     #[arg(short = 'f', long = "filename", value_name = "PATH")]
     pub files: Vec<String>,
+    /// Kustomization directory, rendered with `kubectl kustomize` (or `kustomize build`)
+    /// as `kubectl apply -k` would. Repeatable.
+    #[arg(short = 'k', long = "kustomize", value_name = "DIR")]
+    pub kustomize: Vec<String>,
     /// Analyze the valid objects even if some are invalid (errors still printed).
     #[arg(long)]
     pub keep_going: bool,

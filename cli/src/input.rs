@@ -71,7 +71,7 @@ pub fn read(args: &InputArgs) -> Result<(Loaded, String)> {
 }
 
 fn read_objects(args: &InputArgs) -> Result<(Loaded, String)> {
-    if args.files.is_empty() {
+    if args.files.is_empty() && args.kustomize.is_empty() {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -93,7 +93,7 @@ fn read_objects(args: &InputArgs) -> Result<(Loaded, String)> {
             name: &ns,
             required: args.namespace.is_some(),
         };
-        let loaded = netfence_loader::files::load_paths(&args.files, target)?;
+        let loaded = netfence_loader::files::load_inputs(&args.files, &args.kustomize, target)?;
         Ok((loaded, ns))
     }
 }
@@ -153,6 +153,9 @@ pub fn compile_with(mut loaded: Loaded, keep_going: bool, facts: &Facts) -> Resu
         }
     }
     loaded.skipped.retain(|_, n| *n > 0);
+    for n in &loaded.notes {
+        eprintln!("note: {n}");
+    }
     for e in &loaded.errors {
         eprintln!("error: {e}");
     }

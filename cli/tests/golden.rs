@@ -1293,3 +1293,167 @@ fn matrix_unknown_from() {
         &["matrix", "-f", M40, "--from", "frontend/nope"],
     );
 }
+
+// ---- inputs as people have them: kustomize, Helm, pod dumps, duplicates, field lines ----
+
+/// Like [`check`], with PATH set to `path` (to run without kubectl and kustomize).
+fn check_with_path(name: &str, args: &[&str], path: &str) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kubectl-netfence"))
+        .args(args)
+        .current_dir(root())
+        .env("PATH", path)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run kubectl-netfence");
+    let got = format!(
+        "exit: {}\n--- stdout\n{}--- stderr\n{}",
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let golden = root().join("testdata/golden").join(format!("{name}.out"));
+    if std::env::var_os("NETFENCE_BLESS").is_some() {
+        std::fs::write(&golden, &got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&golden)
+        .unwrap_or_else(|_| panic!("missing {}; run with NETFENCE_BLESS=1", golden.display()));
+    assert!(got == want, "{name}: got\n{got}\n--- want\n{want}");
+}
+
+/// `kubectl kustomize` renders offline, where kubectl is installed.
+fn has_kubectl() -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join("kubectl").is_file()))
+}
+
+#[test]
+fn kustomize_overlay_by_workload() {
+    if !has_kubectl() {
+        eprintln!("kubectl is not on PATH; skipping");
+        return;
+    }
+    check(
+        "kustomize-overlay",
+        &[
+            "matrix",
+            "-k",
+            "testdata/kustomize/overlays/prod",
+            "--by",
+            "workload",
+        ],
+    );
+}
+
+#[test]
+fn kustomize_lint_names_the_rendered_stream() {
+    if !has_kubectl() {
+        eprintln!("kubectl is not on PATH; skipping");
+        return;
+    }
+    check(
+        "kustomize-lint",
+        &[
+            "lint",
+            "-k",
+            "testdata/kustomize/overlays/prod",
+            "--no-config",
+        ],
+    );
+}
+
+#[test]
+fn kustomize_without_a_renderer_says_what_to_install() {
+    check_with_path(
+        "kustomize-no-renderer",
+        &["matrix", "-k", "testdata/kustomize/overlays/prod"],
+        "",
+    );
+}
+
+#[test]
+fn a_kustomization_given_with_f_is_read_as_files_with_a_note() {
+    check(
+        "kustomize-dir-with-f",
+        &["matrix", "-f", "testdata/kustomize/base"],
+    );
+}
+
+#[test]
+fn a_helm_chart_says_how_to_render_it() {
+    check("helm-chart", &["lint", "-f", "testdata/helm/chart"]);
+}
+
+#[test]
+fn a_helm_chart_beside_manifests_is_left_out_with_a_note() {
+    check(
+        "helm-mixed",
+        &["lint", "-f", "testdata/helm/mixed", "--no-config"],
+    );
+}
+
+#[test]
+fn pod_dump_matrix_by_workload() {
+    check(
+        "poddump-matrix",
+        &[
+            "matrix",
+            "-f",
+            "testdata/poddump",
+            "--by",
+            "workload",
+            "--from-namespace",
+            "shop",
+            "--to-namespace",
+            "shop",
+            "-p",
+            "8080",
+            "-p",
+            "5432",
+        ],
+    );
+}
+
+#[test]
+fn pod_dump_diff_by_workload() {
+    check(
+        "poddump-diff",
+        &[
+            "diff",
+            "--base",
+            "testdata/poddump",
+            "--head",
+            "testdata/poddump",
+            "--head",
+            "testdata/poddump-change",
+        ],
+    );
+}
+
+#[test]
+fn a_duplicate_names_both_places() {
+    check("duplicates", &["matrix", "-f", "testdata/duplicates"]);
+}
+
+#[test]
+fn lint_findings_at_field_lines() {
+    check(
+        "lint-field-lines",
+        &["lint", "-f", "testdata/lint-lines", "--no-config"],
+    );
+}
+
+#[test]
+fn lint_github_annotations_at_field_lines() {
+    check(
+        "lint-field-lines-github",
+        &[
+            "lint",
+            "-f",
+            "testdata/lint-lines",
+            "-o",
+            "github",
+            "--no-config",
+        ],
+    );
+}

@@ -169,7 +169,10 @@ the policy's own namespace. One item
       podSelector: {...}
 
 is one peer, AND-ed: only the selected pods inside the selected namespaces. The two
-differ by one '-' and usually by many pods; the message spells out both readings.
+differ by one '-' and usually by many pods; the message spells out both readings
+(the pods each admits, when the input has pods). It is reported on the shape: also
+when the input's pods happen to make both readings admit the same pods, since the next
+pod deployed may not.
 
 Fix: if only the selected pods of those namespaces should be admitted, remove the '-'
 before podSelector so both selectors are in one peer. If the OR is intended, suppress

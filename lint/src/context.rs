@@ -6,6 +6,7 @@ use crate::config::LintConfig;
 use crate::finding::{Finding, Subject};
 use netfence_model::cluster::EndpointKind;
 use netfence_model::compile::PeerMatch;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::intervals::Intervals;
 use netfence_model::objects::{Direction, Peer};
 use netfence_model::{AddrSet, EndpointSet, Model, PolicyId, Rule, Source};
@@ -272,6 +273,22 @@ impl<'m> Context<'m> {
         self.annotations(subject)
             .and_then(|a| a.get(IGNORE_ANNOTATION))
             .is_some_and(|v| v.split(',').any(|x| x.trim().eq_ignore_ascii_case(id)))
+    }
+
+    /// A finding of check `id` about a NetworkPolicy, placed at the line of `field` (or
+    /// of the nearest field around it that the text shows, else the policy's own line).
+    pub fn finding_at(
+        &self,
+        id: &str,
+        policy: PolicyId,
+        field: PolicyField,
+        message: String,
+    ) -> Finding {
+        let mut f = self.finding(id, Subject::Policy(policy), message);
+        if let Some(line) = self.model.cluster.policy(policy).lines.line(field) {
+            f.source.line = line;
+        }
+        f
     }
 
     /// A finding of check `id` about `subject`.

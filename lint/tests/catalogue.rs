@@ -81,3 +81,22 @@ fn there_is_no_testdata_for_a_check_that_does_not_exist() {
         );
     }
 }
+
+#[test]
+fn nf203_fires_on_the_shape_when_both_readings_admit_the_same_pods() {
+    let r = lint_file(&dir("NF203").join("same-pods.yaml"));
+    let f: Vec<_> = r.findings.iter().filter(|f| f.id() == "NF203").collect();
+    assert_eq!(f.len(), 1, "{:?}", r.findings);
+    let m = &f[0].message;
+    assert!(
+        m.contains("ingress[0].from[0] and [1] are two peers (OR)"),
+        "{m}"
+    );
+    // Both readings, with the pods each admits.
+    assert!(
+        m.contains("(1 pod(s): nf203s-clients/deploy/client)"),
+        "{m}"
+    );
+    assert!(m.contains("as one peer"), "{m}");
+    assert!(m.contains("both readings admit the same pods"), "{m}");
+}

@@ -33,11 +33,28 @@ struct Walk {
     seen: HashSet<DirId>,
 }
 
+/// What a directory tree holds: its manifest files and the Helm charts in it, whose
+/// files are not read (their templates are not manifests until rendered).
+#[derive(Debug, Default)]
+pub struct Tree {
+    pub files: Vec<PathBuf>,
+    pub charts: Vec<PathBuf>,
+}
+
+/// A directory with a Chart.yaml is a Helm chart.
+pub fn is_helm_chart(dir: &Path) -> bool {
+    dir.join("Chart.yaml").is_file()
+}
+
 /// Manifest files below `dir`, sorted so that results do not depend on the filesystem.
 /// Symbolic links are followed; one that leads back to a directory being read is an
 /// error naming the link (kubectl -R does not follow directory links at all, so such a
 /// tree is not what it would apply either).
-fn walk(dir: &Path, state: &mut Walk, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn walk(dir: &Path, state: &mut Walk, out: &mut Tree) -> Result<(), LoadError> {
+    if is_helm_chart(dir) {
+        out.charts.push(dir.to_path_buf());
+        return Ok(());
+    }
     let id = dir_id(dir)?;
     if let Some((_, first)) = state.ancestors.iter().find(|(a, _)| *a == id) {
         return Err(LoadError::DirectoryLoop {
@@ -67,22 +84,95 @@ fn walk(dir: &Path, state: &mut Walk, out: &mut Vec<PathBuf>) -> Result<(), Load
         if p.is_dir() {
             walk(&p, state, out)?;
         } else if is_manifest(&p) {
-            out.push(p);
+            out.files.push(p);
         }
     }
     state.ancestors.pop();
     Ok(())
 }
 
-/// The manifest files of a directory tree, read as [`load_paths`] reads directories.
-pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+/// The manifest files and Helm charts of a directory tree, read as [`load_paths`] reads
+/// directories.
+pub fn tree(dir: &Path) -> Result<Tree, LoadError> {
     let mut state = Walk {
         ancestors: Vec::new(),
         seen: HashSet::new(),
     };
-    let mut files = Vec::new();
-    walk(dir, &mut state, &mut files)?;
-    Ok(files)
+    let mut tree = Tree::default();
+    walk(dir, &mut state, &mut tree)?;
+    Ok(tree)
+}
+
+/// The manifest files of a directory tree (Helm charts left out).
+pub fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
+    Ok(tree(dir)?.files)
+}
+
+/// The Helm chart `path` is inside of (a directory of it given by itself, such as its
+/// `templates`, or one of its files), if any: named as the user wrote `path` when that
+/// names it, else by its full path.
+fn enclosing_chart(path: &Path) -> Option<PathBuf> {
+    let full = std::fs::canonicalize(path).ok()?;
+    let (up, chart) = full
+        .ancestors()
+        .enumerate()
+        .skip(1)
+        .find(|(_, d)| is_helm_chart(d))?;
+    let written = path
+        .ancestors()
+        .nth(up)
+        .filter(|a| !a.as_os_str().is_empty() && !a.ends_with(".."));
+    Some(written.unwrap_or(chart).to_path_buf())
+}
+
+/// The files of a directory given with -f, and notes on what is not read as it is: a
+/// kustomization at its top (read as plain files, as `kubectl apply -f` does) and Helm
+/// charts (not read). A directory with nothing but charts is an error saying how to
+/// render them.
+fn directory_files(p: &str, notes: &mut Vec<String>) -> Result<Vec<PathBuf>, LoadError> {
+    let path = Path::new(p);
+    if let Some(chart) = enclosing_chart(path) {
+        return Err(LoadError::HelmChart(chart.display().to_string()));
+    }
+    let tree = tree(path)?;
+    if let Some(name) = crate::kustomize::KUSTOMIZATION_FILES
+        .iter()
+        .find(|f| path.join(f).is_file())
+    {
+        notes.push(format!(
+            "{p} has a {name}: its files are read as they are (as kubectl apply -f does); pass -k {p} to render it"
+        ));
+    }
+    if tree.files.is_empty() {
+        if let Some(chart) = tree.charts.first() {
+            return Err(LoadError::HelmChart(chart.display().to_string()));
+        }
+        return Err(LoadError::NoManifests(p.to_string()));
+    }
+    for chart in &tree.charts {
+        notes.push(format!(
+            "{}; its files are not read",
+            LoadError::HelmChart(chart.display().to_string())
+        ));
+    }
+    Ok(tree.files)
+}
+
+/// Reads the -f paths (as [`load_paths`]) and the -k kustomization directories (each
+/// rendered by kubectl or kustomize, see [`crate::kustomize`]).
+pub fn load_inputs(
+    paths: &[String],
+    kustomizations: &[String],
+    namespace: TargetNamespace<'_>,
+) -> Result<Loaded, LoadError> {
+    let mut loaded = load_paths(paths, namespace)?;
+    for dir in kustomizations {
+        let text = crate::kustomize::render(dir)?;
+        let shown = crate::kustomize::shown_name(dir);
+        loaded.absorb(parse_in(&shown, &text, namespace));
+        loaded.inputs += 1;
+    }
+    Ok(loaded)
 }
 
 /// Reads every path: `-` is stdin, a directory is read recursively (.yaml, .yml, .json),
@@ -107,13 +197,14 @@ pub fn load_paths(paths: &[String], namespace: TargetNamespace<'_>) -> Result<Lo
         }
         let path = Path::new(p);
         let files = if path.is_dir() {
-            let files = manifest_files(path)?;
-            if files.is_empty() {
-                return Err(LoadError::NoManifests(p.clone()));
-            }
-            files
+            directory_files(p, &mut loaded.notes)?
         } else {
             vec![path.to_path_buf()]
+        };
+        let in_chart = if path.is_dir() {
+            None
+        } else {
+            enclosing_chart(path)
         };
         for f in files {
             let shown = f.display().to_string();
@@ -123,6 +214,10 @@ pub fn load_paths(paths: &[String], namespace: TargetNamespace<'_>) -> Result<Lo
             })?;
             let text =
                 netfence_model::text::manifest_text(&shown, &bytes).map_err(LoadError::NotText)?;
+            // A chart's template is not YAML until Helm renders it.
+            if let Some(chart) = in_chart.as_ref().filter(|_| text.contains("{{")) {
+                return Err(LoadError::HelmChart(chart.display().to_string()));
+            }
             loaded.absorb(parse_in(&shown, text, namespace));
             loaded.inputs += 1;
         }

@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod connect;
 pub mod files;
 pub mod git;
+pub mod kustomize;
 
 use netfence_model::{DefaultedObject, ManifestError, Object};
 use std::collections::BTreeMap;
@@ -23,6 +24,9 @@ pub struct Loaded {
     pub inputs: usize,
     /// The namespaced objects that had no namespace and were placed in the default one.
     pub defaulted: Vec<DefaultedObject>,
+    /// Things about the input worth telling the user (a kustomization read as plain
+    /// files, a Helm chart left out), one sentence each.
+    pub notes: Vec<String>,
 }
 
 impl Loaded {
@@ -52,6 +56,13 @@ pub enum LoadError {
     DirectoryLoop { link: String, target: String },
     #[error("{0}: no manifest files (.yaml, .yml, .json) found")]
     NoManifests(String),
+    #[error("{0} is a Helm chart: render it first, e.g. helm template NAME {0} | kubectl-netfence <command> -f -")]
+    HelmChart(String),
+    #[error("cannot render -k {0}: neither kubectl nor kustomize is on PATH; install kubectl (it runs `kubectl kustomize`) or kustomize (`kustomize build`), or render it yourself and pass the output with -f -")]
+    NoKustomize(String),
+    /// The renderer ran and failed: its command and what it printed.
+    #[error("{command}: {message}")]
+    Kustomize { command: String, message: String },
     #[error("kubeconfig: {0}")]
     Config(String),
     #[error("{0}")]

@@ -5,6 +5,7 @@ use crate::error::Source;
 use crate::objects::{
     ContainerPort, Namespace, Object, Pod, Policy, Service, ServicePort, Workload, WorkloadKind,
 };
+use crate::owners::{self, WorkloadKey};
 use crate::ports::{PortRef, Protocol};
 use crate::selector::{LabelSelector, Labels};
 use crate::stand_in::{CustomResource, StandInRules};
@@ -201,36 +202,37 @@ impl Cluster {
         let mut referenced = Vec::new();
         for obj in objects {
             let desc = obj.describe();
-            let replaced = match obj {
-                Object::Namespace(n) => namespaces.insert(n.name.clone(), n).is_some(),
+            let later = obj.source().clone();
+            let earlier = match obj {
+                Object::Namespace(n) => namespaces.insert(n.name.clone(), n).map(|o| o.source),
                 Object::Pod(p) => {
                     referenced.push(p.meta.namespace.clone());
                     let k = (p.meta.namespace.clone(), p.meta.name.clone());
-                    pods.insert(k, p).is_some()
+                    pods.insert(k, p).map(|o| o.meta.source)
                 }
                 Object::Workload(w) => {
                     referenced.push(w.meta.namespace.clone());
                     let k = (w.meta.namespace.clone(), w.kind, w.meta.name.clone());
-                    workloads.insert(k, w).is_some()
+                    workloads.insert(k, w).map(|o| o.meta.source)
                 }
                 Object::Service(s) => {
                     referenced.push(s.meta.namespace.clone());
                     let k = (s.meta.namespace.clone(), s.meta.name.clone());
-                    services.insert(k, s).is_some()
+                    services.insert(k, s).map(|o| o.meta.source)
                 }
                 Object::Policy(p) => {
                     referenced.push(p.meta.namespace.clone());
                     let k = (p.meta.namespace.clone(), p.meta.name.clone());
-                    policies.insert(k, p).is_some()
+                    policies.insert(k, p).map(|o| o.meta.source)
                 }
-                Object::TierPolicy(p) => {
-                    tier_policies.insert((p.kind, p.name.clone()), p).is_some()
-                }
-                Object::Node(n) => nodes.insert(n.name.clone(), n).is_some(),
+                Object::TierPolicy(p) => tier_policies
+                    .insert((p.kind, p.name.clone()), p)
+                    .map(|o| o.source),
+                Object::Node(n) => nodes.insert(n.name.clone(), n).map(|o| o.source),
             };
-            if replaced {
+            if let Some(earlier) = earlier {
                 warnings.push(format!(
-                    "{desc} is defined more than once; the last one is used"
+                    "{desc} is defined twice: {earlier} and {later}; the later wins"
                 ));
             }
         }
@@ -261,6 +263,41 @@ impl Cluster {
             cluster.ns_by_name.insert(name, NamespaceId(i as u32));
             cluster.namespaces.push(ns);
         }
+        // A pod's controller (its ownerReference) says which workload it is of, also when
+        // that workload is not in the input (a pod dump): such workloads are implied.
+        let live: Vec<Pod> = pods.into_values().filter(|p| !p.terminated).collect();
+        let pod_workloads: Vec<Option<WorkloadKey>> = live
+            .iter()
+            .map(|p| {
+                let c = p.controller.as_ref()?;
+                owners::top_workload(&p.meta.namespace, c, &p.meta.labels, &workloads)
+            })
+            .collect();
+        for (p, key) in live.iter().zip(&pod_workloads) {
+            if let Some(key) = key {
+                if !workloads.contains_key(key) {
+                    workloads.insert(key.clone(), owners::implied_workload(key, p));
+                }
+            }
+        }
+        // A workload controlled by another one in the input (a ReplicaSet of a
+        // Deployment) is no stand-in of its own: its controller stands for its pods.
+        let controlled: Vec<bool> = workloads
+            .iter()
+            .map(|((ns, kind, name), w)| {
+                w.controller
+                    .as_ref()
+                    .and_then(|c| owners::top_workload(ns, c, &w.template_labels, &workloads))
+                    .is_some_and(|top| {
+                        top != (ns.clone(), *kind, name.clone()) && workloads.contains_key(&top)
+                    })
+            })
+            .collect();
+        let workload_index: HashMap<WorkloadKey, usize> = workloads
+            .keys()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), i))
+            .collect();
         cluster.workloads = workloads.into_values().collect();
         cluster.services = services.into_values().collect();
         cluster.tier_policies = tier_policies.into_values().collect();
@@ -272,10 +309,13 @@ impl Cluster {
         }
 
         // Endpoints: pods first, then templates of workloads that own none of the pods.
-        let mut owned = vec![false; cluster.workloads.len()];
+        let mut owned = controlled;
         let mut endpoints = Vec::new();
-        for p in pods.into_values().filter(|p| !p.terminated) {
-            let workload = cluster.owner_of(&p.meta.namespace, &p.meta.labels);
+        for (p, key) in live.into_iter().zip(pod_workloads) {
+            let workload = match key {
+                Some(key) => Some(workload_index[&key]),
+                None => cluster.owner_of(&p.meta.namespace, &p.meta.labels),
+            };
             if let Some(w) = workload {
                 owned[w] = true;
             }
@@ -283,8 +323,7 @@ impl Cluster {
             endpoints.push(Endpoint::of_pod(p, ns, workload));
         }
         for (i, w) in cluster.workloads.iter().enumerate() {
-            // CronJobs stand in for their Jobs' pods, so a Job template owned by a
-            // CronJob would be counted twice; each workload is its own stand-in here.
+            // A workload with pods, or controlled by another workload, is no stand-in.
             if owned[i] {
                 continue;
             }
@@ -468,5 +507,141 @@ impl Cluster {
 impl fmt::Display for EndpointId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#{}", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_manifest;
+
+    fn pods(file: &str, text: &str) -> Vec<Object> {
+        let m = parse_manifest(file, text, "shop");
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+        m.objects
+    }
+
+    #[test]
+    fn a_duplicate_names_both_places_and_the_later_wins() {
+        let pod = |ip: &str| {
+            format!("apiVersion: v1\nkind: Pod\nmetadata: {{name: web}}\nstatus: {{podIP: {ip}}}\n")
+        };
+        let mut objects = pods("a.yaml", &format!("# header\n{}", pod("10.0.0.1")));
+        objects.extend(pods("b.yaml", &format!("---\n{}", pod("10.0.0.2"))));
+        let c = Cluster::build(objects);
+        assert_eq!(
+            c.warnings,
+            vec!["Pod shop/web is defined twice: a.yaml:2 and b.yaml:2; the later wins"]
+        );
+        assert_eq!(c.endpoints[0].addrs[0].to_string(), "10.0.0.2");
+    }
+}
+
+#[cfg(test)]
+mod owner_tests {
+    use super::*;
+    use crate::parse_manifest;
+
+    fn build(text: &str) -> Cluster {
+        let m = parse_manifest("dump.yaml", text, "default");
+        assert!(m.errors.is_empty(), "{:?}", m.errors);
+        Cluster::build(m.objects)
+    }
+
+    fn pod(name: &str, labels: &str, owner: Option<(&str, &str)>) -> String {
+        let owner = owner.map_or(String::new(), |(kind, n)| {
+            format!("\n    ownerReferences:\n    - {{apiVersion: apps/v1, kind: {kind}, name: {n}, controller: true, uid: u}}")
+        });
+        format!("- apiVersion: v1\n  kind: Pod\n  metadata:\n    name: {name}\n    namespace: shop\n    labels: {labels}{owner}\n")
+    }
+
+    fn workload_of(c: &Cluster, name: &str) -> Option<String> {
+        let e = c.endpoint(c.endpoint_by_key(&format!("shop/{name}")).unwrap());
+        e.workload.map(|w| c.workload_key(w))
+    }
+
+    #[test]
+    fn a_pod_dump_groups_pods_under_the_workloads_their_owners_imply() {
+        let hashed = "{app: web, pod-template-hash: 5d8f7c9b6}";
+        let text = format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}{}{}{}{}",
+            pod(
+                "web-5d8f7c9b6-x2x9z",
+                hashed,
+                Some(("ReplicaSet", "web-5d8f7c9b6"))
+            ),
+            pod(
+                "web-5d8f7c9b6-kq7vd",
+                hashed,
+                Some(("ReplicaSet", "web-5d8f7c9b6"))
+            ),
+            pod("db-0", "{app: db}", Some(("StatefulSet", "db"))),
+            pod(
+                "report-29409120-8xj2k",
+                "{app: report}",
+                Some(("Job", "report-29409120"))
+            ),
+            pod("debug", "{app: web}", None),
+        );
+        let c = build(&text);
+        let web = Some("shop/deploy/web".to_string());
+        assert_eq!(workload_of(&c, "web-5d8f7c9b6-x2x9z"), web);
+        assert_eq!(workload_of(&c, "web-5d8f7c9b6-kq7vd"), web);
+        assert_eq!(workload_of(&c, "db-0"), Some("shop/sts/db".into()));
+        assert_eq!(
+            workload_of(&c, "report-29409120-8xj2k"),
+            Some("shop/cronjob/report".into())
+        );
+        // No owner, no workload with a selector: a pod of its own.
+        assert_eq!(workload_of(&c, "debug"), None);
+        // The implied workloads have pods, so no stand-in endpoint of their own.
+        assert_eq!(c.endpoints.len(), 5);
+        let w = c
+            .find_workload("shop", WorkloadKind::Deployment, "web")
+            .unwrap();
+        // Placed at its first pod by name (web-5d8f7c9b6-kq7vd).
+        assert_eq!(c.workloads[w].meta.source.to_string(), "dump.yaml:12");
+    }
+
+    #[test]
+    fn owner_references_win_over_label_matching() {
+        // Deployment `other` selects app=web too; the pods' owner says `web`'s.
+        let text = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: other, namespace: shop}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template: {{metadata: {{labels: {{app: web}}}}}}\n---\napiVersion: apps/v1\nkind: ReplicaSet\nmetadata:\n  name: web-abc\n  namespace: shop\n  ownerReferences: [{{kind: Deployment, name: web, controller: true}}]\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template: {{metadata: {{labels: {{app: web}}}}}}\n---\napiVersion: v1\nkind: List\nitems:\n{}",
+            pod("web-abc-1", "{app: web}", Some(("ReplicaSet", "web-abc"))),
+        );
+        let c = build(&text);
+        assert_eq!(workload_of(&c, "web-abc-1"), Some("shop/deploy/web".into()));
+        // `other` owns no pod and stands in for its own; the ReplicaSet, controlled by
+        // the Deployment its pods imply, does not.
+        let names: Vec<String> = (0..c.endpoints.len())
+            .map(|i| c.endpoint_name(EndpointId(i as u32)))
+            .collect();
+        assert_eq!(names, ["shop/deploy/other", "shop/web-abc-1"]);
+    }
+
+    #[test]
+    fn a_pod_whose_controller_implies_a_workload_is_not_patched_in() {
+        let text = format!(
+            "apiVersion: v1\nkind: List\nitems:\n{}",
+            pod("debug", "{app: x}", None)
+        );
+        let mut model = crate::Model::compile(build(&text));
+        let m = parse_manifest(
+            "new.yaml",
+            &format!(
+                "apiVersion: v1\nkind: List\nitems:\n{}",
+                pod("db-0", "{app: db}", Some(("StatefulSet", "db")))
+            ),
+            "default",
+        );
+        let Some(Object::Pod(p)) = m.objects.into_iter().next() else {
+            panic!("a pod")
+        };
+        // A fresh build adds StatefulSet db for it, which a patch cannot.
+        assert_eq!(
+            model.upsert_pod(p),
+            Err(crate::patch::Unpatchable::Controlled("shop/db-0".into()))
+        );
     }
 }

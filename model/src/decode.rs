@@ -80,6 +80,22 @@ fn label_map(l: &Labels, path: &str) -> Result<(), FieldError> {
     validate::labels(l).map_err(|(k, e)| FieldError::new(path, e, needle(&k, "labels")))
 }
 
+/// The ownerReference marked `controller: true`, when it names a kind and a name (the
+/// API server allows one such reference per object).
+pub(crate) fn controller(m: &raw::Meta) -> Option<Controller> {
+    let refs = m.owner_references.as_ref()?.as_sequence()?;
+    refs.iter().find_map(|r| {
+        let text = |k: &str| r.get(k).and_then(|v| v.as_str()).filter(|s| !s.is_empty());
+        if r.get("controller").and_then(|v| v.as_bool()) != Some(true) {
+            return None;
+        }
+        Some(Controller {
+            kind: text("kind")?.to_string(),
+            name: text("name")?.to_string(),
+        })
+    })
+}
+
 pub(crate) fn meta(
     m: raw::Meta,
     name_rule: NameRule,
@@ -246,6 +262,7 @@ fn addrs(
 }
 
 pub(crate) fn pod(doc: raw::PodDoc, default_ns: &str, source: Source) -> Result<Pod, FieldError> {
+    let controller = controller(&doc.metadata);
     let meta = meta(
         doc.metadata,
         validate::dns1123_subdomain,
@@ -279,6 +296,7 @@ pub(crate) fn pod(doc: raw::PodDoc, default_ns: &str, source: Source) -> Result<
         addrs: pod_addrs,
         host_addrs,
         terminated,
+        controller,
     })
 }
 
@@ -290,6 +308,7 @@ pub(crate) fn workload(
     default_ns: &str,
     source: Source,
 ) -> Result<Workload, FieldError> {
+    let controller = controller(&meta_raw);
     let meta = meta(meta_raw, validate::dns1123_subdomain, default_ns, source)?;
     let spec = spec.unwrap_or_default();
     let template = spec.template.unwrap_or_default();
@@ -329,6 +348,7 @@ pub(crate) fn workload(
         template_labels,
         ports,
         host_network: pod_spec.host_network.unwrap_or(false),
+        controller,
     })
 }
 
@@ -623,5 +643,6 @@ pub(crate) fn policy(
         affects_egress,
         ingress_rules,
         egress_rules,
+        lines: Default::default(),
     })
 }

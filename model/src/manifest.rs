@@ -5,6 +5,7 @@ use crate::decode;
 use crate::decode_tier;
 use crate::docsplit;
 use crate::error::{ManifestError, Source};
+use crate::field_lines::PolicyLines;
 use crate::lines::LineIndex;
 use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
@@ -208,14 +209,17 @@ fn parse_chunk(ctx: &Ctx<'_>, chunk: &docsplit::Chunk<'_>) -> (ParsedManifest, b
     };
     let lines = LineIndex::new(chunk.text);
     let nodes = OnceCell::new();
+    let fields = doc.field_lines;
     let span = Span {
         lines: &lines,
         first_line: chunk.first_line,
-        // An object's line is its document's first line (comments above it included).
-        from: 0,
+        // An object's line is where its mapping starts (its first key), not the first
+        // line of its document: comments and blank lines above it are not the object.
+        from: doc.line.saturating_sub(chunk.first_line),
         to: lines.len(),
         path: "",
         nodes: &nodes,
+        fields: &fields,
     };
     decode_value(ctx, doc.value, &doc.item_lines, &span, &mut out);
     (out, false)
@@ -232,6 +236,7 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
     let mut out = ParsedManifest::default();
     let lines = LineIndex::new("");
     let nodes = OnceCell::new();
+    let fields = HashMap::new();
     let span = Span {
         lines: &lines,
         first_line: 0,
@@ -239,6 +244,7 @@ pub fn decode_object(value: serde_yaml::Value, source: Source, default_ns: &str)
         to: 0,
         path: "",
         nodes: &nodes,
+        fields: &fields,
     };
     decode_value(&ctx, value, &[], &span, &mut out);
     out
@@ -266,6 +272,9 @@ struct Span<'a> {
     /// The lines of the document's nodes by path, built at the first error that needs a
     /// line (once per document, so that placing errors stays linear).
     nodes: &'a OnceCell<HashMap<String, (usize, usize)>>,
+    /// The lines (of the file) of the fields lint points at, recorded by the parser
+    /// ([`yaml11::Doc::field_lines`]).
+    fields: &'a HashMap<String, usize>,
 }
 
 /// `path` and its ancestors, longest first, ending with `root`: for `a.b[0].c` and the
@@ -284,6 +293,20 @@ fn ancestors<'p>(path: &'p str, root: &'p str) -> impl Iterator<Item = &'p str> 
 }
 
 impl Span<'_> {
+    /// The line of the field at `path` from the object's root, 0 when the text does
+    /// not show it (see [`PolicyLines`]).
+    fn field_line(&self, path: &str) -> u32 {
+        if self.first_line == 0 {
+            return 0;
+        }
+        let found = if self.path.is_empty() {
+            self.fields.get(path)
+        } else {
+            self.fields.get(&format!("{}.{path}", self.path))
+        };
+        found.map_or(0, |&line| line as u32)
+    }
+
     fn line(&self) -> usize {
         if self.first_line == 0 {
             0
@@ -448,6 +471,7 @@ fn decode_value(
                     },
                     path: &item_path,
                     nodes: span.nodes,
+                    fields: span.fields,
                 }
             } else {
                 Span {
@@ -487,7 +511,12 @@ fn decode_value(
     let source = ctx.source(line);
     let result = decode_kind(&kind, value, ctx.default_ns, source.clone());
     match result {
-        Ok(Some(obj)) => {
+        Ok(Some(mut obj)) => {
+            if let Object::Policy(p) = &mut obj {
+                if span.first_line != 0 {
+                    p.lines = PolicyLines::read(p, |path| span.field_line(path));
+                }
+            }
             if namespaced && written_ns.is_none() {
                 out.defaulted.push(DefaultedObject {
                     kind: kind.clone(),

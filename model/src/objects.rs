@@ -90,6 +90,16 @@ pub struct Pod {
     pub host_addrs: Vec<IpAddr>,
     /// Succeeded or Failed pods hold no address and are not endpoints.
     pub terminated: bool,
+    /// The pod's controller (its ownerReference with `controller: true`), as a pod dump
+    /// (`kubectl get pods -o yaml`) has it.
+    pub controller: Option<Controller>,
+}
+
+/// The ownerReference with `controller: true`: the object that manages this one.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Controller {
+    pub kind: String,
+    pub name: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -169,6 +179,8 @@ pub struct Workload {
     pub template_labels: Labels,
     pub ports: Vec<ContainerPort>,
     pub host_network: bool,
+    /// The workload's own controller (a ReplicaSet's Deployment, a Job's CronJob).
+    pub controller: Option<Controller>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -282,6 +294,8 @@ pub struct Policy {
     /// The rules as written; those of a direction not affected are ignored by enforcement.
     pub ingress_rules: Vec<Rule>,
     pub egress_rules: Vec<Rule>,
+    /// Where its fields are written (for findings that point at one).
+    pub lines: crate::field_lines::PolicyLines,
 }
 
 impl Policy {

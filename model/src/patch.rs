@@ -11,7 +11,7 @@ use crate::cluster::{
     destination_named_port, endpoint_key, Endpoint, EndpointId, EndpointKind, PolicyId,
 };
 use crate::compile::{new_union, Model, PeerId, PeerMatch, UnionId};
-use crate::objects::{ContainerPort, Direction, Peer, Pod};
+use crate::objects::{ContainerPort, Direction, Peer, Pod, WorkloadKind};
 use crate::ports::Protocol;
 use std::net::IpAddr;
 
@@ -78,6 +78,8 @@ pub enum Unpatchable {
     UnknownNamespace(String),
     #[error("namespace {0} has workloads, whose stand-in endpoints depend on its pods")]
     Workloads(String),
+    #[error("pod {0} is controlled by a workload, which a build of the cluster adds when it is not in the input")]
+    Controlled(String),
 }
 
 impl Model {
@@ -92,6 +94,16 @@ impl Model {
             .namespace_id(&ns_name)
             .ok_or_else(|| Unpatchable::UnknownNamespace(ns_name.clone()))?;
         self.no_workloads_in(&ns_name)?;
+        let implies_workload = pod
+            .controller
+            .as_ref()
+            .is_some_and(|c| WorkloadKind::from_kind(&c.kind).is_some());
+        if implies_workload {
+            return Err(Unpatchable::Controlled(format!(
+                "{ns_name}/{}",
+                pod.meta.name
+            )));
+        }
         let key = endpoint_key(&ns_name, &pod.meta.name, EndpointKind::Pod);
         let mut change = PodChange::default();
         let mut e = Endpoint::of_pod(pod, ns, None);

@@ -24,6 +24,9 @@ pub struct Meta {
     pub namespace: Option<String>,
     pub labels: Option<BTreeMap<String, String>>,
     pub annotations: Option<BTreeMap<String, String>>,
+    /// Read leniently (see `decode::controller`): the model only takes the controller's
+    /// kind and name from it, and a malformed entry is no reason to refuse the object.
+    pub owner_references: Option<serde_yaml::Value>,
     /// Set when the object around this metadata had a field of the wrong type; the
     /// object's conversion reports it first (the metadata reaches every conversion,
     /// whatever the kind, which is why it travels here).

@@ -26,6 +26,29 @@ pub struct Doc {
     pub value: Value,
     pub line: usize,
     pub item_lines: Vec<usize>,
+    /// The lines of the fields a policy finding points at, by path as [`node_lines`]
+    /// writes it (`spec.ingress[0].from[1].podSelector`, `items[2].spec.policyTypes`):
+    /// recorded while parsing, so that they cost no second reading of the text. A
+    /// mapping's value is at its key's line; fields under a merge key are not recorded.
+    pub field_lines: HashMap<String, usize>,
+}
+
+/// Fields whose lines [`Doc::field_lines`] records (with the items of those that are
+/// lists): the selectors, peers, ports, CIDRs and rules of a NetworkPolicy.
+fn is_policy_field(key: &str) -> bool {
+    matches!(
+        key,
+        "podSelector"
+            | "namespaceSelector"
+            | "policyTypes"
+            | "cidr"
+            | "except"
+            | "ingress"
+            | "egress"
+            | "from"
+            | "to"
+            | "ports"
+    )
 }
 
 /// A document that kubectl could not send, at a 1-based line of the stream.
@@ -81,6 +104,7 @@ struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Anchored>,
     item_lines: Vec<usize>,
+    field_lines: HashMap<String, usize>,
     work: usize,
     budget: usize,
 }
@@ -187,6 +211,15 @@ impl Builder {
         Ok(None)
     }
 
+    /// Is the next node a value (of a map's key, or a list's item), not a key?
+    fn expects_value(&self) -> bool {
+        match self.stack.last() {
+            Some(Frame::Map { key, .. }) => key.is_some(),
+            Some(Frame::Seq { .. }) => true,
+            None => false,
+        }
+    }
+
     fn remember(&mut self, anchor: usize, n: &Node) {
         if anchor == 0 {
             return;
@@ -205,6 +238,75 @@ impl Builder {
                 size: n.size,
             },
         );
+    }
+
+    /// The key a map frame waits to give a value to, when it is a plain JSON key.
+    fn key_of(frame: &Frame) -> Option<&str> {
+        match frame {
+            Frame::Map {
+                key:
+                    Some(Node {
+                        kind: Kind::Scalar(Ok(k)),
+                        ..
+                    }),
+                ..
+            } => Some(k),
+            _ => None,
+        }
+    }
+
+    /// A value starts on `line`: when it is one of the policy fields (or an item of
+    /// one that is a list), its path and line are recorded. The path is built only
+    /// then, from the keys and indexes of the open collections.
+    fn value_starts(&mut self, line: usize) {
+        let n = self.stack.len();
+        let (record_line, ok) = match self.stack.last() {
+            Some(top @ Frame::Map { key: Some(k), .. }) => {
+                let wanted = Self::key_of(top).is_some_and(|name| {
+                    // `ports` of a container is not a rule's.
+                    is_policy_field(name) && (name != "ports" || self.in_rule(n - 1))
+                });
+                (k.line, wanted)
+            }
+            Some(Frame::Seq { .. }) if n >= 2 => {
+                let parent = &self.stack[n - 2];
+                let wanted = Self::key_of(parent).is_some_and(|name| {
+                    matches!(name, "ingress" | "egress" | "from" | "to" | "except")
+                        || (name == "ports" && self.in_rule(n - 2))
+                });
+                (line, wanted)
+            }
+            _ => (line, false),
+        };
+        if !ok {
+            return;
+        }
+        let mut path = String::new();
+        for frame in &self.stack {
+            match frame {
+                Frame::Map { .. } => {
+                    let Some(k) = Self::key_of(frame) else {
+                        return;
+                    };
+                    if !path.is_empty() {
+                        path.push('.');
+                    }
+                    path.push_str(k);
+                }
+                Frame::Seq { items, .. } => {
+                    use std::fmt::Write;
+                    let _ = write!(path, "[{}]", items.len());
+                }
+            }
+        }
+        self.field_lines.entry(path).or_insert(record_line);
+    }
+
+    /// Is the map frame at `i` a rule (an item of an `ingress` or `egress` list)?
+    fn in_rule(&self, i: usize) -> bool {
+        i >= 2
+            && matches!(self.stack[i - 1], Frame::Seq { .. })
+            && Self::key_of(&self.stack[i - 2]).is_some_and(|k| k == "ingress" || k == "egress")
     }
 
     fn push(&mut self, frame: Frame, line: usize) -> Result<(), YamlError> {
@@ -326,6 +428,7 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
         stack: Vec::new(),
         anchors: HashMap::new(),
         item_lines: Vec::new(),
+        field_lines: HashMap::new(),
         work: 0,
         budget: 10_000 + 10 * text.len(),
     };
@@ -346,6 +449,9 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
                 Some(node(Value::Null, first_line, Kind::Collection))
             }
             Event::Alias(id) => {
+                if b.expects_value() {
+                    b.value_starts(line);
+                }
                 let Some(a) = b.anchors.get(&id) else {
                     return Err(b.err(line, "unknown anchor"));
                 };
@@ -371,11 +477,17 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
                 b.add(n)?
             }
             Event::Scalar(text, style, anchor, tag) => {
+                if b.expects_value() {
+                    b.value_starts(line);
+                }
                 let n = b.scalar(text, style, tag, line)?;
                 b.remember(anchor, &n);
                 b.add(n)?
             }
             Event::SequenceStart(anchor, _) => {
+                if b.expects_value() {
+                    b.value_starts(line);
+                }
                 let frame = Frame::Seq {
                     items: Vec::new(),
                     lines: Vec::new(),
@@ -387,6 +499,9 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
                 None
             }
             Event::MappingStart(anchor, _) => {
+                if b.expects_value() {
+                    b.value_starts(line);
+                }
                 let frame = Frame::Map {
                     map: Mapping::new(),
                     key: None,
@@ -407,6 +522,7 @@ pub fn parse_document(text: &str, first_line: usize) -> Result<Doc, YamlError> {
                 value: root.value,
                 line: root.line,
                 item_lines: std::mem::take(&mut b.item_lines),
+                field_lines: std::mem::take(&mut b.field_lines),
             });
         }
     }

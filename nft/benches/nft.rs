@@ -285,6 +285,7 @@ fn pod_events(text: &str, runs: usize) {
                 .unwrap()],
             host_addrs: e.host_addrs.clone(),
             terminated: false,
+            controller: None,
         };
         let t = Instant::now();
         let change = model.upsert_pod(pod).expect("patchable");

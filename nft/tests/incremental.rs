@@ -161,6 +161,7 @@ impl World {
                 addrs: Vec::new(),
                 host_addrs: Vec::new(),
                 terminated: false,
+                controller: None,
             });
             pod.meta.name = format!("new-{}", self.next);
             pod.meta.namespace = self.rng.pick(&self.namespaces).clone();
@@ -173,7 +174,7 @@ impl World {
             pod.node = Some(self.rng.pick(&self.nodes).clone());
             pod.host_network = false;
             pod.terminated = false;
-            return Event::Upsert(pod);
+            return Event::Upsert(Box::new(pod));
         }
         let key = self.rng.pick(&keys).clone();
         let mut pod = self.pods[&key].clone();
@@ -214,14 +215,16 @@ impl World {
             }
             _ => pod.terminated = true,
         }
-        Event::Upsert(pod)
+        Event::Upsert(Box::new(pod))
     }
 
     fn record(&mut self, e: &Event) {
         match e {
             Event::Upsert(p) => {
-                self.pods
-                    .insert((p.meta.namespace.clone(), p.meta.name.clone()), p.clone());
+                self.pods.insert(
+                    (p.meta.namespace.clone(), p.meta.name.clone()),
+                    (**p).clone(),
+                );
             }
             Event::Delete(ns, name) => {
                 self.pods.remove(&(ns.clone(), name.clone()));
@@ -231,13 +234,14 @@ impl World {
 }
 
 enum Event {
-    Upsert(Pod),
+    // Boxed: a pod is much larger than a deletion.
+    Upsert(Box<Pod>),
     Delete(String, String),
 }
 
 fn patch(m: &mut Model, e: &Event) -> Result<PodChange, Unpatchable> {
     match e {
-        Event::Upsert(p) => m.upsert_pod(p.clone()),
+        Event::Upsert(p) => m.upsert_pod((**p).clone()),
         Event::Delete(ns, name) => m.remove_pod(ns, name),
     }
 }
@@ -409,6 +413,7 @@ fn pods_of_namespaces_with_workloads_or_unknown_namespaces_need_a_recompile() {
         addrs: vec!["10.0.0.9".parse().unwrap()],
         host_addrs: vec![],
         terminated: false,
+        controller: None,
     };
     assert_eq!(
         m.upsert_pod(pod("a")),

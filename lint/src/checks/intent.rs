@@ -2,6 +2,7 @@
 
 use crate::context::Context;
 use crate::finding::{Finding, Subject};
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::{Direction, Policy};
 use netfence_model::PolicyId;
 
@@ -70,31 +71,37 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         } else {
             named.into_iter().map(|d| (d, true)).collect()
         };
-        let subject = Subject::Policy(PolicyId(pi as u32));
+        let id = PolicyId(pi as u32);
         for (d, explicit) in scope {
             let message = if explicit && !p.affects(d) {
-                Some(format!(
+                Some((Some(PolicyField::PolicyTypes), format!(
                     "its name says {}, but {d} is not in its effective policyTypes: it {} no {d} at all",
                     if deny { "deny" } else { "allow all" },
                     if deny { "denies" } else { "allows" },
-                ))
+                )))
             } else if deny {
                 allow_all_rule(p, d).map(|i| {
-                    format!("its name says deny, but its rule {d}[{i}] (no peers, no ports) allows all {d}")
+                    (Some(PolicyField::Rule(d, i)), format!("its name says deny, but its rule {d}[{i}] (no peers, no ports) allows all {d}"))
                 })
             } else if allow_all_rule(p, d).is_none() {
                 let n = p.rules(d).len();
-                Some(if n == 0 {
-                    format!("its name says allow all, but it has no {d} rule: it isolates the selected pods and allows no {d}")
-                } else {
-                    format!("its name says allow all, but none of its {n} {d} rule(s) is `{{}}`: it allows only what they list")
-                })
+                // About the policy as a whole: at its own line.
+                Some((
+                    None,
+                    if n == 0 {
+                        format!("its name says allow all, but it has no {d} rule: it isolates the selected pods and allows no {d}")
+                    } else {
+                        format!("its name says allow all, but none of its {n} {d} rule(s) is `{{}}`: it allows only what they list")
+                    },
+                ))
             } else {
                 None
             };
-            if let Some(m) = message {
-                let id = if deny { "NF205" } else { "NF206" };
-                out.push(ctx.finding(id, subject, m));
+            let check = if deny { "NF205" } else { "NF206" };
+            match message {
+                Some((Some(field), m)) => out.push(ctx.finding_at(check, id, field, m)),
+                Some((None, m)) => out.push(ctx.finding(check, Subject::Policy(id), m)),
+                None => {}
             }
         }
     }

@@ -2,10 +2,11 @@
 //! entries, NF405 an except that another rule or policy allows again.
 
 use crate::context::{rule_path, Context, RuleRef};
-use crate::finding::{Finding, Subject};
+use crate::finding::Finding;
 use ipnet::IpNet;
 use netfence_model::addr::Family;
 use netfence_model::compile::{block_admits_endpoint, PeerMatch};
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::{Peer, PortSpec};
 use netfence_model::{AddrSet, Allow, EndpointSet, IpBlock, PeerRef, PortSet};
 use std::collections::HashSet;
@@ -65,7 +66,8 @@ fn covers_pods(
     } else {
         return;
     };
-    out.push(ctx.finding("NF401", Subject::Policy(r.policy), message));
+    let field = PolicyField::Cidr(r.direction, r.index, i);
+    out.push(ctx.finding_at("NF401", r.policy, field, message));
 }
 
 fn covers_services(
@@ -91,9 +93,10 @@ fn covers_services(
     } else {
         format!("the ClusterIPs of Service(s) {}", hit.join(", "))
     };
-    out.push(ctx.finding(
+    out.push(ctx.finding_at(
         "NF402",
-        Subject::Policy(r.policy),
+        r.policy,
+        PolicyField::Cidr(r.direction, r.index, i),
         format!(
             "{}: ipBlock {block} covers {which}; policies see pod addresses after Service translation, so this never matches Service traffic",
             rule_path(r.direction, r.index, Some(i))
@@ -109,11 +112,13 @@ fn except_overlaps(
     out: &mut Vec<Finding>,
 ) {
     for (a, x) in block.except.iter().enumerate() {
-        for y in &block.except[a + 1..] {
+        for (b, y) in block.except.iter().enumerate().skip(a + 1) {
             if x.contains(y) || y.contains(x) {
-                out.push(ctx.finding(
+                // At the later entry: the one that repeats the earlier.
+                out.push(ctx.finding_at(
                     "NF404",
-                    Subject::Policy(r.policy),
+                    r.policy,
+                    PolicyField::Except(r.direction, r.index, i, b),
                     format!(
                         "{}: except entries {x} and {y} of ipBlock {} overlap",
                         rule_path(r.direction, r.index, Some(i)),
@@ -176,7 +181,7 @@ fn except_allowed_again(
         .iter()
         .filter(|u| u.direction == r.direction && u.policies.contains(&r.policy))
         .collect();
-    for ex in &block.except {
+    for (k, ex) in block.except.iter().enumerate() {
         let mut seen = HashSet::new();
         let mut others = Vec::new();
         'unions: for u in &unions {
@@ -195,9 +200,10 @@ fn except_allowed_again(
             }
         }
         if !others.is_empty() {
-            out.push(ctx.finding(
+            out.push(ctx.finding_at(
                 "NF405",
-                Subject::Policy(r.policy),
+                r.policy,
+                PolicyField::Except(r.direction, r.index, i, k),
                 format!(
                     "{}: except {ex} of ipBlock {} is allowed again by {}: except is not a deny",
                     rule_path(r.direction, r.index, Some(i)),

@@ -2,7 +2,8 @@
 //! "two peers with one selector each" (OR).
 
 use crate::context::{rule_path, Context, RuleRef};
-use crate::finding::{Finding, Subject};
+use crate::finding::Finding;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::Peer;
 use netfence_model::{EndpointSet, LabelSelector};
 
@@ -80,13 +81,22 @@ pub fn and_meant_or(ctx: &Context<'_>, r: &RuleRef<'_>, i: usize) -> Option<Stri
     ))
 }
 
+/// `N pod(s): a, b, c`, or `no pod`.
+fn pods_shown(ctx: &Context<'_>, set: &EndpointSet) -> String {
+    match set.count() {
+        0 => "no pod".into(),
+        n => format!("{n} pod(s): {}", ctx.sample(set, 3)),
+    }
+}
+
 pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let cluster = &ctx.model.cluster;
     for r in ctx.rules() {
         let peers = &r.rule.peers;
         for i in 0..peers.len() {
             if let Some(msg) = and_meant_or(ctx, &r, i) {
-                out.push(ctx.finding("NF204", Subject::Policy(r.policy), msg));
+                let field = PolicyField::Peer(r.direction, r.index, i);
+                out.push(ctx.finding_at("NF204", r.policy, field, msg));
             }
             if i + 1 >= peers.len() {
                 continue;
@@ -128,22 +138,28 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let one = format!(
                 "as one peer (no '-' before the second selector) they would admit only the pods matching {pod} in the namespaces matching {ns}"
             );
+            // The shape is the finding: the input's pods may happen to make both readings
+            // admit the same pods today, and the next pod deployed would not.
             let message = if ctx.has_endpoints() {
                 let (mut written, own_pods) = or_parts(ctx, &r, ns, pod);
                 written.union_with(&own_pods);
                 let merged = and_set(ctx, ns, pod);
-                if written == merged {
-                    continue;
-                }
+                let same = if written == merged {
+                    format!("; on this input both readings admit the same pods, but they differ as soon as a pod not matching {pod} runs in those namespaces, or one matching {pod} runs in namespace {own_ns}")
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{head} ({} pod(s)); {one} ({} pod(s))",
-                    written.count(),
-                    merged.count()
+                    "{head} ({}); {one} ({}){same}",
+                    pods_shown(ctx, &written),
+                    pods_shown(ctx, &merged),
                 )
             } else {
                 format!("{head}; {one}")
             };
-            out.push(ctx.finding("NF203", Subject::Policy(r.policy), message));
+            // At the second peer: its '-' is the one to remove.
+            let field = PolicyField::Peer(r.direction, r.index, i + 1);
+            out.push(ctx.finding_at("NF203", r.policy, field, message));
         }
     }
 }

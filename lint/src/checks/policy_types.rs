@@ -1,7 +1,8 @@
 //! NF201 and NF202: rules of a direction that the explicit policyTypes leaves out.
 
 use crate::context::Context;
-use crate::finding::{Finding, Subject};
+use crate::finding::Finding;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::Direction;
 use netfence_model::PolicyId;
 
@@ -22,9 +23,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             (Direction::Ingress, &p.ingress_rules, "NF202"),
         ] {
             if !rules.is_empty() && !p.affects(d) {
-                out.push(ctx.finding(
+                out.push(ctx.finding_at(
                     id,
-                    Subject::Policy(PolicyId(pi as u32)),
+                    PolicyId(pi as u32),
+                    PolicyField::PolicyTypes,
                     format!(
                         "has {} {d} rule(s) but policyTypes is [{}]: they are ignored, and {d} is not isolated by this policy",
                         rules.len(),

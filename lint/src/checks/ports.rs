@@ -2,7 +2,8 @@
 //! NF303 named port resolving differently across destinations.
 
 use crate::context::{rule_path, Context};
-use crate::finding::{Finding, Subject};
+use crate::finding::Finding;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::PortSpec;
 use netfence_model::EndpointSet;
 use std::collections::BTreeMap;
@@ -48,7 +49,8 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             netfence_model::objects::Direction::Ingress => "selected",
             netfence_model::objects::Direction::Egress => "destination",
         };
-        for spec in &r.rule.ports {
+        for (k, spec) in r.rule.ports.iter().enumerate() {
+            let field = PolicyField::Port(r.direction, r.index, k);
             match spec {
                 PortSpec::Named { protocol, name } => {
                     let (numbers, other_proto, pods) = named(ctx, &dests, name, *protocol);
@@ -61,9 +63,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         String::new()
                     };
                     if numbers.is_empty() {
-                        out.push(ctx.finding(
+                        out.push(ctx.finding_at(
                             "NF301",
-                            Subject::Policy(r.policy),
+                            r.policy,
+                            field,
                             format!(
                                 "{path}: port {name}/{protocol} matches nothing: none of the {pods} {whose} pod(s) ({}) defines a {protocol} container port named {name}{other}",
                                 ctx.sample(&dests, 3)
@@ -75,9 +78,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                             .map(|(p, n)| format!("{p} on {n} pod(s)"))
                             .collect();
                         let unresolved = pods - numbers.values().sum::<usize>();
-                        out.push(ctx.finding(
+                        out.push(ctx.finding_at(
                             "NF303",
-                            Subject::Policy(r.policy),
+                            r.policy,
+                            field,
                             format!(
                                 "{path}: port {name}/{protocol} resolves to {}{}{other}",
                                 parts.join(", "),
@@ -112,9 +116,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         }
                     }
                     if declaring > 0 && !hit {
-                        out.push(ctx.finding(
+                        out.push(ctx.finding_at(
                             "NF302",
-                            Subject::Policy(r.policy),
+                            r.policy,
+                            field,
                             format!(
                                 "{path}: port {spec} is declared by none of the {} {whose} pod(s) ({})",
                                 dests.count(),

@@ -4,6 +4,7 @@
 use crate::context::{is_subset, rule_path, Context};
 use crate::finding::{Finding, Subject};
 use netfence_model::compile::PeerMatch;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::{Direction, Peer, PortSpec};
 use netfence_model::{AddrSet, EndpointSet, PolicyId, PortSet, Protocol};
 use std::collections::{BTreeSet, HashSet};
@@ -162,7 +163,8 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     ctx.policy_key(big.policy)
                 )
             };
-            out.push(ctx.finding("NF601", Subject::Policy(small.policy), message));
+            let field = PolicyField::Rule(small.direction, small.rule);
+            out.push(ctx.finding_at("NF601", small.policy, field, message));
         }
     }
 }

@@ -3,7 +3,8 @@
 
 use super::peer_shape;
 use crate::context::{rule_path, Context};
-use crate::finding::{Finding, Subject};
+use crate::finding::Finding;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::Peer;
 use netfence_model::{LabelSelector, PolicyId};
 
@@ -51,7 +52,12 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 p.pod_selector, p.meta.namespace
             )
         };
-        out.push(ctx.finding("NF101", Subject::Policy(PolicyId(pi as u32)), message));
+        out.push(ctx.finding_at(
+            "NF101",
+            PolicyId(pi as u32),
+            PolicyField::PodSelector,
+            message,
+        ));
     }
 
     let declared_namespaces = cluster
@@ -78,9 +84,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             if let Some(sel) = namespace {
                 if scope.is_empty() {
                     if declared_namespaces && !names_namespaces_only(sel) {
-                        out.push(ctx.finding(
+                        out.push(ctx.finding_at(
                             "NF102",
-                            Subject::Policy(r.policy),
+                            r.policy,
+                            PolicyField::PeerNamespaceSelector(r.direction, r.index, i),
                             format!(
                                 "{path}: namespaceSelector {sel} matches none of the {} namespace(s) of the input",
                                 cluster.namespaces.len()
@@ -108,9 +115,15 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             } else {
                 String::new()
             };
-            let what = match pod {
-                Some(sel) => format!("podSelector {sel}"),
-                None => "the peer".to_string(),
+            let (what, field) = match pod {
+                Some(sel) => (
+                    format!("podSelector {sel}"),
+                    PolicyField::PeerPodSelector(r.direction, r.index, i),
+                ),
+                None => (
+                    "the peer".to_string(),
+                    PolicyField::PeerNamespaceSelector(r.direction, r.index, i),
+                ),
             };
             let hint = if namespace.is_none() {
                 format!(
@@ -120,9 +133,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             } else {
                 String::new()
             };
-            out.push(ctx.finding(
+            out.push(ctx.finding_at(
                 "NF103",
-                Subject::Policy(r.policy),
+                r.policy,
+                field,
                 format!(
                     "{path}: {what} matches no pod or workload in namespace(s) {}{more}{hint}",
                     names.join(", ")

@@ -4,6 +4,7 @@
 use crate::context::{rule_path, Context};
 use crate::finding::{Finding, Subject};
 use netfence_model::compile::resolve_ports;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::{Direction, Peer, PortSpec, ServicePort};
 use netfence_model::ports::PortRef;
 use netfence_model::{Endpoint, EndpointSet, PolicyId};
@@ -120,9 +121,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 if let PortRef::Name(name) = &sp.target {
                     t.push(format!("named {name}"));
                 }
-                out.push(ctx.finding(
+                out.push(ctx.finding_at(
                     "NF305",
-                    Subject::Policy(r.policy),
+                    r.policy,
+                    PolicyField::Rule(r.direction, r.index),
                     format!(
                         "{}: allows {}/{}, the port of Service {}/{}, towards its backends, which listen on targetPort {}: policies see target ports, so this does not allow the Service's traffic",
                         rule_path(r.direction, r.index, None),

@@ -2,7 +2,8 @@
 //! `namespaceSelector: {}` with a podSelector, which any tenant can satisfy.
 
 use crate::context::{rule_path, Context};
-use crate::finding::{Finding, Subject};
+use crate::finding::Finding;
+use netfence_model::field_lines::PolicyField;
 use netfence_model::objects::{Direction, Peer};
 use std::collections::BTreeSet;
 
@@ -21,9 +22,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let path = rule_path(r.direction, r.index, Some(i));
             if ns.is_empty() {
                 if let Some(pod) = pod.as_ref().filter(|p| !p.is_empty()) {
-                    out.push(ctx.finding(
+                    out.push(ctx.finding_at(
                         "NF502",
-                        Subject::Policy(r.policy),
+                        r.policy,
+                        PolicyField::PeerNamespaceSelector(r.direction, r.index, i),
                         format!(
                             "{path}: namespaceSelector {{}} with podSelector {pod} admits pods labelled {pod} in every namespace: anyone who can create a pod anywhere can get in"
                         ),
@@ -39,9 +41,10 @@ pub fn run(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 .filter(|k| *k != NAME_LABEL)
                 .collect();
             if !keys.is_empty() {
-                out.push(ctx.finding(
+                out.push(ctx.finding_at(
                     "NF501",
-                    Subject::Policy(r.policy),
+                    r.policy,
+                    PolicyField::PeerNamespaceSelector(r.direction, r.index, i),
                     format!(
                         "{path}: namespaceSelector {ns} trusts namespace label(s) {}: whoever can label a namespace gets in; {NAME_LABEL} cannot be claimed",
                         keys.into_iter().collect::<Vec<_>>().join(", ")
