@@ -11,7 +11,9 @@ use std::collections::BTreeMap;
 /// Past this many pod events in one batch, recompiling is cheaper than patching.
 const MAX_PATCHES: usize = 300;
 
-/// A pod event, as the model patches it.
+/// A pod event, as the model patches it. Events are moved once from the watch into the
+/// patch queue (at most `MAX_PATCHES`), so the pod stays inline rather than boxed.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum PodEvent {
     Upsert(Pod),
