@@ -199,7 +199,7 @@ fn kubectl_completes_through_the_completion_script() {
     );
     // Global flags are offered to every command.
     let (values, _) = complete(&dir, &["lint", "--k"]);
-    assert_eq!(values, ["--keep-going", "--kubeconfig"]);
+    assert_eq!(values, ["--kustomize", "--keep-going", "--kubeconfig"]);
     // The kubeconfig's names (HOME is the plugin directory: its .kube/config).
     std::fs::create_dir_all(dir.join(".kube")).unwrap();
     std::fs::write(
