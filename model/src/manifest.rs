@@ -215,7 +215,12 @@ fn parse_chunk(ctx: &Ctx<'_>, chunk: &docsplit::Chunk<'_>) -> (ParsedManifest, b
         first_line: chunk.first_line,
         // An object's line is where its mapping starts (its first key), not the first
         // line of its document: comments and blank lines above it are not the object.
-        from: doc.line.saturating_sub(chunk.first_line),
+        // The parser may mark a root scalar ending the text on the line after it: the
+        // object's line stays inside its chunk.
+        from: doc
+            .line
+            .saturating_sub(chunk.first_line)
+            .min(lines.len().saturating_sub(1)),
         to: lines.len(),
         path: "",
         nodes: &nodes,
