@@ -20,7 +20,6 @@ use netfence_model::tier_sets::ProbedPort;
 use netfence_model::tiers::TierStackId;
 use netfence_model::{EndpointId, EndpointSet, Model, Protocol, UnionId};
 use np_sets::NpSets;
-use std::collections::HashMap;
 pub use transpose::transpose;
 use transpose::transpose_rows;
 
@@ -46,14 +45,35 @@ pub struct Matrix {
 }
 
 impl Matrix {
+    /// Columns are independent, so they are computed on the machine's cores, each
+    /// thread a run of neighbouring columns, joined back in order.
     pub fn compute(model: &Model, ports: &[MatrixPort]) -> Matrix {
         let families = model.families_in_use();
+        let addrs = AddrIndex::new(&model.cluster);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let column = |p: &MatrixPort| compute_port(model, p, &families, &addrs);
+        let allowed: Vec<Vec<EndpointSet>> = if threads < 2 || ports.len() < 2 {
+            ports.iter().map(column).collect()
+        } else {
+            let run = ports.len().div_ceil(threads);
+            std::thread::scope(|scope| {
+                let workers: Vec<_> = ports
+                    .chunks(run)
+                    .map(|chunk| {
+                        let column = &column;
+                        scope.spawn(move || chunk.iter().map(column).collect::<Vec<_>>())
+                    })
+                    .collect();
+                workers
+                    .into_iter()
+                    // A panic in a worker is a bug in the model: carry it to the caller.
+                    .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                    .collect()
+            })
+        };
         Matrix {
             ports: ports.to_vec(),
-            allowed: ports
-                .iter()
-                .map(|p| compute_port(model, p, &families))
-                .collect(),
+            allowed,
         }
     }
 
@@ -107,7 +127,7 @@ fn ingress_rows<'m>(
     sets: &mut DecisionSets<'m>,
 ) -> (Vec<EndpointSet>, Vec<usize>) {
     let mut rows = Vec::new();
-    let mut ids: HashMap<IngressKey<'m>, usize> = HashMap::new();
+    let mut ids: foldhash::HashMap<IngressKey<'m>, usize> = foldhash::HashMap::default();
     let mut row_of = Vec::with_capacity(model.cluster.endpoints.len());
     for d in &model.cluster.endpoints {
         let d_id = d.id;
@@ -140,18 +160,22 @@ fn ingress_rows<'m>(
     (rows, row_of)
 }
 
-fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<EndpointSet> {
+fn compute_port(
+    model: &Model,
+    port: &MatrixPort,
+    families: &[Family],
+    addrs: &AddrIndex,
+) -> Vec<EndpointSet> {
     let cluster = &model.cluster;
     let n = cluster.endpoints.len();
-    let addrs = AddrIndex::new(cluster);
     let probe = ProbedPort {
         protocol: port.protocol,
         port: port.port.clone(),
     };
     let mut result = vec![EndpointSet::empty(n); n];
     for &family in families {
-        let mut np = NpSets::new(model, port, family, &addrs);
-        let mut sets = DecisionSets::new(model, family, probe.clone(), &addrs);
+        let mut np = NpSets::new(model, port, family, addrs);
+        let mut sets = DecisionSets::new(model, family, probe.clone(), addrs);
         let defined = np.column_defined();
         let mut fam = EndpointSet::empty(n);
         for e in &cluster.endpoints {
@@ -165,7 +189,7 @@ fn compute_port(model: &Model, port: &MatrixPort, families: &[Family]) -> Vec<En
             transpose_rows(&refs, n)
         };
         // Egress: destinations each source may send to, shared per key.
-        let mut egress: HashMap<EgressKey, EndpointSet> = HashMap::new();
+        let mut egress: foldhash::HashMap<EgressKey, EndpointSet> = foldhash::HashMap::default();
         for s in &cluster.endpoints {
             let si = s.id.index();
             if !fam.contains(si) {

@@ -9,10 +9,10 @@ use crate::field_lines::PolicyLines;
 use crate::lines::LineIndex;
 use crate::objects::{FieldError, Object, WorkloadKind};
 use crate::raw;
+use crate::raw::LocatedDoc;
 use crate::stand_in::CustomResource;
 use crate::tier::TierKind;
 use crate::yaml11;
-use serde::de::DeserializeOwned;
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -421,17 +421,8 @@ fn decode_value(
         });
         return;
     }
-    let header: raw::Header = match serde_yaml::from_value(value.clone()) {
-        Ok(h) => h,
-        Err(e) => {
-            out.errors.push(ManifestError {
-                location: ctx.source(line),
-                object: None,
-                message: format!("malformed object: {}", strip_location(&e.to_string())),
-            });
-            return;
-        }
-    };
+    // A type error in the header is reported by the object's own decoding.
+    let header = raw::Header::from_value(&value);
     let Some(kind) = header.kind.clone().filter(|k| !k.is_empty()) else {
         out.errors.push(ManifestError {
             location: ctx.source(line),
@@ -567,12 +558,9 @@ fn decode_value(
     }
 }
 
-fn typed<T: DeserializeOwned>(value: serde_yaml::Value) -> Result<T, FieldError> {
-    serde_yaml::from_value(value).map_err(|e| FieldError {
-        path: String::new(),
-        message: strip_location(&e.to_string()),
-        needle: None,
-    })
+/// The typed document of `value`; a type error is carried in its metadata.
+fn typed<T: LocatedDoc>(value: &serde_yaml::Value) -> T {
+    T::from_value(value)
 }
 
 fn decode_kind(
@@ -583,19 +571,19 @@ fn decode_kind(
 ) -> Result<Option<Object>, FieldError> {
     Ok(Some(match kind {
         "Namespace" => {
-            let d: raw::NamespaceDoc = typed(value)?;
+            let d: raw::NamespaceDoc = typed(&value);
             Object::Namespace(decode::namespace(d.metadata, source)?)
         }
-        "Pod" => Object::Pod(decode::pod(typed(value)?, default_ns, source)?),
-        "Service" => Object::Service(decode::service(typed(value)?, default_ns, source)?),
-        "NetworkPolicy" => Object::Policy(decode::policy(typed(value)?, default_ns, source)?),
-        "Node" => Object::Node(decode_tier::node(typed(value)?, source)?),
+        "Pod" => Object::Pod(decode::pod(typed(&value), default_ns, source)?),
+        "Service" => Object::Service(decode::service(typed(&value), default_ns, source)?),
+        "NetworkPolicy" => Object::Policy(decode::policy(typed(&value), default_ns, source)?),
+        "Node" => Object::Node(decode_tier::node(typed(&value), source)?),
         "ClusterNetworkPolicy" | "AdminNetworkPolicy" | "BaselineAdminNetworkPolicy" => {
             let kind = tier_kind(kind).expect("a tier kind");
-            Object::TierPolicy(decode_tier::tier_policy(kind, typed(value)?, source)?)
+            Object::TierPolicy(decode_tier::tier_policy(kind, typed(&value), source)?)
         }
         "CronJob" => {
-            let d: raw::CronJobDoc = typed(value)?;
+            let d: raw::CronJobDoc = typed(&value);
             let spec = d.spec.and_then(|s| s.job_template).and_then(|j| j.spec);
             Object::Workload(decode::workload(
                 WorkloadKind::CronJob,
@@ -608,7 +596,7 @@ fn decode_kind(
         }
         other => match WorkloadKind::from_kind(other) {
             Some(wk) => {
-                let d: raw::WorkloadDoc = typed(value)?;
+                let d: raw::WorkloadDoc = typed(&value);
                 Object::Workload(decode::workload(
                     wk, d.metadata, d.spec, "spec", default_ns, source,
                 )?)

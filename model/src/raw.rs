@@ -63,19 +63,17 @@ fn scalar_at(v: &serde_yaml::Value, path: &serde_path_to_error::Path) -> Option<
 }
 
 /// Decodes a whole object with `de` (the derived decoding), keeping the path of a type
-/// error: on failure the object is empty and its metadata carries the error.
-pub(crate) fn decode_doc<T: Default>(
-    value: serde_yaml::Value,
+/// error: on failure the object is empty and its metadata carries the error. Reads the
+/// value in place: documents are large and this runs for every object.
+pub(crate) fn decode_doc<'v, T: Default>(
+    value: &'v serde_yaml::Value,
     de: impl FnOnce(
-        serde_path_to_error::Deserializer<'_, '_, serde_yaml::Value>,
+        serde_path_to_error::Deserializer<'_, '_, &'v serde_yaml::Value>,
     ) -> Result<T, serde_yaml::Error>,
     meta: fn(&mut T) -> &mut Meta,
 ) -> T {
     let mut track = serde_path_to_error::Track::new();
-    let result = de(serde_path_to_error::Deserializer::new(
-        value.clone(),
-        &mut track,
-    ));
+    let result = de(serde_path_to_error::Deserializer::new(value, &mut track));
     match result {
         Ok(doc) => doc,
         Err(e) => {
@@ -84,11 +82,17 @@ pub(crate) fn decode_doc<T: Default>(
             meta(&mut doc).type_error = Some(TypeError {
                 path: path.to_string(),
                 message: e.to_string(),
-                found: scalar_at(&value, &path),
+                found: scalar_at(value, &path),
             });
             doc
         }
     }
+}
+
+/// A document type decoded through [`decode_doc`]: a type error is kept in its
+/// metadata, so decoding never fails.
+pub(crate) trait LocatedDoc: Sized {
+    fn from_value(value: &serde_yaml::Value) -> Self;
 }
 
 /// The object documents decode through [`decode_doc`] (their derived decoding is the
@@ -96,14 +100,16 @@ pub(crate) fn decode_doc<T: Default>(
 /// type needs a `metadata: Meta` field.
 macro_rules! located_docs {
     ($($t:ty),*) => {$(
+        impl $crate::raw::LocatedDoc for $t {
+            fn from_value(value: &serde_yaml::Value) -> Self {
+                $crate::raw::decode_doc(value, |de| <$t>::deserialize(de), |doc| &mut doc.metadata)
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $t {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
                 let value = <serde_yaml::Value as serde::Deserialize>::deserialize(d)?;
-                Ok($crate::raw::decode_doc(
-                    value,
-                    |de| <$t>::deserialize(de),
-                    |doc| &mut doc.metadata,
-                ))
+                Ok(<$t as $crate::raw::LocatedDoc>::from_value(&value))
             }
         }
     )*};
@@ -134,12 +140,13 @@ pub struct Header {
 
 impl<'de> Deserialize<'de> for Header {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let value = serde_yaml::Value::deserialize(d)?;
-        let mut h = decode_doc(
-            value.clone(),
-            |de| Header::deserialize(de),
-            |h| &mut h.metadata,
-        );
+        Ok(Header::from_value(&serde_yaml::Value::deserialize(d)?))
+    }
+}
+
+impl LocatedDoc for Header {
+    fn from_value(value: &serde_yaml::Value) -> Self {
+        let mut h = decode_doc(value, |de| Header::deserialize(de), |h| &mut h.metadata);
         if h.metadata.type_error.is_some() {
             let text = |v: Option<&serde_yaml::Value>| v.and_then(|v| v.as_str()).map(String::from);
             let meta = value.get("metadata");
@@ -148,7 +155,7 @@ impl<'de> Deserialize<'de> for Header {
             h.metadata.name = text(meta.and_then(|m| m.get("name")));
             h.metadata.namespace = text(meta.and_then(|m| m.get("namespace")));
         }
-        Ok(h)
+        h
     }
 }
 

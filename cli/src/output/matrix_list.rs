@@ -3,7 +3,7 @@
 //! one edge per pair labelled with the same text). Written row by row; the text of a
 //! port set is made once per distinct set.
 
-use super::matrix_out::{json_str, Group};
+use super::matrix_out::{json_str, push_json_str, Group};
 use netfence_analyzer::matrix::connections::write_ranges;
 use netfence_analyzer::{ConnectionText, Connections};
 use netfence_model::{Model, PortSet, Protocol};
@@ -33,68 +33,207 @@ fn declared(model: &Model, cols: &[Group]) -> Vec<Option<PortSet>> {
 }
 
 /// Calls `f` for every pair of a row group and a column group with some allowed
-/// connection. A group pair's connections are those every member pair (a pod with
-/// itself aside) has; with `listening_only`, cut to the destination's declared ports.
+/// connection, in order. A group pair's connections are those every member pair (a pod
+/// with itself aside) has; with `listening_only`, cut to the destination's declared
+/// ports.
 pub fn for_each_pair(
     model: &Model,
     conns: &Connections,
     rows: &[Group],
     cols: &[Group],
     listening_only: bool,
-    mut f: impl FnMut(&Group, &Group, &Conn) -> io::Result<()>,
+    f: impl FnMut(&Group, &Group, &Conn) -> io::Result<()>,
 ) -> io::Result<()> {
-    let mut cells = RowConns::new(model, conns, cols, listening_only);
-    // Pods whose rows are equal on every class (each other aside) share one computed
-    // line of cells; the cell towards the pod whose line it is is computed apart.
-    let single = rows.iter().chain(cols).all(|g| g.members.len() == 1);
-    let col_of: HashMap<usize, usize> = if single {
-        cols.iter()
-            .enumerate()
-            .map(|(i, g)| (g.members[0].index(), i))
-            .collect()
-    } else {
-        HashMap::new()
+    PairWalk::new(model, conns, rows, cols, listening_only).walk(rows, f)
+}
+
+/// Rows per run of [`write_pairs`]: enough to keep a worker busy, few enough that the
+/// runs in flight stay small (a run of 2,000 columns is about 2 MB of text).
+const RUN_ROWS: usize = 32;
+
+/// Writes `item` for every pair, in the order of [`for_each_pair`]. The rows are cut
+/// in runs that the machine's cores render into buffers, written out in order; at most
+/// two runs per core wait, so the output streams in bounded memory. Returns whether
+/// any pair was written.
+fn write_pairs(
+    out: &mut impl Write,
+    model: &Model,
+    conns: &Connections,
+    rows: &[Group],
+    cols: &[Group],
+    listening_only: bool,
+    item: impl Fn(&mut Vec<u8>, &Group, &Group, &Conn) + Sync,
+) -> io::Result<bool> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pairs = Pairs {
+        model,
+        conns,
+        rows,
+        cols,
+        listening_only,
     };
-    let mut memo: HashMap<u64, Vec<(usize, Line)>> = HashMap::new();
-    for from in rows {
-        let mut patch = None;
-        let line = if single {
-            let s = from.members[0].index();
-            let h = conns.row_hash(s);
-            let seen = memo.entry(h).or_default();
-            match seen
-                .iter()
-                .find(|(rep, _)| conns.same_rows_but_each_other(*rep, s))
-            {
-                Some((rep, line)) => {
-                    if let Some(&ci) = col_of.get(rep) {
-                        patch = Some((ci, cells.cell(s, *rep, ci)));
+    write_pairs_on(cores, out, &pairs, item)
+}
+
+/// What [`write_pairs`] walks.
+struct Pairs<'a> {
+    model: &'a Model,
+    conns: &'a Connections,
+    rows: &'a [Group],
+    cols: &'a [Group],
+    listening_only: bool,
+}
+
+/// [`write_pairs`] on at most `threads` workers.
+fn write_pairs_on(
+    threads: usize,
+    out: &mut impl Write,
+    pairs: &Pairs<'_>,
+    item: impl Fn(&mut Vec<u8>, &Group, &Group, &Conn) + Sync,
+) -> io::Result<bool> {
+    let Pairs {
+        model,
+        conns,
+        rows,
+        cols,
+        listening_only,
+    } = *pairs;
+    let runs = rows.len().div_ceil(RUN_ROWS);
+    let threads = threads.min(runs);
+    if threads < 2 {
+        let mut any = false;
+        let mut buf = Vec::new();
+        for_each_pair(model, conns, rows, cols, listening_only, |from, to, c| {
+            buf.clear();
+            item(&mut buf, from, to, c);
+            any = true;
+            out.write_all(&buf)
+        })?;
+        return Ok(any);
+    }
+    let item = &item;
+    std::thread::scope(|scope| {
+        let inbox: Vec<_> = (0..threads)
+            .map(|t| {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
+                scope.spawn(move || {
+                    let mut walk = PairWalk::new(model, conns, rows, cols, listening_only);
+                    for run in (t..runs).step_by(threads) {
+                        let mut buf = Vec::new();
+                        let lines = &rows[run * RUN_ROWS..((run + 1) * RUN_ROWS).min(rows.len())];
+                        walk.walk(lines, |from, to, c| {
+                            item(&mut buf, from, to, c);
+                            Ok(())
+                        })
+                        .expect("writing to a Vec does not fail");
+                        // The writer has stopped (its output failed): stop too.
+                        if tx.send(buf).is_err() {
+                            return;
+                        }
                     }
-                    line.clone()
-                }
-                None => {
-                    let line = cells.line(from, false);
-                    seen.push((s, line.clone()));
-                    line
-                }
-            }
-        } else {
-            cells.line(from, true)
-        };
-        for (ti, (to, c)) in cols.iter().zip(line.iter()).enumerate() {
-            let c = match &patch {
-                Some((pi, pc)) if *pi == ti => pc,
-                _ => c,
+                });
+                rx
+            })
+            .collect();
+        let mut any = false;
+        for run in 0..runs {
+            // A worker gone early has panicked; the scope carries its panic on.
+            let Ok(buf) = inbox[run % threads].recv() else {
+                break;
             };
-            let Some(c) = c else { continue };
-            // A pod with itself is no pair (kept out of the shared line).
-            if single && to.members == from.members {
-                continue;
-            }
-            f(from, to, c)?;
+            any |= !buf.is_empty();
+            out.write_all(&buf)?;
+        }
+        Ok(any)
+    })
+}
+
+/// The state of a walk over rows: the connections per cell, and the lines already
+/// made for rows that equal others.
+struct PairWalk<'a> {
+    conns: &'a Connections,
+    cols: &'a [Group],
+    cells: RowConns<'a>,
+    /// Every group is one pod: rows equal on every class (each other aside) share one
+    /// line, the cell towards the pod whose line it is computed apart.
+    single: bool,
+    col_of: HashMap<usize, usize>,
+    memo: HashMap<u64, Vec<(usize, Line)>>,
+}
+
+impl<'a> PairWalk<'a> {
+    fn new(
+        model: &Model,
+        conns: &'a Connections,
+        rows: &[Group],
+        cols: &'a [Group],
+        listening_only: bool,
+    ) -> Self {
+        let single = rows.iter().chain(cols).all(|g| g.members.len() == 1);
+        let col_of = if single {
+            cols.iter()
+                .enumerate()
+                .map(|(i, g)| (g.members[0].index(), i))
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        PairWalk {
+            conns,
+            cols,
+            cells: RowConns::new(model, conns, cols, listening_only),
+            single,
+            col_of,
+            memo: HashMap::new(),
         }
     }
-    Ok(())
+
+    fn walk(
+        &mut self,
+        rows: &[Group],
+        mut f: impl FnMut(&Group, &Group, &Conn) -> io::Result<()>,
+    ) -> io::Result<()> {
+        let (conns, cols, single) = (self.conns, self.cols, self.single);
+        for from in rows {
+            let mut patch = None;
+            let line = if single {
+                let s = from.members[0].index();
+                let h = conns.row_hash(s);
+                let seen = self.memo.entry(h).or_default();
+                match seen
+                    .iter()
+                    .find(|(rep, _)| conns.same_rows_but_each_other(*rep, s))
+                {
+                    Some((rep, line)) => {
+                        if let Some(&ci) = self.col_of.get(rep) {
+                            patch = Some((ci, self.cells.cell(s, *rep, ci)));
+                        }
+                        line.clone()
+                    }
+                    None => {
+                        let line = self.cells.line(from, false);
+                        seen.push((s, line.clone()));
+                        line
+                    }
+                }
+            } else {
+                self.cells.line(from, true)
+            };
+            for (ti, (to, c)) in cols.iter().zip(line.iter()).enumerate() {
+                let c = match &patch {
+                    Some((pi, pc)) if *pi == ti => pc,
+                    _ => c,
+                };
+                let Some(c) = c else { continue };
+                // A pod with itself is no pair (kept out of the shared line).
+                if single && to.members[0] == from.members[0] {
+                    continue;
+                }
+                f(from, to, c)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Per column group, the connections of one row group (None: nothing allowed).
@@ -108,8 +247,11 @@ struct RowConns<'a> {
     /// Declared ports by id (None: every port), and each column's id.
     decl_sets: Vec<Option<PortSet>>,
     decl_of: Vec<u64>,
-    /// Key: the class mask, then the declared-set id.
-    cache: HashMap<Vec<u64>, Option<Rc<Conn>>>,
+    /// Key: the class mask, then the declared-set id. Looked up per pair, so hashed
+    /// fast: the keys are our own bits, not an attacker's.
+    cache: foldhash::HashMap<Box<[u64]>, Option<Rc<Conn>>>,
+    /// The key being looked up, reused.
+    key: Vec<u64>,
     masks: Vec<u64>,
     acc: Vec<u64>,
     have: Vec<bool>,
@@ -139,7 +281,8 @@ impl<'a> RowConns<'a> {
             cols,
             decl_sets,
             decl_of,
-            cache: HashMap::new(),
+            cache: foldhash::HashMap::default(),
+            key: vec![0; w + 1],
             masks: Vec::new(),
             acc: vec![0; cols.len() * w],
             have: vec![false; cols.len()],
@@ -169,16 +312,15 @@ impl<'a> RowConns<'a> {
                 }
             }
         }
-        let mut key = vec![0u64; w + 1];
         let acc = std::mem::take(&mut self.acc);
         let line = (0..self.cols.len())
             .map(|ti| {
                 if !self.have[ti] {
                     return None;
                 }
-                key[..w].copy_from_slice(&acc[ti * w..(ti + 1) * w]);
-                key[w] = self.decl_of[ti];
-                self.conn(&key)
+                self.key[..w].copy_from_slice(&acc[ti * w..(ti + 1) * w]);
+                self.key[w] = self.decl_of[ti];
+                self.conn()
             })
             .collect();
         self.acc = acc;
@@ -188,14 +330,14 @@ impl<'a> RowConns<'a> {
     /// The cell of pod `src` towards the pod of column `ti`, endpoint index `dst`.
     fn cell(&mut self, src: usize, dst: usize, ti: usize) -> Option<Rc<Conn>> {
         let w = self.conns.mask_words();
-        let mut key = vec![0u64; w + 1];
-        self.conns.mask_of(src, dst, &mut key[..w]);
-        key[w] = self.decl_of[ti];
-        self.conn(&key)
+        self.conns.mask_of(src, dst, &mut self.key[..w]);
+        self.key[w] = self.decl_of[ti];
+        self.conn()
     }
 
-    /// The connection of a class mask and declared-set id, made once.
-    fn conn(&mut self, key: &[u64]) -> Option<Rc<Conn>> {
+    /// The connection of the class mask and declared-set id in `key`, made once.
+    fn conn(&mut self) -> Option<Rc<Conn>> {
+        let key = &self.key[..];
         if let Some(c) = self.cache.get(key) {
             return c.clone();
         }
@@ -205,7 +347,7 @@ impl<'a> RowConns<'a> {
             set = set.intersection(d);
         }
         let c = (!set.is_empty()).then(|| Rc::new(conn_of(&set)));
-        self.cache.insert(key.to_vec(), c.clone());
+        self.cache.insert(key.into(), c.clone());
         c
     }
 }
@@ -245,15 +387,19 @@ pub fn list(
     cols: &[Group],
     listening_only: bool,
 ) -> io::Result<()> {
-    for_each_pair(model, conns, rows, cols, listening_only, |from, to, c| {
-        // Pieces, not format!: this runs for every pair.
-        out.write_all(from.name.as_bytes())?;
-        out.write_all(b" => ")?;
-        out.write_all(to.name.as_bytes())?;
-        out.write_all(b" : ")?;
-        out.write_all(c.text.as_bytes())?;
-        out.write_all(b"\n")
-    })
+    write_pairs(out, model, conns, rows, cols, listening_only, list_item)?;
+    Ok(())
+}
+
+/// `src => dst : TCP 80,443`, in pieces rather than through format!: this runs for
+/// every pair.
+fn list_item(buf: &mut Vec<u8>, from: &Group, to: &Group, c: &Conn) {
+    buf.extend_from_slice(from.name.as_bytes());
+    buf.extend_from_slice(b" => ");
+    buf.extend_from_slice(to.name.as_bytes());
+    buf.extend_from_slice(b" : ");
+    buf.extend_from_slice(c.text.as_bytes());
+    buf.push(b'\n');
 }
 
 /// `[{"src": "ns/a", "dst": "ns/b", "conn": "All Connections" | [{"protocol", "ports"}]}]`,
@@ -266,20 +412,58 @@ pub fn list_json(
     cols: &[Group],
     listening_only: bool,
 ) -> io::Result<()> {
-    let mut first = true;
     out.write_all(b"[")?;
-    for_each_pair(model, conns, rows, cols, listening_only, |from, to, c| {
-        out.write_all(if first { b"\n  " } else { b",\n  " })?;
-        first = false;
-        write!(
-            out,
-            "{{\"src\": {}, \"dst\": {}, \"conn\": {}}}",
-            json_str(&from.name),
-            json_str(&to.name),
-            c.json
-        )
-    })?;
-    out.write_all(if first { b"]\n" } else { b"\n]\n" })
+    // Every pair is written after a comma, and the first comma of all is taken back
+    // out: the runs are rendered apart, so none knows whether it is first.
+    let mut skip_comma = Skip::new(out, 1);
+    let any = write_pairs(
+        &mut skip_comma,
+        model,
+        conns,
+        rows,
+        cols,
+        listening_only,
+        json_item,
+    )?;
+    out.write_all(if any { b"\n]\n" } else { b"]\n" })
+}
+
+/// `,\n  {"src": .., "dst": .., "conn": ..}`.
+fn json_item(buf: &mut Vec<u8>, from: &Group, to: &Group, c: &Conn) {
+    buf.extend_from_slice(b",\n  {\"src\": ");
+    push_json_str(buf, &from.name);
+    buf.extend_from_slice(b", \"dst\": ");
+    push_json_str(buf, &to.name);
+    buf.extend_from_slice(b", \"conn\": ");
+    buf.extend_from_slice(c.json.as_bytes());
+    buf.push(b'}');
+}
+
+/// A writer that drops the first `skip` bytes written through it.
+struct Skip<'w, W: Write> {
+    inner: &'w mut W,
+    skip: usize,
+}
+
+impl<'w, W: Write> Skip<'w, W> {
+    fn new(inner: &'w mut W, skip: usize) -> Self {
+        Skip { inner, skip }
+    }
+}
+
+impl<W: Write> Write for Skip<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let drop = self.skip.min(buf.len());
+        self.skip -= drop;
+        if drop == buf.len() {
+            return Ok(buf.len());
+        }
+        Ok(drop + self.inner.write(&buf[drop..])?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// The graph: a cluster of nodes per namespace, an edge per allowed pair.
@@ -315,14 +499,131 @@ pub fn dot(
         }
         out.write_all(b"  }\n")?;
     }
-    for_each_pair(model, conns, rows, cols, listening_only, |from, to, c| {
-        writeln!(
-            out,
-            "  {} -> {} [xlabel={}];",
-            json_str(&from.name),
-            json_str(&to.name),
-            json_str(&c.text)
-        )
-    })?;
+    write_pairs(out, model, conns, rows, cols, listening_only, dot_item)?;
     out.write_all(b"}\n")
+}
+
+/// `  "a" -> "b" [xlabel="TCP 80"];`
+fn dot_item(buf: &mut Vec<u8>, from: &Group, to: &Group, c: &Conn) {
+    buf.extend_from_slice(b"  ");
+    push_json_str(buf, &from.name);
+    buf.extend_from_slice(b" -> ");
+    push_json_str(buf, &to.name);
+    buf.extend_from_slice(b" [xlabel=");
+    push_json_str(buf, &c.text);
+    buf.extend_from_slice(b"];\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use netfence_model::manifest::parse_manifest;
+    use netfence_model::{Cluster, EndpointId};
+
+    /// 80 pods in namespace `shop` (`n` would be YAML 1.1's false): the first 40 (`a00`..`a39`, a whole run and more) may
+    /// send nothing, `b` pods take TCP 80 from `c` pods only, the rest is open: 20 b pods
+    /// reach 60 others, 20 c pods all 79.
+    fn model() -> Model {
+        let mut text = String::from(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: mute, namespace: shop}\n\
+             spec: {podSelector: {matchLabels: {role: a}}, policyTypes: [Egress]}\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: web, namespace: shop}\n\
+             spec: {podSelector: {matchLabels: {role: b}}, ingress: [{from: [{podSelector: {matchLabels: {role: c}}}], ports: [{port: 80}]}]}\n",
+        );
+        for i in 0..80 {
+            let role = match i {
+                0..40 => "a",
+                40..60 => "b",
+                _ => "c",
+            };
+            text.push_str(&format!(
+                "---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {role}{i:02}, namespace: shop, labels: {{role: {role}}}}}\n\
+                 spec: {{containers: [{{name: x, ports: [{{containerPort: 80}}]}}]}}\nstatus: {{podIP: 10.0.0.{}}}\n",
+                i + 1
+            ));
+        }
+        let parsed = parse_manifest("pods.yaml", &text, "default");
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        Model::compile(Cluster::build(parsed.objects))
+    }
+
+    fn groups(model: &Model) -> Vec<Group> {
+        (0..model.cluster.endpoints.len())
+            .map(|i| {
+                let e = EndpointId(i as u32);
+                Group {
+                    name: model.cluster.endpoint_name(e),
+                    namespace: "shop".into(),
+                    members: vec![e],
+                }
+            })
+            .collect()
+    }
+
+    /// The pairs as `for_each_pair` gives them, one line each, in order.
+    fn reference(model: &Model, conns: &Connections, g: &[Group], listening: bool) -> String {
+        let mut text = String::new();
+        for_each_pair(model, conns, g, g, listening, |from, to, c| {
+            text.push_str(&format!("{} => {} : {}\n", from.name, to.name, c.text));
+            Ok(())
+        })
+        .unwrap();
+        text
+    }
+
+    #[test]
+    fn runs_on_any_number_of_workers_keep_the_order() {
+        let m = model();
+        let conns = Connections::compute(&m);
+        let g = groups(&m);
+        for listening in [true, false] {
+            let want = reference(&m, &conns, &g, listening);
+            // Nothing from the a pods; b takes only TCP 80 from c; c reaches everyone.
+            assert!(!want.contains("shop/a00 =>"), "{want}");
+            assert!(want.contains("shop/c79 => shop/b40 : TCP 80\n"), "{want}");
+            assert!(!want.contains("shop/b41 => shop/b40"), "{want}");
+            assert_eq!(want.lines().count(), 20 * 60 + 20 * 79);
+            for threads in 1..=4 {
+                let pairs = Pairs {
+                    model: &m,
+                    conns: &conns,
+                    rows: &g,
+                    cols: &g,
+                    listening_only: listening,
+                };
+                let mut out = Vec::new();
+                let any = write_pairs_on(threads, &mut out, &pairs, list_item).unwrap();
+                assert!(any);
+                assert_eq!(String::from_utf8(out).unwrap(), want, "{threads} workers");
+            }
+        }
+    }
+
+    #[test]
+    fn list_json_is_one_array_even_when_the_first_runs_are_empty() {
+        let m = model();
+        let conns = Connections::compute(&m);
+        let g = groups(&m);
+        let mut out = Vec::new();
+        list_json(&mut out, &m, &conns, &g, &g, true).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        let items = v.as_array().unwrap();
+        assert_eq!(items.len(), 20 * 60 + 20 * 79);
+        assert_eq!(items[0]["src"], "shop/b40");
+        // No pairs at all: an empty array.
+        let mut out = Vec::new();
+        list_json(&mut out, &m, &conns, &g[..40], &g, true).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "[]\n");
+    }
+
+    #[test]
+    fn skip_drops_only_the_first_bytes_across_writes() {
+        let mut inner = Vec::new();
+        let mut w = Skip::new(&mut inner, 3);
+        w.write_all(b"ab").unwrap();
+        w.write_all(b"").unwrap();
+        w.write_all(b"cdef").unwrap();
+        w.write_all(b"g").unwrap();
+        assert_eq!(inner, b"defg");
+    }
 }

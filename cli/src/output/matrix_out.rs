@@ -115,6 +115,11 @@ pub fn json_str(s: &str) -> String {
     serde_json::to_string(s).expect("a string always serializes")
 }
 
+/// [`json_str`] appended to `buf`, for output written per pair.
+pub fn push_json_str(buf: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(buf, s).expect("a string always serializes");
+}
+
 /// `{"ports": [...], "results": [...]}` pretty-printed as serde_json would (sorted keys,
 /// two-space indent), written one result at a time.
 pub fn json(out: &mut impl Write, g: &Grid, grouped: bool) -> io::Result<()> {
