@@ -4,8 +4,9 @@
 
 use crate::args::{GroupBy, MatrixArgs, MatrixFormat};
 use crate::input;
+use crate::output::matrix_list::{self, Pairs};
 use crate::output::matrix_out::{self, Grid, Group};
-use crate::output::{matrix_list, matrix_table};
+use crate::output::matrix_table;
 use crate::query;
 use anyhow::{bail, Context, Result};
 use netfence_analyzer::{resolve_target, Connections, Matrix, MatrixPort, NameScope, Target};
@@ -34,16 +35,20 @@ pub fn run(args: MatrixArgs) -> Result<ExitCode> {
     let cols = groups(model, &dests, args.by);
     let result = if per_pair {
         let conns = Connections::compute(model);
-        let listening = !args.all_ports;
+        let pairs = Pairs {
+            model,
+            conns: &conns,
+            rows: &rows,
+            cols: &cols,
+            listening_only: !args.all_ports,
+        };
         if args.output == MatrixFormat::Svg {
-            return svg(model, &conns, &rows, &cols, listening);
+            return svg(&pairs);
         }
         write_stdout(|out| match args.output {
-            MatrixFormat::List => matrix_list::list(out, model, &conns, &rows, &cols, listening),
-            MatrixFormat::ListJson => {
-                matrix_list::list_json(out, model, &conns, &rows, &cols, listening)
-            }
-            _ => matrix_list::dot(out, model, &conns, &rows, &cols, listening),
+            MatrixFormat::List => matrix_list::list(out, &pairs),
+            MatrixFormat::ListJson => matrix_list::list_json(out, &pairs),
+            _ => matrix_list::dot(out, &pairs),
         })
     } else {
         let ports = if args.ports.is_empty() {
@@ -78,13 +83,7 @@ fn write_stdout(
 }
 
 /// The graph through Graphviz: its SVG goes straight to our stdout.
-fn svg(
-    model: &Model,
-    conns: &Connections,
-    rows: &[Group],
-    cols: &[Group],
-    listening: bool,
-) -> Result<ExitCode> {
+fn svg(pairs: &Pairs<'_>) -> Result<ExitCode> {
     let mut child = match Command::new("dot")
         .arg("-Tsvg")
         .stdin(Stdio::piped())
@@ -97,8 +96,7 @@ fn svg(
     };
     let stdin = child.stdin.take().expect("stdin is piped");
     let mut w = BufWriter::with_capacity(1 << 16, stdin);
-    let written =
-        matrix_list::dot(&mut w, model, conns, rows, cols, listening).and_then(|_| w.flush());
+    let written = matrix_list::dot(&mut w, pairs).and_then(|_| w.flush());
     drop(w);
     let status = child.wait().context("waiting for Graphviz's dot")?;
     // dot killed by SIGPIPE: our reader closed stdout, a normal end.

@@ -37,14 +37,22 @@ fn declared(model: &Model, cols: &[Group]) -> Vec<Option<PortSet>> {
 /// with itself aside) has; with `listening_only`, cut to the destination's declared
 /// ports.
 pub fn for_each_pair(
-    model: &Model,
-    conns: &Connections,
-    rows: &[Group],
-    cols: &[Group],
-    listening_only: bool,
+    pairs: &Pairs<'_>,
     f: impl FnMut(&Group, &Group, &Conn) -> io::Result<()>,
 ) -> io::Result<()> {
-    PairWalk::new(model, conns, rows, cols, listening_only).walk(rows, f)
+    PairWalk::new(pairs).walk(pairs.rows, f)
+}
+
+/// The pairs a list, its JSON form or the graph shows: row groups against column
+/// groups, over the connections of a model.
+#[derive(Clone, Copy)]
+pub struct Pairs<'a> {
+    pub model: &'a Model,
+    pub conns: &'a Connections,
+    pub rows: &'a [Group],
+    pub cols: &'a [Group],
+    /// Cut each pair to the ports its destination declares.
+    pub listening_only: bool,
 }
 
 /// Rows per run of [`write_pairs`]: enough to keep a worker busy, few enough that the
@@ -57,31 +65,11 @@ const RUN_ROWS: usize = 32;
 /// any pair was written.
 fn write_pairs(
     out: &mut impl Write,
-    model: &Model,
-    conns: &Connections,
-    rows: &[Group],
-    cols: &[Group],
-    listening_only: bool,
+    pairs: &Pairs<'_>,
     item: impl Fn(&mut Vec<u8>, &Group, &Group, &Conn) + Sync,
 ) -> io::Result<bool> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let pairs = Pairs {
-        model,
-        conns,
-        rows,
-        cols,
-        listening_only,
-    };
-    write_pairs_on(cores, out, &pairs, item)
-}
-
-/// What [`write_pairs`] walks.
-struct Pairs<'a> {
-    model: &'a Model,
-    conns: &'a Connections,
-    rows: &'a [Group],
-    cols: &'a [Group],
-    listening_only: bool,
+    write_pairs_on(cores, out, pairs, item)
 }
 
 /// [`write_pairs`] on at most `threads` workers.
@@ -91,19 +79,13 @@ fn write_pairs_on(
     pairs: &Pairs<'_>,
     item: impl Fn(&mut Vec<u8>, &Group, &Group, &Conn) + Sync,
 ) -> io::Result<bool> {
-    let Pairs {
-        model,
-        conns,
-        rows,
-        cols,
-        listening_only,
-    } = *pairs;
+    let rows = pairs.rows;
     let runs = rows.len().div_ceil(RUN_ROWS);
     let threads = threads.min(runs);
     if threads < 2 {
         let mut any = false;
         let mut buf = Vec::new();
-        for_each_pair(model, conns, rows, cols, listening_only, |from, to, c| {
+        for_each_pair(pairs, |from, to, c| {
             buf.clear();
             item(&mut buf, from, to, c);
             any = true;
@@ -111,13 +93,13 @@ fn write_pairs_on(
         })?;
         return Ok(any);
     }
-    let item = &item;
+    let (item, pairs) = (&item, *pairs);
     std::thread::scope(|scope| {
         let inbox: Vec<_> = (0..threads)
             .map(|t| {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(1);
                 scope.spawn(move || {
-                    let mut walk = PairWalk::new(model, conns, rows, cols, listening_only);
+                    let mut walk = PairWalk::new(&pairs);
                     for run in (t..runs).step_by(threads) {
                         let mut buf = Vec::new();
                         let lines = &rows[run * RUN_ROWS..((run + 1) * RUN_ROWS).min(rows.len())];
@@ -162,13 +144,14 @@ struct PairWalk<'a> {
 }
 
 impl<'a> PairWalk<'a> {
-    fn new(
-        model: &Model,
-        conns: &'a Connections,
-        rows: &[Group],
-        cols: &'a [Group],
-        listening_only: bool,
-    ) -> Self {
+    fn new(pairs: &Pairs<'a>) -> Self {
+        let Pairs {
+            model,
+            conns,
+            rows,
+            cols,
+            listening_only,
+        } = *pairs;
         let single = rows.iter().chain(cols).all(|g| g.members.len() == 1);
         let col_of = if single {
             cols.iter()
@@ -379,15 +362,8 @@ fn conn_of(set: &PortSet) -> Conn {
     Conn { text, json }
 }
 
-pub fn list(
-    out: &mut impl Write,
-    model: &Model,
-    conns: &Connections,
-    rows: &[Group],
-    cols: &[Group],
-    listening_only: bool,
-) -> io::Result<()> {
-    write_pairs(out, model, conns, rows, cols, listening_only, list_item)?;
+pub fn list(out: &mut impl Write, pairs: &Pairs<'_>) -> io::Result<()> {
+    write_pairs(out, pairs, list_item)?;
     Ok(())
 }
 
@@ -404,27 +380,12 @@ fn list_item(buf: &mut Vec<u8>, from: &Group, to: &Group, c: &Conn) {
 
 /// `[{"src": "ns/a", "dst": "ns/b", "conn": "All Connections" | [{"protocol", "ports"}]}]`,
 /// one pair per line.
-pub fn list_json(
-    out: &mut impl Write,
-    model: &Model,
-    conns: &Connections,
-    rows: &[Group],
-    cols: &[Group],
-    listening_only: bool,
-) -> io::Result<()> {
+pub fn list_json(out: &mut impl Write, pairs: &Pairs<'_>) -> io::Result<()> {
     out.write_all(b"[")?;
     // Every pair is written after a comma, and the first comma of all is taken back
     // out: the runs are rendered apart, so none knows whether it is first.
     let mut skip_comma = Skip::new(out, 1);
-    let any = write_pairs(
-        &mut skip_comma,
-        model,
-        conns,
-        rows,
-        cols,
-        listening_only,
-        json_item,
-    )?;
+    let any = write_pairs(&mut skip_comma, pairs, json_item)?;
     out.write_all(if any { b"\n]\n" } else { b"]\n" })
 }
 
@@ -467,14 +428,7 @@ impl<W: Write> Write for Skip<'_, W> {
 }
 
 /// The graph: a cluster of nodes per namespace, an edge per allowed pair.
-pub fn dot(
-    out: &mut impl Write,
-    model: &Model,
-    conns: &Connections,
-    rows: &[Group],
-    cols: &[Group],
-    listening_only: bool,
-) -> io::Result<()> {
+pub fn dot(out: &mut impl Write, pairs: &Pairs<'_>) -> io::Result<()> {
     // Edge labels as xlabels (forced): dot's ordinary labels are ranked as nodes, and
     // with many edges between clusters it fails on them ("trouble in init_rank"), as it
     // does without newrank.
@@ -482,7 +436,7 @@ pub fn dot(
         b"digraph netfence {\n  rankdir=LR;\n  newrank=true;\n  forcelabels=true;\n  node [shape=box];\n",
     )?;
     let mut by_ns: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for g in rows.iter().chain(cols) {
+    for g in pairs.rows.iter().chain(pairs.cols) {
         let names = by_ns.entry(g.namespace.as_str()).or_default();
         if !names.contains(&g.name.as_str()) {
             names.push(&g.name);
@@ -499,7 +453,7 @@ pub fn dot(
         }
         out.write_all(b"  }\n")?;
     }
-    write_pairs(out, model, conns, rows, cols, listening_only, dot_item)?;
+    write_pairs(out, pairs, dot_item)?;
     out.write_all(b"}\n")
 }
 
@@ -561,9 +515,9 @@ mod tests {
     }
 
     /// The pairs as `for_each_pair` gives them, one line each, in order.
-    fn reference(model: &Model, conns: &Connections, g: &[Group], listening: bool) -> String {
+    fn reference(pairs: &Pairs<'_>) -> String {
         let mut text = String::new();
-        for_each_pair(model, conns, g, g, listening, |from, to, c| {
+        for_each_pair(pairs, |from, to, c| {
             text.push_str(&format!("{} => {} : {}\n", from.name, to.name, c.text));
             Ok(())
         })
@@ -577,20 +531,20 @@ mod tests {
         let conns = Connections::compute(&m);
         let g = groups(&m);
         for listening in [true, false] {
-            let want = reference(&m, &conns, &g, listening);
+            let pairs = Pairs {
+                model: &m,
+                conns: &conns,
+                rows: &g,
+                cols: &g,
+                listening_only: listening,
+            };
+            let want = reference(&pairs);
             // Nothing from the a pods; b takes only TCP 80 from c; c reaches everyone.
             assert!(!want.contains("shop/a00 =>"), "{want}");
             assert!(want.contains("shop/c79 => shop/b40 : TCP 80\n"), "{want}");
             assert!(!want.contains("shop/b41 => shop/b40"), "{want}");
             assert_eq!(want.lines().count(), 20 * 60 + 20 * 79);
             for threads in 1..=4 {
-                let pairs = Pairs {
-                    model: &m,
-                    conns: &conns,
-                    rows: &g,
-                    cols: &g,
-                    listening_only: listening,
-                };
                 let mut out = Vec::new();
                 let any = write_pairs_on(threads, &mut out, &pairs, list_item).unwrap();
                 assert!(any);
@@ -604,15 +558,23 @@ mod tests {
         let m = model();
         let conns = Connections::compute(&m);
         let g = groups(&m);
+        let mut pairs = Pairs {
+            model: &m,
+            conns: &conns,
+            rows: &g,
+            cols: &g,
+            listening_only: true,
+        };
         let mut out = Vec::new();
-        list_json(&mut out, &m, &conns, &g, &g, true).unwrap();
+        list_json(&mut out, &pairs).unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
         let items = v.as_array().unwrap();
         assert_eq!(items.len(), 20 * 60 + 20 * 79);
         assert_eq!(items[0]["src"], "shop/b40");
         // No pairs at all: an empty array.
+        pairs.rows = &g[..40];
         let mut out = Vec::new();
-        list_json(&mut out, &m, &conns, &g[..40], &g, true).unwrap();
+        list_json(&mut out, &pairs).unwrap();
         assert_eq!(String::from_utf8(out).unwrap(), "[]\n");
     }
 
